@@ -1,0 +1,106 @@
+"""Numerical gradient checking by central differences, in float64 (CS231n's recipe).
+
+``check_parameters`` compares the analytic gradient that ``backward`` computes with
+``(L(w + ε) − L(w − ε)) / 2ε`` for chosen entries of a model's parameters, on a float64 copy
+of the model, so the model itself is never touched.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .activations import LeakyReLU, ReLU
+
+EXCELLENT, ACCEPTABLE, WRONG = 1e-7, 1e-4, 1e-2
+
+
+def relative_error(analytic: float, numerical: float) -> float:
+    """``|a − n| / max(|a| + |n|, tiny)``: scale-free, and 0 when both are exactly 0."""
+    denom = abs(analytic) + abs(numerical)
+    return 0.0 if denom == 0 else abs(analytic - numerical) / denom
+
+
+def verdict(rel_error: float) -> str:
+    """CS231n's reading of a relative error."""
+    if rel_error <= EXCELLENT:
+        return "excellent"
+    if rel_error <= ACCEPTABLE:
+        return "acceptable near kinks, suspicious elsewhere"
+    if rel_error <= WRONG:
+        return "suspicious: probably wrong unless it is near a kink"
+    return "wrong"
+
+
+def numerical_gradient(f, x: np.ndarray, index: tuple, eps: float = 1e-6) -> float:
+    """∂f/∂x[index] by central differences; ``x`` is perturbed in place and restored."""
+    old = x[index]
+    x[index] = old + eps
+    f_plus = f()
+    x[index] = old - eps
+    f_minus = f()
+    x[index] = old
+    return (f_plus - f_minus) / (2 * eps)
+
+
+@dataclass
+class GradRow:
+    parameter: str       # W1[0,3]
+    analytic: float
+    numerical: float
+    rel_error: float
+    kink: bool           # the ±ε perturbation flipped a ReLU, so the difference spans a kink
+
+    @property
+    def verdict(self) -> str:
+        return verdict(self.rel_error)
+
+
+def _relu_signs(model) -> list[np.ndarray]:
+    return [layer.Z > 0 for layer in model.layers if isinstance(layer, (ReLU, LeakyReLU))]
+
+
+def format_index(index: tuple) -> str:
+    return "[" + ",".join(str(i) for i in index) + "]"
+
+
+def check_parameters(model, loss_fn, X, Y, entries, eps: float = 1e-6) -> list[GradRow]:
+    """Gradient-check ``entries``: (parameter name, index tuple) pairs, e.g. ("W1", (0, 3)).
+
+    Runs on a float64 copy in eval mode (dropout would make L random), with the L2 penalty
+    included, on the batch (X, Y).
+    """
+    clone = model.copy(dtype=np.float64).eval()
+    loss = type(loss_fn)(**loss_fn.config())
+    X = np.asarray(X, dtype=np.float64)
+    clone.loss(X, Y, loss)
+    clone.backward(loss.backward())
+    rows = []
+    for name, index in entries:
+        p = clone.param(name)
+        x = p.value
+        analytic = float(p.grad[index])
+        signs = []
+
+        def f():
+            value = clone.loss(X, Y, loss)
+            signs.append(_relu_signs(clone))
+            return value
+
+        numerical = numerical_gradient(f, x, index, eps)
+        kink = any(not np.array_equal(a, b) for a, b in zip(signs[0], signs[1]))
+        rows.append(GradRow(f"{p.symbol}{format_index(index)}", analytic, numerical,
+                            relative_error(analytic, numerical), kink))
+    return rows
+
+
+def neuron_entries(model, layer_name: str, neuron: int) -> list[tuple[str, tuple]]:
+    """The incoming weights ``W[:, j]`` and the bias ``b[j]`` of neuron j of a dense layer."""
+    layer = model.layer(layer_name)
+    if "W" not in layer.params:
+        raise ValueError(f"{layer_name} has no weights to check; pick a dense layer")
+    n_in, n_out = layer.W.shape
+    if not 0 <= neuron < n_out:
+        raise IndexError(f"{layer_name} has neurons 0..{n_out - 1}, got {neuron}")
+    W, b = layer.sym["W"], layer.sym["b"]
+    return [(W, (k, neuron)) for k in range(n_in)] + [(b, (neuron,))]

@@ -1,0 +1,363 @@
+"""Sequential: a stack of layers with named parameters, one traced train_step, and fit.
+
+Layers are named by kind and position (``dense1``, ``relu1``, ``dense2``); a parameter answers
+to its full name (``dense1.W``) and to its math name (``W1``), where the number counts the
+parameterized layers. The same names appear in the trace, the debugger, lessons and files.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .activations import LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
+from .errors import ShapeError
+from .layers import Dense, Dropout, Layer
+from .trace import NULL_TRACER, Op, Tracer
+
+LAYER_TYPES: dict[str, type[Layer]] = {
+    cls.__name__: cls for cls in (Dense, ReLU, LeakyReLU, Sigmoid, Tanh, Softmax, Dropout)
+}
+DECAYED = ("W",)  # parameters that L2 regularization shrinks (weights, not biases)
+
+
+class Parameter:
+    """A named handle on one parameter array of a layer and on its gradient."""
+
+    __slots__ = ("layer", "attr", "name", "symbol")
+
+    def __init__(self, layer: Layer, attr: str):
+        self.layer, self.attr = layer, attr
+        self.name = f"{layer.name}.{attr}"
+        self.symbol = layer.sym[attr]
+
+    @property
+    def value(self) -> np.ndarray:
+        return getattr(self.layer, self.attr)
+
+    @value.setter
+    def value(self, array: np.ndarray) -> None:
+        setattr(self.layer, self.attr, array)
+
+    @property
+    def grad(self) -> np.ndarray:
+        return getattr(self.layer, "d" + self.attr)
+
+    @grad.setter
+    def grad(self, array: np.ndarray) -> None:
+        setattr(self.layer, "d" + self.attr, array)
+
+    def __repr__(self):
+        return f"<Parameter {self.name} ({self.symbol}) shape={self.value.shape}>"
+
+
+@dataclass
+class History:
+    """Per-epoch metrics of ``fit``: ``history["loss"][e]`` and friends, as in Keras."""
+
+    history: dict[str, list[float]] = field(default_factory=dict)
+    epochs: int = 0
+
+    def append(self, logs: dict[str, float]) -> None:
+        for k, v in logs.items():
+            self.history.setdefault(k, []).append(float(v))
+        self.epochs += 1
+
+    def __getitem__(self, key: str) -> list[float]:
+        return self.history[key]
+
+
+class Sequential:
+    """Layers applied in order. ``seed`` re-initializes every parameter from one generator.
+
+    ``l2`` is the L2 strength λ: the loss gains ``(λ/2m)·Σ‖W‖²`` and each ``dW`` gains
+    ``(λ/m)·W``; it can be changed between steps. ``dtype`` is float64 (exact, for the
+    debugger) or float32 (fast).
+    """
+
+    def __init__(self, *layers: Layer, seed: int | None = None, dtype=np.float64, l2: float = 0.0):
+        if len(layers) == 1 and isinstance(layers[0], (list, tuple)):
+            layers = tuple(layers[0])
+        if not layers:
+            raise ValueError("Sequential needs at least one layer")
+        for layer in layers:
+            if not isinstance(layer, Layer):
+                raise TypeError(f"Sequential takes layers, got {type(layer).__name__}")
+        self.layers: list[Layer] = list(layers)
+        self.dtype = np.dtype(dtype)
+        if self.dtype not in (np.float32, np.float64):
+            raise ValueError(f"dtype must be float32 or float64, got {self.dtype}")
+        self.rng = np.random.default_rng(seed)
+        self._tracer: Tracer = NULL_TRACER
+        self.iteration = 0
+        self.output: np.ndarray | None = None
+        self._name_layers()
+        if seed is not None:
+            for layer in self.layers:
+                if hasattr(layer, "reset_parameters"):
+                    layer.reset_parameters(self.rng)
+        for layer in self.layers:
+            if isinstance(layer, Dropout):
+                layer.rng = self.rng  # one generator: one state to snapshot and restore
+        self.astype(self.dtype)
+        self.l2 = l2
+
+    # -- names ---------------------------------------------------------------------------
+    def _name_layers(self) -> None:
+        counts: dict[str, int] = {}
+        used = {"X", "Y", "P", "L"}
+        sym, index = "X", 0
+        for i, layer in enumerate(self.layers):
+            counts[layer.kind] = counts.get(layer.kind, 0) + 1
+            layer.name = f"{layer.kind}{counts[layer.kind]}"
+            layer.need_dX = i > 0
+            if layer.params:
+                index += 1
+            out = layer.bind(sym, index)
+            n = 2
+            while out in used:  # two activations in a row: A1, then A1_2
+                out = layer.bind(sym, index, f"{out.split('_')[0]}_{n}")
+                n += 1
+            used.add(out)
+            sym = out
+        self.output_symbol = sym
+        self._params = [Parameter(layer, attr) for layer in self.layers for attr in layer.params]
+        self._by_name = {p.name: p for p in self._params} | {p.symbol: p for p in self._params}
+        self._by_layer = {layer.name: layer for layer in self.layers}
+
+    def parameters(self) -> list[Parameter]:
+        return list(self._params)
+
+    def param(self, name: str) -> Parameter:
+        """A parameter by full name (``dense1.W``) or math name (``W1``)."""
+        try:
+            return self._by_name[name]
+        except KeyError:
+            known = ", ".join(p.symbol for p in self._params)
+            raise KeyError(f"no parameter {name!r}; this model has {known}") from None
+
+    def layer(self, name: str) -> Layer:
+        try:
+            return self._by_layer[name]
+        except KeyError:
+            raise KeyError(f"no layer {name!r}; this model has {', '.join(self._by_layer)}") from None
+
+    # -- settings ------------------------------------------------------------------------
+    @property
+    def tracer(self) -> Tracer:
+        return self._tracer
+
+    @tracer.setter
+    def tracer(self, tracer: Tracer | None) -> None:
+        self._tracer = tracer or NULL_TRACER
+        for layer in self.layers:
+            layer.tracer = self._tracer
+
+    @property
+    def l2(self) -> float:
+        return self._l2
+
+    @l2.setter
+    def l2(self, value: float) -> None:
+        value = float(value)
+        if not value >= 0:
+            raise ValueError(f"l2 must be a number ≥ 0, got {value}")
+        self._l2 = value
+        for layer in self.layers:
+            if isinstance(layer, Dense):
+                layer.l2 = value
+
+    def astype(self, dtype) -> "Sequential":
+        """Cast every parameter (and its gradient) to float32 or float64, in place."""
+        self.dtype = np.dtype(dtype)
+        for p in self._params:
+            p.value = p.value.astype(self.dtype, copy=False)
+            p.grad = p.grad.astype(self.dtype, copy=False)
+        return self
+
+    def train(self, mode: bool = True) -> "Sequential":
+        for layer in self.layers:
+            layer.training = mode
+        return self
+
+    def eval(self) -> "Sequential":
+        return self.train(False)
+
+    @property
+    def training(self) -> bool:
+        return self.layers[0].training
+
+    # -- the math ------------------------------------------------------------------------
+    def forward(self, X) -> np.ndarray:
+        out = np.asarray(X, dtype=self.dtype)
+        for layer in self.layers:
+            out = layer.forward(out)
+        self.output = out
+        return out
+
+    __call__ = forward
+
+    def backward(self, dOut: np.ndarray) -> None:
+        for layer in reversed(self.layers):
+            dOut = layer.backward(dOut)
+
+    def l2_penalty(self, m: int) -> float:
+        """``(λ/2m)·Σ‖W‖²`` over the weight matrices (not the biases)."""
+        if not self._l2:
+            return 0.0
+        total = sum(float(np.sum(p.value * p.value)) for p in self._params if p.attr in DECAYED)
+        return self._l2 / (2 * m) * total
+
+    def loss(self, X, Y, loss_fn) -> float:
+        """Forward, data loss and L2 penalty: the L that ``backward`` differentiates."""
+        out = self.forward(X)
+        return loss_fn.forward(out, Y) + self.l2_penalty(out.shape[0])
+
+    def train_step(self, X, Y, loss_fn, optimizer) -> float:
+        """One iteration: forward, loss, backward, update. Returns the loss before the update."""
+        tracer = self._tracer
+        tracer.begin_iteration(self)
+        loss_fn.tracer = optimizer.tracer = tracer
+        if loss_fn.in_sym != self.output_symbol:
+            loss_fn.bind(self.output_symbol)
+        out = self.forward(X)
+        L = loss_fn.forward(out, Y)
+        if self._l2:
+            m = out.shape[0]
+            L_data, L = L, L + self.l2_penalty(m)
+            if tracer.enabled:
+                weights = [p for p in self._params if p.attr in DECAYED]
+                tracer.record(Op("loss", "loss", "l2.penalty",
+                                 "L = L_data + (λ/2m)·Σ‖W‖²  (" + ", ".join(p.symbol for p in weights) + ")",
+                                 {"L_data": np.asarray(L_data), **{p.symbol: p.value for p in weights}},
+                                 {"L": np.asarray(L)}, {"l2": self._l2, "m": m}))
+        self.backward(loss_fn.backward())
+        optimizer.step()
+        self.iteration += 1
+        tracer.end_iteration(self)
+        return L
+
+    def fit(self, X, Y, loss_fn, optimizer, epochs: int = 1, batch_size: int = 32, shuffle: bool = True,
+            validation_split: float = 0.0, validation_data=None, on_batch=None, on_epoch=None) -> History:
+        """Minibatch training. Returns a History of loss/accuracy (and val_*) per epoch.
+
+        ``validation_split`` holds out the last fraction of (X, Y), before shuffling, as
+        Keras does. ``on_batch(epoch, batch, n_batches, loss)`` and ``on_epoch(epoch, logs)``
+        are called as training goes (progress bars); either may raise to stop.
+        """
+        X = np.asarray(X, dtype=self.dtype)
+        Y = np.asarray(Y)
+        if len(X) != len(Y):
+            raise ShapeError(f"fit: X has {len(X)} examples but Y has {len(Y)}")
+        if not 0.0 <= validation_split < 1.0:
+            raise ValueError(f"validation_split must be in [0, 1), got {validation_split}")
+        if validation_split and validation_data is None:
+            n_val = int(round(len(X) * validation_split))
+            X, Y, validation_data = X[:-n_val], Y[:-n_val], (X[-n_val:], Y[-n_val:])
+        n = len(X)
+        if n == 0:
+            raise ValueError("fit: no training examples")
+        batch_size = max(1, min(int(batch_size), n))
+        history = History()
+        self.train()
+        for epoch in range(epochs):
+            start = time.perf_counter()
+            order = self.rng.permutation(n) if shuffle else np.arange(n)
+            n_batches = (n + batch_size - 1) // batch_size
+            total_loss, correct = 0.0, 0
+            for b in range(n_batches):
+                idx = order[b * batch_size:(b + 1) * batch_size]
+                Yb = Y[idx]
+                L = self.train_step(X[idx], Yb, loss_fn, optimizer)
+                total_loss += L * len(idx)
+                correct += int(np.sum(loss_fn.classify(self.output) == loss_fn.labels(Yb)))
+                if on_batch is not None:
+                    on_batch(epoch, b, n_batches, L)
+            logs = {"loss": total_loss / n, "accuracy": correct / n}
+            if validation_data is not None:
+                val = self.evaluate(*validation_data, loss_fn)
+                logs["val_loss"], logs["val_accuracy"] = val["loss"], val["accuracy"]
+            logs["seconds"] = time.perf_counter() - start
+            history.append(logs)
+            if on_epoch is not None:
+                on_epoch(epoch, logs)
+        return history
+
+    def predict(self, X, batch_size: int = 1024) -> np.ndarray:
+        """Network outputs in eval mode (dropout off), computed in batches, untraced."""
+        X = np.asarray(X, dtype=self.dtype)
+        was_training, tracer = self.training, self._tracer
+        self.eval()
+        self.tracer = NULL_TRACER
+        try:
+            outs = [self.forward(X[i:i + batch_size]) for i in range(0, len(X), batch_size)]
+        finally:
+            self.tracer = tracer
+            self.train(was_training)
+        return np.concatenate(outs) if outs else np.zeros((0,) + self.output_shape(), self.dtype)
+
+    def output_shape(self) -> tuple[int, ...]:
+        for layer in reversed(self.layers):
+            if isinstance(layer, Dense):
+                return (layer.n_out,)
+        raise ValueError("this model has no layer that fixes its output width")
+
+    def evaluate(self, X, Y, loss_fn) -> dict[str, float]:
+        """Data loss (without the L2 penalty) and accuracy on (X, Y), in eval mode."""
+        out = self.predict(X)
+        tracer, loss_fn.tracer = loss_fn.tracer, NULL_TRACER
+        try:
+            L = loss_fn.forward(out, Y)
+        finally:
+            loss_fn.tracer = tracer
+        return {"loss": L, "accuracy": loss_fn.accuracy(out, Y)}
+
+    # -- state ---------------------------------------------------------------------------
+    def config(self) -> dict:
+        """The architecture as JSON-ready data (what a model file stores beside the arrays)."""
+        return {"dtype": self.dtype.name, "l2": self._l2,
+                "layers": [{"type": type(layer).__name__, **layer.config()} for layer in self.layers]}
+
+    @classmethod
+    def from_config(cls, config: dict) -> "Sequential":
+        layers = [LAYER_TYPES[spec["type"]](**{k: v for k, v in spec.items() if k != "type"})
+                  for spec in config["layers"]]
+        return cls(*layers, dtype=config.get("dtype", "float64"), l2=config.get("l2", 0.0))
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Copies of every parameter, by full name."""
+        return {p.name: p.value.copy() for p in self._params}
+
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        for p in self._params:
+            array = np.asarray(state[p.name])
+            if array.shape != p.value.shape:
+                raise ShapeError(f"{p.name}: expected shape {p.value.shape}, got {array.shape}")
+            p.value = array.astype(self.dtype, copy=True)
+
+    def copy(self, dtype=None) -> "Sequential":
+        """An independent model with the same architecture and weights (no tracer)."""
+        config = self.config()
+        if dtype is not None:
+            config["dtype"] = np.dtype(dtype).name
+        clone = Sequential.from_config(config)
+        clone.load_state_dict(self.state_dict())
+        clone.rng.bit_generator.state = self.rng.bit_generator.state
+        clone.train(self.training)
+        return clone
+
+    def summary(self) -> str:
+        rows = [f"{'layer':<12} {'computes':<28} {'parameters':>10}"]
+        total = 0
+        for layer in self.layers:
+            count = sum(getattr(layer, a).size for a in layer.params)
+            total += count
+            eq = layer.equations.get("Z") or layer.equations.get("A") or layer.equations.get("D", "")
+            rows.append(f"{layer.name:<12} {eq.split(',')[0]:<28} {count:>10,}")
+        rows.append(f"{'total':<41} {total:>10,}")
+        return "\n".join(rows)
+
+    def __repr__(self):
+        inner = ",\n  ".join(f"{layer.name}: {layer!r}" for layer in self.layers)
+        return f"Sequential(\n  {inner}\n)"

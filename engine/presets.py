@@ -1,0 +1,114 @@
+"""Ready networks with their data, used by every front end: xor, moons, spiral, circles, digits."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from . import datasets
+from .activations import ReLU, Sigmoid
+from .errors import DataError
+from .layers import Dense
+from .losses import MSE, Loss, SoftmaxCrossEntropy
+from .model import Sequential
+from .optim import SGD, Adam, Optimizer
+
+DEFAULT = "moons"
+MNIST_ENV = "NNDB_MNIST"
+
+
+@dataclass
+class Problem:
+    """A model, its loss and optimizer, and the data it learns from."""
+
+    name: str
+    description: str
+    model: Sequential
+    loss: Loss
+    optimizer: Optimizer
+    X: np.ndarray
+    Y: np.ndarray
+    batch_size: int
+    epochs: int
+    classes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Preset:
+    name: str
+    description: str
+    build: Callable[..., Problem]
+    needs_data: bool = False
+
+
+def _xor(seed: int, data=None, dtype=np.float64) -> Problem:
+    X, y = datasets.xor()
+    model = Sequential(Dense(2, 2, init="xavier"), Sigmoid(), Dense(2, 1, init="xavier"), Sigmoid(),
+                       seed=seed, dtype=dtype)
+    return Problem("xor", PRESETS["xor"].description, model, MSE(), SGD(model.parameters(), lr=2.0),
+                   X, y[:, None].astype(float), batch_size=4, epochs=2000, classes=["0", "1"])
+
+
+def _toy_relu(name, X, y, hidden, seed, dtype, lr, epochs) -> Problem:
+    sizes = [2, *hidden, int(y.max()) + 1]
+    layers = []
+    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+        layers += [Dense(n_in, n_out, init="he"), ReLU()]
+    model = Sequential(*layers[:-1], seed=seed, dtype=dtype)
+    return Problem(name, PRESETS[name].description, model, SoftmaxCrossEntropy(),
+                   SGD(model.parameters(), lr=lr, momentum=0.9), X, y, batch_size=16, epochs=epochs,
+                   classes=[str(k) for k in range(sizes[-1])])
+
+
+def _moons(seed: int, data=None, dtype=np.float64) -> Problem:
+    X, y = datasets.moons(200, noise=0.1, seed=seed)
+    return _toy_relu("moons", X, y, (8, 8), seed, dtype, lr=0.05, epochs=100)
+
+
+def _circles(seed: int, data=None, dtype=np.float64) -> Problem:
+    X, y = datasets.circles(200, noise=0.05, seed=seed)
+    return _toy_relu("circles", X, y, (8, 8), seed, dtype, lr=0.05, epochs=100)
+
+
+def _spiral(seed: int, data=None, dtype=np.float64) -> Problem:
+    X, y = datasets.spiral(300, classes=3, seed=seed)
+    return _toy_relu("spiral", X, y, (32, 32), seed, dtype, lr=0.05, epochs=300)
+
+
+def mnist_path(data=None) -> str:
+    """The MNIST folder: ``data`` if given, else $NNDB_MNIST; a clear error when neither is set."""
+    path = data or os.environ.get(MNIST_ENV)
+    if not path:
+        raise DataError(f"the digits preset needs MNIST-format files: pass --data FOLDER "
+                        f"or set {MNIST_ENV}=FOLDER")
+    return path
+
+
+def _digits(seed: int, data=None, dtype=np.float64, hidden: int = 128) -> Problem:
+    X, y = datasets.load_mnist(mnist_path(data))
+    model = Sequential(Dense(784, hidden, init="he"), ReLU(), Dense(hidden, 10, init="he"),
+                       seed=seed, dtype=dtype)
+    return Problem("digits", PRESETS["digits"].description, model, SoftmaxCrossEntropy(),
+                   SGD(model.parameters(), lr=0.1), X, y, batch_size=64, epochs=5,
+                   classes=[str(k) for k in range(10)])
+
+
+PRESETS: dict[str, Preset] = {
+    "xor": Preset("xor", "2-2-1 sigmoid net, MSE, on the four XOR points", _xor),
+    "moons": Preset("moons", "2-8-8-2 ReLU net, softmax cross-entropy, 200 noisy two-moons points", _moons),
+    "circles": Preset("circles", "2-8-8-2 ReLU net, softmax cross-entropy, a circle inside a circle", _circles),
+    "spiral": Preset("spiral", "2-32-32-3 ReLU net, softmax cross-entropy, CS231n's three-arm spiral", _spiral),
+    "digits": Preset("digits", "784-128-10 ReLU net, softmax cross-entropy, MNIST-format digits from --data",
+                     _digits, needs_data=True),
+}
+
+
+def load_preset(name: str = DEFAULT, seed: int = 0, data=None, dtype=np.float64) -> Problem:
+    """Build preset ``name``: a fresh model, loss, optimizer and dataset, all seeded."""
+    try:
+        preset = PRESETS[name]
+    except KeyError:
+        raise KeyError(f"unknown preset {name!r}; choose one of: {', '.join(PRESETS)}") from None
+    return preset.build(seed, data=data, dtype=dtype)

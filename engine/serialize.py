@@ -1,0 +1,123 @@
+"""Save and load models: one .npz with the architecture as JSON and the arrays by full name.
+
+Files are read with ``allow_pickle=False`` and checked entry by entry, so a wrong, truncated or
+hand-edited file gives one ModelFileError naming the problem. Saves are atomic: a temporary
+file in the same folder, flushed, then renamed over the target.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from .errors import ModelFileError, shape_str
+from .model import LAYER_TYPES, Sequential
+
+FORMAT = "nndb-model"
+VERSION = 1
+ARCH_KEY = "__architecture__"
+
+
+def atomic_write(path: str | os.PathLike, write) -> None:
+    """Call ``write(file)`` on a temporary file beside ``path``, then rename it into place."""
+    path = Path(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def save(model: Sequential, path: str | os.PathLike, extra: dict | None = None) -> Path:
+    """Write ``model`` to ``path`` (exactly that name) atomically; ``extra`` is stored JSON metadata."""
+    header = {"format": FORMAT, "version": VERSION, **model.config(), "extra": extra or {}}
+    arrays = {ARCH_KEY: np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)}
+    arrays.update(model.state_dict())
+    atomic_write(path, lambda f: np.savez(f, **arrays))
+    return Path(path)
+
+
+def _read_header(data, path) -> dict:
+    if ARCH_KEY not in data.files:
+        raise ModelFileError(f"{path}: not an nndb model file (no architecture entry); "
+                             f"save models with engine.save or `nndb train --out`")
+    raw = data[ARCH_KEY]
+    if raw.dtype != np.uint8 or raw.ndim != 1:
+        raise ModelFileError(f"{path}: the architecture entry is not JSON text")
+    try:
+        header = json.loads(raw.tobytes().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ModelFileError(f"{path}: the architecture entry is not valid JSON ({e})") from None
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        raise ModelFileError(f"{path}: not an nndb model file (format is {header.get('format')!r} "
+                             f"if anything, expected {FORMAT!r})" if isinstance(header, dict)
+                             else f"{path}: the architecture entry is not a JSON object")
+    if header.get("version") != VERSION:
+        raise ModelFileError(f"{path}: model file version {header.get('version')!r}, this nndb reads "
+                             f"version {VERSION}")
+    return header
+
+
+def _build(header: dict, path) -> Sequential:
+    layers = header.get("layers")
+    if not isinstance(layers, list) or not layers:
+        raise ModelFileError(f"{path}: 'layers' must be a non-empty list of layer specs")
+    for i, spec in enumerate(layers):
+        if not isinstance(spec, dict) or spec.get("type") not in LAYER_TYPES:
+            got = spec.get("type") if isinstance(spec, dict) else spec
+            raise ModelFileError(f"{path}: layer {i + 1} has unknown type {got!r}; known types: "
+                                 f"{', '.join(LAYER_TYPES)}")
+    try:
+        return Sequential.from_config(header)
+    except (TypeError, ValueError) as e:
+        raise ModelFileError(f"{path}: invalid architecture: {e}") from None
+
+
+def load(path: str | os.PathLike) -> Sequential:
+    """Read a model written by ``save``; raises ModelFileError naming what is wrong."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFileError(f"{path}: no such model file")
+    try:
+        data = np.load(path, allow_pickle=False)
+        if not isinstance(data, np.lib.npyio.NpzFile):
+            raise ModelFileError(f"{path}: a single NumPy array, not an nndb model file (.npz)")
+        with data:
+            header = _read_header(data, path)
+            model = _build(header, path)
+            expected = {p.name: p for p in model.parameters()}
+            missing = [name for name in expected if name not in data.files]
+            unexpected = [name for name in data.files if name not in expected and name != ARCH_KEY]
+            if missing:
+                raise ModelFileError(f"{path}: missing arrays {', '.join(missing)} for this architecture")
+            if unexpected:
+                raise ModelFileError(f"{path}: arrays {', '.join(unexpected)} do not belong to this architecture")
+            state = {}
+            for name, p in expected.items():
+                array = data[name]
+                if array.shape != p.value.shape:
+                    raise ModelFileError(f"{path}: {name} ({p.symbol}) has shape {shape_str(array.shape)}, "
+                                         f"the architecture needs {shape_str(p.value.shape)}")
+                if array.dtype.kind != "f":
+                    raise ModelFileError(f"{path}: {name} has dtype {array.dtype}, expected floating point")
+                state[name] = array
+    except ModelFileError:
+        raise
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError) as e:
+        raise ModelFileError(f"{path}: unreadable or truncated model file ({type(e).__name__}: {e})") from None
+    model.load_state_dict(state)
+    model.file_extra = header.get("extra", {})
+    return model

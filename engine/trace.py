@@ -1,0 +1,98 @@
+"""The op trace: every primitive computation of an iteration reports itself to a tracer.
+
+An op is one line of the math (``Z1 = X·W1 + b1``) with the arrays it read and wrote. Layers,
+losses and optimizers call ``tracer.record(op)`` only when ``tracer.enabled`` is true, so the
+default tracer costs one attribute test per op and nothing else.
+
+Naming rule used everywhere (trace, REPL, TUI, lessons, files): an array whose symbol starts
+with a lowercase ``d`` is a gradient of the loss, ``dW1 = ∂L/∂W1``; no other symbol starts so.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+PHASES = ("forward", "loss", "backward", "update")
+
+
+@dataclass
+class Op:
+    """One primitive computation: where it runs, what it computes, and on which arrays.
+
+    ``inputs``/``outputs`` map symbols (``X``, ``W1``, ``Z1``) to the arrays the code used,
+    live views: a tracer that keeps them must copy them, and a tracer may also change an
+    output in place before the code goes on (that is how the debugger applies an edit).
+    ``attrs`` holds the scalars of the op (learning rate, batch size m, leak α, …).
+    """
+
+    phase: str
+    layer: str
+    kind: str
+    equation: str
+    inputs: dict[str, np.ndarray]
+    outputs: dict[str, np.ndarray]
+    attrs: dict[str, Any] = field(default_factory=dict)
+    index: int = -1
+
+    @property
+    def result(self) -> str:
+        """Symbol of the first result (``Z1``, ``dW2``): names the op within its layer."""
+        return next(iter(self.outputs))
+
+    @property
+    def name(self) -> str:
+        """Unique name within an iteration: ``dense2.backward.dW2``."""
+        return f"{self.layer}.{self.phase}.{self.result}"
+
+    @property
+    def arrays(self) -> dict[str, np.ndarray]:
+        """Inputs and outputs together; an output wins when a symbol is both (``W1 ← …``)."""
+        return {**self.inputs, **self.outputs}
+
+    @staticmethod
+    def is_gradient(symbol: str) -> bool:
+        """True for ``dW1``, ``dZ2``, ``db1``: arrays that hold ∂L/∂(the rest of the name)."""
+        return len(symbol) > 1 and symbol[0] == "d"
+
+    def shapes(self) -> dict[str, tuple[int, ...]]:
+        return {k: tuple(np.shape(v)) for k, v in self.arrays.items()}
+
+
+class Tracer:
+    """The no-op tracer (bdb's ``user_*`` hooks): subclass and override what you need."""
+
+    enabled = False
+
+    def begin_iteration(self, model) -> None:
+        """Called by ``train_step`` before the forward pass."""
+
+    def record(self, op: Op) -> None:
+        """Called after each op's results exist and before the code uses them."""
+
+    def end_iteration(self, model) -> None:
+        """Called by ``train_step`` after the last update."""
+
+
+NULL_TRACER = Tracer()
+
+
+class RecordingTracer(Tracer):
+    """Keeps a tape of the ops of the latest iteration, with copies of their arrays."""
+
+    enabled = True
+
+    def __init__(self, copy: bool = True):
+        self.copy = copy
+        self.tape: list[Op] = []
+
+    def begin_iteration(self, model) -> None:
+        self.tape = []
+
+    def record(self, op: Op) -> None:
+        op.index = len(self.tape)
+        if self.copy:
+            op.inputs = {k: np.array(v, copy=True) for k, v in op.inputs.items()}
+            op.outputs = {k: np.array(v, copy=True) for k, v in op.outputs.items()}
+        self.tape.append(op)

@@ -1,0 +1,1 @@
+"""nndb's inspector: everything a person touches (session, commands, REPL, TUI, CLI)."""

@@ -1,0 +1,1 @@
+"""nndb's guided lessons: content and the checks that verify a learner's progress."""
