@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -85,8 +86,8 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
             raw = gzip.decompress(raw)
     except FileNotFoundError:
         raise DataError(f"{path}: no such file") from None
-    except (OSError, EOFError) as e:
-        raise DataError(f"{path}: cannot read ({e}); the gzip file may be truncated") from None
+    except (OSError, EOFError, zlib.error) as e:  # zlib.error: corrupted deflate data
+        raise DataError(f"{path}: cannot read ({e}); the gzip file may be truncated or corrupted") from None
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in IDX_TYPES:
         raise DataError(f"{path}: not an IDX file (bad magic number {raw[:4].hex() or 'empty'}); "
                         f"expected 0000 08 0d-style headers as in MNIST's files")

@@ -161,12 +161,13 @@ class Dropout(Layer):
 
     def bind(self, in_sym, index, out_sym=None):
         out = super().bind(in_sym, index, out_sym)
-        self.sym["mask"] = f"M{index}"
+        self.sym["mask"] = "M" + out[len(self.out_prefix):]  # D1 → M1, D1_2 → M1_2
+        self.equations = self.describe(self.sym)  # again, now that the mask has its symbol
         return out
 
     def describe(self, s):
         return {
-            "D": f"{s['out']} = {s['in']} ⊙ {s.get('mask', 'M')},  M = 1[U ≥ p]/(1 − p)",
+            "D": f"{s['out']} = {s['in']} ⊙ {s.get('mask', 'M')},  {s.get('mask', 'M')} = 1[U ≥ p]/(1 − p)",
             "D_eval": f"{s['out']} = {s['in']}  (eval mode: dropout off)",
             "dA": f"{s['din']} = {s['dout']} ⊙ {s.get('mask', 'M')}",
         }

@@ -6,6 +6,7 @@ parameterized layers. The same names appear in the trace, the debugger, lessons 
 """
 from __future__ import annotations
 
+import copy
 import time
 from dataclasses import dataclass, field
 
@@ -228,7 +229,7 @@ class Sequential:
             L_data, L = L, L + self.l2_penalty(m)
             if tracer.enabled:
                 weights = [p for p in self._params if p.attr in DECAYED]
-                tracer.record(Op("loss", "loss", "l2.penalty",
+                tracer.record(Op("loss", "l2", "l2.penalty",  # layer "l2": op name l2.loss.L, unique
                                  "L = L_data + (λ/2m)·Σ‖W‖²  (" + ", ".join(p.symbol for p in weights) + ")",
                                  {"L_data": np.asarray(L_data), **{p.symbol: p.value for p in weights}},
                                  {"L": np.asarray(L)}, {"l2": self._l2, "m": m}))
@@ -253,13 +254,14 @@ class Sequential:
         if not 0.0 <= validation_split < 1.0:
             raise ValueError(f"validation_split must be in [0, 1), got {validation_split}")
         if validation_split and validation_data is None:
-            n_val = int(round(len(X) * validation_split))
+            n_val = max(1, int(round(len(X) * validation_split)))  # X[:-0] would be empty
             X, Y, validation_data = X[:-n_val], Y[:-n_val], (X[-n_val:], Y[-n_val:])
         n = len(X)
         if n == 0:
             raise ValueError("fit: no training examples")
         batch_size = max(1, min(int(batch_size), n))
         history = History()
+        labels = loss_fn.labels(Y)  # class labels once, for the running accuracy
         self.train()
         for epoch in range(epochs):
             start = time.perf_counter()
@@ -268,10 +270,9 @@ class Sequential:
             total_loss, correct = 0.0, 0
             for b in range(n_batches):
                 idx = order[b * batch_size:(b + 1) * batch_size]
-                Yb = Y[idx]
-                L = self.train_step(X[idx], Yb, loss_fn, optimizer)
+                L = self.train_step(X[idx], Y[idx], loss_fn, optimizer)
                 total_loss += L * len(idx)
-                correct += int(np.sum(loss_fn.classify(self.output) == loss_fn.labels(Yb)))
+                correct += int(np.count_nonzero(loss_fn.classify(self.output) == labels[idx]))
                 if on_batch is not None:
                     on_batch(epoch, b, n_batches, L)
             logs = {"loss": total_loss / n, "accuracy": correct / n}
@@ -338,13 +339,14 @@ class Sequential:
 
     def copy(self, dtype=None) -> "Sequential":
         """An independent model with the same architecture and weights (no tracer)."""
-        config = self.config()
+        tracer = self._tracer
+        self.tracer = NULL_TRACER
+        try:
+            clone = copy.deepcopy(self)  # keeps the layers' own classes (a planted bug survives)
+        finally:
+            self.tracer = tracer
         if dtype is not None:
-            config["dtype"] = np.dtype(dtype).name
-        clone = Sequential.from_config(config)
-        clone.load_state_dict(self.state_dict())
-        clone.rng.bit_generator.state = self.rng.bit_generator.state
-        clone.train(self.training)
+            clone.astype(dtype)
         return clone
 
     def summary(self) -> str:
@@ -354,7 +356,7 @@ class Sequential:
             count = sum(getattr(layer, a).size for a in layer.params)
             total += count
             eq = layer.equations.get("Z") or layer.equations.get("A") or layer.equations.get("D", "")
-            rows.append(f"{layer.name:<12} {eq.split(',')[0]:<28} {count:>10,}")
+            rows.append(f"{layer.name:<12} {eq.split(',  ')[0]:<28} {count:>10,}")
         rows.append(f"{'total':<41} {total:>10,}")
         return "\n".join(rows)
 

@@ -76,7 +76,7 @@ def _build(header: dict, path) -> Sequential:
     if not isinstance(layers, list) or not layers:
         raise ModelFileError(f"{path}: 'layers' must be a non-empty list of layer specs")
     for i, spec in enumerate(layers):
-        if not isinstance(spec, dict) or spec.get("type") not in LAYER_TYPES:
+        if not isinstance(spec, dict) or not isinstance(spec.get("type"), str) or spec["type"] not in LAYER_TYPES:
             got = spec.get("type") if isinstance(spec, dict) else spec
             raise ModelFileError(f"{path}: layer {i + 1} has unknown type {got!r}; known types: "
                                  f"{', '.join(LAYER_TYPES)}")
@@ -92,28 +92,33 @@ def load(path: str | os.PathLike) -> Sequential:
     if not path.is_file():
         raise ModelFileError(f"{path}: no such model file")
     try:
-        data = np.load(path, allow_pickle=False)
-        if not isinstance(data, np.lib.npyio.NpzFile):
-            raise ModelFileError(f"{path}: a single NumPy array, not an nndb model file (.npz)")
-        with data:
-            header = _read_header(data, path)
-            model = _build(header, path)
-            expected = {p.name: p for p in model.parameters()}
-            missing = [name for name in expected if name not in data.files]
-            unexpected = [name for name in data.files if name not in expected and name != ARCH_KEY]
-            if missing:
-                raise ModelFileError(f"{path}: missing arrays {', '.join(missing)} for this architecture")
-            if unexpected:
-                raise ModelFileError(f"{path}: arrays {', '.join(unexpected)} do not belong to this architecture")
-            state = {}
-            for name, p in expected.items():
-                array = data[name]
-                if array.shape != p.value.shape:
-                    raise ModelFileError(f"{path}: {name} ({p.symbol}) has shape {shape_str(array.shape)}, "
-                                         f"the architecture needs {shape_str(p.value.shape)}")
-                if array.dtype.kind != "f":
-                    raise ModelFileError(f"{path}: {name} has dtype {array.dtype}, expected floating point")
-                state[name] = array
+        with open(path, "rb") as f:  # ours to close, even when np.load fails half-way
+            magic = f.read(6)
+            if not magic.startswith(b"PK") and magic != b"\x93NUMPY":  # neither a zip (.npz) nor a .npy
+                raise ModelFileError(f"{path}: not an nndb model file (not a NumPy .npz archive)")
+            f.seek(0)
+            data = np.load(f, allow_pickle=False)
+            if not isinstance(data, np.lib.npyio.NpzFile):
+                raise ModelFileError(f"{path}: a single NumPy array, not an nndb model file (.npz)")
+            with data:
+                header = _read_header(data, path)
+                model = _build(header, path)
+                expected = {p.name: p for p in model.parameters()}
+                missing = [name for name in expected if name not in data.files]
+                unexpected = [name for name in data.files if name not in expected and name != ARCH_KEY]
+                if missing:
+                    raise ModelFileError(f"{path}: missing arrays {', '.join(missing)} for this architecture")
+                if unexpected:
+                    raise ModelFileError(f"{path}: arrays {', '.join(unexpected)} do not belong to this architecture")
+                state = {}
+                for name, p in expected.items():
+                    array = data[name]
+                    if array.shape != p.value.shape:
+                        raise ModelFileError(f"{path}: {name} ({p.symbol}) has shape {shape_str(array.shape)}, "
+                                             f"the architecture needs {shape_str(p.value.shape)}")
+                    if array.dtype.kind != "f":
+                        raise ModelFileError(f"{path}: {name} has dtype {array.dtype}, expected floating point")
+                    state[name] = array
     except ModelFileError:
         raise
     except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError) as e:

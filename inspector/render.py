@@ -1,6 +1,8 @@
 """Rich renderables for arrays and ops: shape headers, aligned values coloured by sign and size."""
 from __future__ import annotations
 
+import re
+
 import numpy as np
 from rich.console import Group
 from rich.table import Table
@@ -96,3 +98,185 @@ def op_header(op: Op) -> Text:
 
 def shape_line(op: Op) -> Text:
     return Text("   " + ",  ".join(f"{k}: {shape_str(np.shape(v))}" for k, v in op.arrays.items()), style="dim")
+
+
+# -- command results ------------------------------------------------------------------------------
+SYMBOL = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def shaped_equation(equation: str, shapes: dict[str, tuple]) -> str:
+    """The equation with each array replaced by its shape: ``(4×8) = (4×2)·(2×8) + (8)``."""
+    left = equation.split(",")[0]
+    return SYMBOL.sub(lambda m: f"({shape_str(shapes[m.group()])})" if m.group() in shapes else m.group(), left)
+
+
+def where_line(w: dict) -> Text:
+    text = Text()
+    text.append(f"iteration {w['iteration']}", style="bold")
+    if w["op"] is None:
+        text.append(" · at the start, before op 0", style="dim")
+    else:
+        text.append(f" · op {w['position']}/{w['ops'] - 1} · ", style="dim")
+        text.append(w["phase"], style=PHASE_STYLE.get(w["phase"], ""))
+    if w.get("loss") is not None:
+        text.append(f" · loss {w['loss']:.6g}", style="dim")
+    if w.get("edits"):
+        text.append(f" · edits: {', '.join(w['edits'])}", style="yellow")
+    return text
+
+
+PHASE_STYLE = {"forward": "green", "loss": "yellow", "backward": "magenta", "update": "cyan"}
+
+
+def render_op(data: dict) -> list:
+    parts: list = []
+    if data.get("reason"):
+        parts.append(Text(f"stopped: {data['reason']}", style="bold yellow"))
+    for note in data.get("notes", []):
+        parts.append(Text(note, style="yellow"))
+    parts.append(where_line(data["where"]))
+    op = data["op"]
+    if op is None:
+        nxt = data["next"]
+        parts.append(Text(f"next: [{nxt['index']}] {nxt['name']}   {nxt['equation']}", style="dim"))
+    else:
+        parts.append(Text.assemble((f"[{op['index']}] ", "dim"), (f"{op['layer']} ", "bold"),
+                                   (op["phase"], PHASE_STYLE.get(op["phase"], ""))))
+        parts.append(Text("  " + op["equation"], style="bold"))
+        shapes = {a["name"]: tuple(a["shape"]) for a in op["inputs"] + op["outputs"]}
+        parts.append(Text("  " + shaped_equation(op["equation"], shapes), style="dim"))
+        shown = op["inputs"] + op["outputs"] if data.get("full") else op["outputs"]
+        for a in shown:
+            parts.append(array_view(a["name"], a["values"]))
+        if op.get("edited_after"):
+            parts.append(Text(f"edited after this op: {', '.join(op['edited_after'])}", style="yellow"))
+    parts += render_watches(data.get("watches", []))
+    return parts
+
+
+def render_watches(watches: list[dict]) -> list:
+    out = []
+    for w in watches:
+        if w["error"]:
+            out.append(Text(f"watch {w['number']}: {w['expr']} = (not available: {w['error'].split(':')[0]})",
+                            style="dim"))
+        else:
+            v = np.asarray(w["value"])
+            shown = fmt(float(v)) if v.ndim == 0 else np.array2string(v, precision=4, threshold=12)
+            out.append(Text(f"watch {w['number']}: {w['expr']} = {shown}", style="cyan"))
+    return out
+
+
+def render_list(data: dict) -> list:
+    table = Table(box=None, show_header=False, padding=(0, 1))
+    for col in ("mark", "index", "phase", "layer", "equation"):
+        table.add_column(col, justify="right" if col == "index" else "left")
+    for op in data["ops"]:
+        mark = ("●" if op["breakpoint"] else " ") + ("▶" if op["current"] else " ")
+        style = "reverse" if op["current"] else ""
+        table.add_row(Text(mark, style="red"), Text(str(op["index"])),
+                      Text(op["phase"], style=PHASE_STYLE.get(op["phase"], "")),
+                      Text(op["layer"]), Text(op["equation"]), style=style)
+    return [where_line(data["where"]), table]
+
+
+def render_gradcheck(data: dict) -> list:
+    table = Table(title=f"gradcheck {data['spec']}", box=None, padding=(0, 1))
+    for col in ("parameter", "analytic", "numerical", "rel. error", "verdict"):
+        table.add_column(col, justify="left" if col in ("parameter", "verdict") else "right")
+    for r in data["rows"]:
+        style = "green" if r["rel_error"] <= 1e-7 else "yellow" if r["rel_error"] <= 1e-2 else "bold red"
+        table.add_row(Text(r["parameter"]), Text(f"{r['analytic']:.8g}"), Text(f"{r['numerical']:.8g}"),
+                      Text(f"{r['rel_error']:.2e}", style=style), Text(r["verdict"] + (" (kink)" if r["kink"] else "")))
+    parts = [table, Text(data["explanation"], style="dim")]
+    if data["kinks"]:
+        parts.append(Text(f"{data['kinks']} row(s) crossed a ReLU kink: their numerical gradient is unreliable",
+                          style="yellow"))
+    return parts
+
+
+def render_edit(data: dict, message: str) -> list:
+    parts = [Text(f"set {message} (right after op {data['at_op']})", style="bold")]
+    lb, la = data["loss_before"], data["loss_after"]
+    line = f"loss of this iteration: {lb:.6g} → {la:.6g} (Δ {la - lb:+.3g})"
+    if data["predicted_change"] is not None:
+        line += f"; predicted by ∂L/∂w·Δw: {data['predicted_change']:+.3g}"
+    parts.append(Text(line))
+    if data["changed"]:
+        changed = ", ".join(f"{c['name']} (max |Δ| {c['max_abs_change']:.3g})" for c in data["changed"][:12])
+        more = f" and {len(data['changed']) - 12} more" if len(data["changed"]) > 12 else ""
+        parts.append(Text(f"changed downstream: {changed}{more}", style="dim"))
+    else:
+        parts.append(Text("nothing downstream changed", style="dim"))
+    return parts
+
+
+def render_explain(data: dict) -> list:
+    parts = []
+    if data["formula"]:
+        parts.append(Text(f"{data['target']}  (op {data['op']})", style="dim"))
+        parts.append(Text(data["formula"], style="bold"))
+        parts.append(Text(f"  = {data['numbers']}"))
+        parts.append(Text(f"  = {fmt(data['value'])}", style="bold"))
+    else:
+        parts.append(Text(f"{data['target']} = {fmt(data['value'])}", style="bold"))
+    parts += [Text(note, style="dim") for note in data["notes"]]
+    return parts
+
+
+def render_help(data: dict) -> list:
+    if data.get("detail"):
+        c = data["commands"][0]
+        aliases = f"  (aliases: {', '.join(c['aliases'])})" if c["aliases"] else ""
+        return [Text(c["usage"] + aliases, style="bold"), Text(c["summary"])] + ([Text(c["help"])] if c["help"] else [])
+    table = Table(box=None, show_header=False, padding=(0, 2))
+    table.add_column("usage", style="bold", no_wrap=True)
+    table.add_column("summary")
+    for c in data["commands"]:
+        table.add_row(Text(c["usage"]), Text(c["summary"]))
+    return [table, Text("An empty line repeats the last stepping command. `help COMMAND` for more.", style="dim")]
+
+
+def render_result(result) -> list:
+    """Rich renderables for a command Result (the REPL prints them; the TUI reuses pieces)."""
+    d, kind = result.data, result.kind
+    if not result.ok:
+        parts = [Text(f"error: {result.message}", style="bold red")]
+        if d.get("usage"):
+            parts.append(Text(f"usage: {d['usage']}", style="dim"))
+        return parts
+    if kind == "op":
+        return render_op(d)
+    if kind == "value":
+        return [array_view(d["name"], d["values"])]
+    if kind == "explain":
+        return render_explain(d)
+    if kind == "where":
+        return [where_line(d)] + ([Text(f"current op: {d['op']}   {d['equation']}")] if d["op"] else [])
+    if kind == "list":
+        return render_list(d)
+    if kind == "breakpoints":
+        parts = [Text(result.message, style="bold")] if result.message else []
+        if not d["breakpoints"]:
+            return parts + [Text("no breakpoints", style="dim")]
+        for b in d["breakpoints"]:
+            parts.append(Text(f"{b['number']:>3} {'on ' if b['enabled'] else 'off'} {b['spec']}   hits: {b['hits']}",
+                              style="" if b["enabled"] else "dim"))
+        return parts
+    if kind == "watches":
+        parts = [Text(result.message, style="bold")] if result.message else []
+        return parts + (render_watches(d["watches"]) or [Text("no watches", style="dim")])
+    if kind == "edit":
+        return render_edit(d, result.message)
+    if kind == "gradcheck":
+        return render_gradcheck(d) + [Text(result.message, style="bold")]
+    if kind == "batch":
+        parts = [Text(f"batch: examples {d['batch']}", style="bold")]
+        if result.message:
+            parts.append(Text(result.message, style="yellow"))
+        return parts + [array_view("X", d["X"]), array_view("Y", d["Y"])]
+    if kind == "help":
+        return render_help(d)
+    if kind in ("train", "message", "quit"):
+        return [Text(result.message)]
+    return []

@@ -1,0 +1,130 @@
+"""The line REPL (prompt_toolkit + rich) and the scripted mode (commands from a file or a pipe)."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Iterable, TextIO
+
+from prompt_toolkit import PromptSession
+from prompt_toolkit.auto_suggest import AutoSuggestFromHistory
+from prompt_toolkit.completion import Completer, Completion, PathCompleter
+from prompt_toolkit.document import Document
+from prompt_toolkit.history import FileHistory, InMemoryHistory
+from rich.console import Console
+from rich.text import Text
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+from .commands import Interpreter, Result, lookup
+from .complete import complete, names_of
+from .render import render_result
+from .session import Session
+
+PROMPT = "(nndb) "
+
+
+def state_dir() -> Path:
+    """$XDG_STATE_HOME/nndb (default ~/.local/state/nndb), where history and progress live."""
+    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    return Path(base) / "nndb"
+
+
+class SessionCompleter(Completer):
+    """Thin wrapper: prompt_toolkit asks, ``complete`` answers; file arguments complete paths."""
+
+    def __init__(self, session: Session):
+        self.session = session
+        self.paths = PathCompleter(expanduser=True)
+
+    def get_completions(self, document: Document, complete_event):
+        text = document.text_before_cursor
+        head, sep, rest = text.lstrip().partition(" ")
+        cmd = lookup(head) if sep else None
+        if cmd is not None and cmd.args == "file":
+            yield from self.paths.get_completions(Document(rest, len(rest)), complete_event)
+            return
+        for c in complete(text, names_of(self.session)):
+            yield Completion(c.text, start_position=c.start, display_meta=c.meta)
+
+
+def toolbar(session: Session) -> str:
+    w = session.where()
+    loss = f" · loss {w['loss']:.5g}" if w["loss"] is not None else ""
+    op = f"op {w['position']}/{w['ops'] - 1} {w['phase']} {w['op']}" if w["op"] else "start of iteration"
+    return f" {session.source} · iteration {w['iteration']} · {op}{loss} · help: commands · Ctrl-D: quit"
+
+
+def print_result(console: Console, result: Result) -> None:
+    for part in render_result(result):
+        console.print(part)
+
+
+def run_with_progress(interp: Interpreter, line: str, console: Console) -> Result:
+    """Run a line; a `train` gets a progress bar."""
+    head = line.strip().partition(" ")[0]
+    cmd = lookup(head)
+    if cmd is None or cmd.name != "train":
+        return interp.run(line)
+    columns = (TextColumn("training"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+               TextColumn("loss {task.fields[loss]:.4f}"), TimeRemainingColumn())
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task("train", total=None, loss=float("nan"))
+
+        def update(done, total, loss):
+            if done % 10 == 0 or done == total:
+                progress.update(task, completed=done, total=total, loss=loss)
+        return interp.run(line, progress=update)
+
+
+def repl(session: Session, console: Console | None = None, input=None, output=None) -> int:
+    """The interactive loop. ``input``/``output`` let tests drive it through a pipe."""
+    console = console or Console()
+    interp = Interpreter(session)
+    try:
+        folder = state_dir()
+        folder.mkdir(parents=True, exist_ok=True)
+        history = FileHistory(str(folder / "repl_history"))
+    except OSError:
+        history = InMemoryHistory()
+    prompt = PromptSession(history=history, auto_suggest=AutoSuggestFromHistory(),
+                           completer=SessionCompleter(session), complete_while_typing=False,
+                           bottom_toolbar=lambda: toolbar(session), input=input, output=output)
+    console.print(Text.assemble(("nndb", "bold"), f" — {session.problem.description}. ",
+                                ("step (s), next (n), back, continue (c), print, explain, set, gradcheck; "
+                                 "help lists all.", "dim")))
+    print_result(console, interp.run("show"))
+    while True:
+        try:
+            line = prompt.prompt(PROMPT)
+        except KeyboardInterrupt:
+            continue
+        except EOFError:
+            return 0
+        result = run_with_progress(interp, line, console)
+        print_result(console, result)
+        if result.kind == "quit":
+            return 0
+
+
+def run_script(session: Session, lines: Iterable[str], console: Console, json_mode: bool = False,
+               out: TextIO | None = None) -> int:
+    """Run commands without prompts. Exit status 1 if any command failed, else 0."""
+    out = out or sys.stdout
+    interp = Interpreter(session)
+    failed = 0
+    for raw in lines:
+        line = raw.rstrip("\n")
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue  # in scripts an empty line does not repeat: what you read is what runs
+        result = interp.run(line)
+        failed += not result.ok
+        if json_mode:
+            out.write(json.dumps(result.to_json(), ensure_ascii=False) + "\n")
+            out.flush()
+        else:
+            console.print(Text(PROMPT + line, style="dim"))
+            print_result(console, result)
+        if result.kind == "quit":
+            break
+    return 1 if failed else 0

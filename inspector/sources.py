@@ -1,0 +1,68 @@
+"""Where a session's problem comes from: a preset, or a saved model file with the data it needs."""
+from __future__ import annotations
+
+from engine import load, load_preset
+from engine.losses import LOSSES
+from engine.optim import OPTIMIZERS
+from engine.presets import PRESETS, Problem
+
+from .session import Session, SessionError
+
+
+def open_preset(name: str, seed: int = 0, data=None, batch=None) -> Session:
+    if name not in PRESETS:
+        raise SessionError(f"unknown preset {name!r}; choose one of: {', '.join(PRESETS)}")
+    return Session(lambda s: load_preset(name, seed=s, data=data), seed=seed, batch=batch, source=name)
+
+
+def guess_preset(model) -> str:
+    """The preset whose data fits a model file that does not say where it came from."""
+    n_in = model.layers[0].n_in if hasattr(model.layers[0], "n_in") else None
+    if n_in == 784:
+        return "digits"
+    if n_in == 2:
+        return "moons" if model.output_shape()[0] == 2 else "xor" if model.output_shape()[0] == 1 else "spiral"
+    raise SessionError(f"this model takes {n_in} inputs, which fits no preset's data; "
+                       f"pass --preset NAME for the data to use")
+
+
+def problem_with_model(model, base: Problem, path) -> Problem:
+    """``base``'s data with ``model`` in place of its network; the loss and optimizer from the file."""
+    n_features = base.X.shape[1]
+    n_in = getattr(model.layers[0], "n_in", n_features)
+    if n_in != n_features:
+        raise SessionError(f"{path}: the model takes {n_in} inputs but the {base.name} data has "
+                           f"{n_features} features per example")
+    extra = getattr(model, "file_extra", {}) or {}
+    loss_kind = extra.get("loss", base.loss.kind)
+    if loss_kind not in LOSSES:
+        raise SessionError(f"{path}: unknown loss {loss_kind!r}; known: {', '.join(LOSSES)}")
+    loss = LOSSES[loss_kind]()
+    n_out = model.output_shape()[0]
+    if loss_kind == "softmax_ce" and n_out < len(base.classes):
+        raise SessionError(f"{path}: the model has {n_out} outputs but the {base.name} data has "
+                           f"{len(base.classes)} classes")
+    spec = dict(extra.get("optimizer") or {"type": base.optimizer.kind, **base.optimizer.config()})
+    kind = spec.pop("type", "sgd")
+    try:
+        optimizer = OPTIMIZERS[kind](model.parameters(), **spec)
+    except (KeyError, TypeError, ValueError) as e:
+        raise SessionError(f"{path}: cannot rebuild the optimizer {kind!r} {spec}: {e}") from None
+    return Problem(base.name, f"{path} on the {base.name} data", model, loss, optimizer, base.X, base.Y,
+                   base.batch_size, base.epochs, base.classes)
+
+
+def model_file_factory(path, base_preset: str | Problem, data=None):
+    """``seed → Problem``: the file's model, freshly loaded, on the preset's data."""
+    def factory(seed: int) -> Problem:
+        name = base_preset if isinstance(base_preset, str) else base_preset.name
+        return problem_with_model(load(path), load_preset(name, seed=seed, data=data), path)
+    return factory
+
+
+def open_model_file(path, data=None, seed: int = 0, batch=None, preset: str | None = None) -> Session:
+    model = load(path)
+    name = preset or (getattr(model, "file_extra", {}) or {}).get("preset") or guess_preset(model)
+    if name not in PRESETS:
+        raise SessionError(f"{path}: made for preset {name!r}, which this nndb does not have; pass --preset")
+    return Session(model_file_factory(path, name, data), seed=seed, batch=batch, source=str(path))

@@ -1,0 +1,29 @@
+"""Shared fixtures for the engine tests: where the shared MNIST copy lives (skip when absent)."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def mnist_folder() -> Path | None:
+    """The MNIST folder from $NNDB_MNIST, else ../shared/data/mnist beside the repo; None if absent."""
+    candidates = []
+    if os.environ.get("NNDB_MNIST"):
+        candidates.append(Path(os.environ["NNDB_MNIST"]))
+    candidates.append(REPO.parent / "shared" / "data" / "mnist")
+    for folder in candidates:
+        if folder.is_dir() and any(folder.glob("t10k-images-idx3-ubyte*")):
+            return folder
+    return None
+
+
+@pytest.fixture
+def mnist_dir() -> Path:
+    folder = mnist_folder()
+    if folder is None:
+        pytest.skip("no MNIST folder: set NNDB_MNIST or put the files in ../shared/data/mnist")
+    return folder
