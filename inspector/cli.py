@@ -48,6 +48,11 @@ def cmd_repl(args, console: Console) -> int:
     return repl(session, console)
 
 
+def cmd_tui(args, console: Console) -> int:
+    from .tui.app import run_tui
+    return run_tui(open_session(args))
+
+
 def cmd_trace(args, console: Console) -> int:
     """Print every op of one training iteration with its equation, shapes and values."""
     problem = load_preset(args.preset or DEFAULT, seed=args.seed, data=args.data)
@@ -74,6 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_source_args(repl)
     repl.add_argument("--script", metavar="FILE", help="run the commands in FILE without prompts")
     repl.add_argument("--json", action="store_true", help="print one JSON object per command (scripted mode)")
+    tui = sub.add_parser("tui", help="the debugger's terminal UI (what plain `nndb` opens)")
+    add_source_args(tui)
     trace = sub.add_parser("trace", help="print every op of one training iteration")
     add_source_args(trace)
     trace.add_argument("--no-values", dest="values", action="store_false", help="equations and shapes only")
@@ -87,8 +94,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "trace":
             return cmd_trace(args, console)
-        if args.command is None:
-            args.script, args.json = None, False
+        if args.command == "repl":
+            return cmd_repl(args, console)
+        if args.command == "tui" or sys.stdin.isatty() and sys.stdout.isatty():
+            return cmd_tui(args, console)
+        args.script, args.json = None, False  # plain `nndb` fed by a pipe: the scripted REPL
         return cmd_repl(args, console)
     except (EngineError, SessionError) as e:
         console.print(f"[red]error:[/] {e}")

@@ -461,7 +461,9 @@ def do_train(s, arg, line="train", progress=None):
     if count > 1_000_000:
         raise UsageError(f"train: {count} iterations is more than this debugger runs at once (1,000,000)")
     r = s.train(count, progress)
-    message = (f"trained {count} iterations: loss {r['first_loss']:.4f} → {r['last_loss']:.4f}; whole dataset: "
+    stopped = f" (stopped after {r['iterations']} of {count})" if r["iterations"] < count else ""
+    count = r["iterations"]
+    message = (f"trained {count} iterations{stopped}: loss {r['first_loss']:.4f} → {r['last_loss']:.4f}; whole dataset: "
                f"loss {r['dataset_loss']:.4f}, accuracy {r['dataset_accuracy']:.1%}")
     return Result(line, True, "train", message, r)
 

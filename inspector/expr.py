@@ -221,7 +221,10 @@ class Parser:
 
 
 def parse(text: str, allow_compare: bool = False):
-    return Parser(text).parse(allow_compare)
+    try:
+        return Parser(text).parse(allow_compare)
+    except RecursionError:  # ((((…1…)))) thousands deep: an error, not a crash
+        raise ExprError(f"the expression is nested too deeply ({len(text)} characters)") from None
 
 
 def names_in(node) -> list[str]:
@@ -290,7 +293,7 @@ FUNCTIONS: dict[str, tuple[Callable, str]] = {
 
 def _index_value(node, resolve, dim: int, size: int):
     v = evaluate(node, resolve)
-    if np.ndim(v) != 0 or float(v) != int(v):
+    if np.ndim(v) != 0 or not np.isfinite(v) or float(v) != int(v):  # int(inf) would overflow
         raise ExprError(f"an index must be a whole number, got {to_text(node)}")
     i = int(v)
     if not -size <= i < size:
@@ -313,7 +316,7 @@ def index_key(items, shape: tuple[int, ...], resolve, base_text: str) -> tuple:
                     parts.append(None)
                     continue
                 v = evaluate(p, resolve)
-                if np.ndim(v) != 0 or float(v) != int(v):
+                if np.ndim(v) != 0 or not np.isfinite(v) or float(v) != int(v):
                     raise ExprError(f"a slice bound must be a whole number, got {to_text(p)}")
                 parts.append(int(v))
             if parts[2] == 0:

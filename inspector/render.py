@@ -106,7 +106,7 @@ SYMBOL = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 def shaped_equation(equation: str, shapes: dict[str, tuple]) -> str:
     """The equation with each array replaced by its shape: ``(4×8) = (4×2)·(2×8) + (8)``."""
-    left = equation.split(",")[0]
+    left = equation.split(",  ")[0]
     return SYMBOL.sub(lambda m: f"({shape_str(shapes[m.group()])})" if m.group() in shapes else m.group(), left)
 
 

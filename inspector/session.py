@@ -440,7 +440,12 @@ class Session:
 
     def until(self, spec: str) -> StepReport:
         """Run forward to the next op matching ``spec`` (into the next iteration if need be)."""
-        self.resolve_op(spec)  # validates the pattern before moving
+        target = self.resolve_op(spec)  # validates the pattern before moving
+        if spec.strip().lstrip("-").isdigit():
+            if target.index > self.pos:
+                return self.move_to(target.index)
+            self.finish_iteration()
+            return self.move_to(target.index)
         for op in self.tape[self.pos + 1:]:
             if op_matches(op, spec):
                 return self.move_to(op.index)
@@ -744,7 +749,7 @@ class Session:
         size = self.problem.batch_size
         rng = np.random.default_rng(self.seed + self.current.number)
         order = np.array([], dtype=int)
-        start_loss, losses = None, []
+        losses = []
         with np.errstate(all="ignore"):
             for i in range(iterations):
                 if len(order) < size:
@@ -752,14 +757,14 @@ class Session:
                 rows, order = order[:size], order[size:]
                 L = self.model.train_step(X_all[rows], self.targets(rows), self.loss, self.optimizer)
                 losses.append(L)
-                if progress is not None:
-                    progress(i + 1, iterations, L)
-        start_loss = losses[0]
+                if progress is not None and progress(i + 1, iterations, L):
+                    break  # the front end asked to stop: keep what was trained so far
         self.history.clear()  # the iterations in between were not recorded: no stepping back across them
-        self.start_iteration(self.current.number + iterations)
+        self.start_iteration(self.current.number + len(losses))
         evaluation = self.model.evaluate(X_all, self.problem.Y, self.loss)
-        return {"iterations": iterations, "first_loss": start_loss, "last_loss": losses[-1],
-                "dataset_loss": evaluation["loss"], "dataset_accuracy": evaluation["accuracy"]}
+        return {"iterations": len(losses), "requested": iterations, "first_loss": losses[0],
+                "last_loss": losses[-1], "dataset_loss": evaluation["loss"],
+                "dataset_accuracy": evaluation["accuracy"]}
 
     def where(self) -> dict:
         op = self.op
@@ -784,7 +789,11 @@ def shape_text(shape) -> str:
 def changed_downstream(before: list[Op], after: list[Op], pos: int) -> list[tuple[str, float]]:
     """(symbol, max |Δ|) for every result after op ``pos`` that the re-run changed."""
     changed = []
-    for old, new in zip(before[pos + 1:], after[pos + 1:]):
+    earlier = {op.name: op for op in before[pos + 1:]}  # by name: an edit of l2 adds or drops an op
+    for new in after[pos + 1:]:
+        old = earlier.get(new.name)
+        if old is None:
+            continue
         for name, value in new.outputs.items():
             a, b = np.asarray(old.outputs[name]), np.asarray(value)
             if a.shape != b.shape:

@@ -1,0 +1,336 @@
+"""The Textual app: the session's iteration on one screen, driven by keys, mouse and the command bar."""
+from __future__ import annotations
+
+import re
+from functools import partial
+
+import numpy as np
+from rich.text import Text
+from textual import work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.command import Hit, Hits, Provider
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import Footer, Header, Input, OptionList, RichLog, Static, TabbedContent, TabPane
+
+from engine.gradcheck import format_index
+from engine.layers import Dense
+
+from ..commands import REGISTRY, Interpreter, Result
+from ..render import render_result, where_line
+from ..session import Session
+from .matrix import MatrixView
+from .network import diagram, is_small, summary
+from .screens import EditScreen, GradcheckScreen, HelpScreen, TrainScreen
+from .widgets import CommandBar, LossPanel, OpList, OpPanel, ParamsPanel
+
+WIDE = 140  # columns from which the loss and watches get a column of their own
+
+
+class CommandsProvider(Provider):
+    """The command palette offers every command of the registry."""
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for c in REGISTRY.values():
+            score = matcher.match(f"{c.name} {c.summary}")
+            if score > 0:
+                yield Hit(score, matcher.highlight(f"{c.name}: {c.summary}"),
+                          partial(self.app.palette_command, c.name), help=c.usage)
+
+    async def discover(self) -> Hits:
+        for c in REGISTRY.values():
+            yield Hit(1.0, f"{c.name}: {c.summary}", partial(self.app.palette_command, c.name), help=c.usage)
+
+
+class NndbApp(App):
+    """nndb's terminal UI."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "nndb"
+    COMMANDS = App.COMMANDS | {CommandsProvider}
+    BINDINGS = [
+        Binding("question_mark,f1", "help", "Help", tooltip="every key and command"),
+        Binding("s", "command('step')", "Step", tooltip="run the next op"),
+        Binding("n", "command('next')", "Next", tooltip="run to the next layer"),
+        Binding("p", "command('back')", "Back", tooltip="step back one op (time travel)"),
+        Binding("c", "command('continue')", "Cont", tooltip="run to a breakpoint or the end of the iteration"),
+        Binding("r", "command('finish')", "Finish", tooltip="run to the end of this phase"),
+        Binding("e", "edit_cell", "Edit", tooltip="edit the selected cell"),
+        Binding("x", "explain_cell", "Explain", tooltip="explain how the selected cell was computed"),
+        Binding("g", "gradcheck_cell", "Gradcheck", tooltip="gradient-check the selected cell's neuron"),
+        Binding("T", "train", "Train", tooltip="train N iterations at full speed"),
+        Binding("colon", "focus_command", "Command", tooltip="type a command (the REPL's language)"),
+        Binding("q", "quit", "Quit"),
+        Binding("R", "command('reset')", "Reset", show=False, tooltip="start over (same preset and seed)"),
+        Binding("1", "tab('tab-op')", "Op tab", show=False),
+        Binding("2", "tab('tab-params')", "Parameters tab", show=False),
+        Binding("3", "tab('tab-network')", "Network tab", show=False),
+        Binding("4", "tab('tab-loss')", "Loss tab", show=False),
+        Binding("l", "focus_listing", "Listing", show=False, tooltip="focus the op listing"),
+    ]
+
+    def __init__(self, session: Session):
+        super().__init__()
+        self.session = session
+        self.interp = Interpreter(session)
+        self.baseline: dict[int, dict[str, np.ndarray]] = {}  # the tape before the latest edit
+        self.baseline_at: int | None = None
+        self.cancel_training = False
+
+    # -- layout ------------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="main"):
+            yield OpList(id="ops")
+            with TabbedContent(initial="tab-op", id="tabs"):
+                with TabPane("Op", id="tab-op"):
+                    yield OpPanel(id="op-panel")
+                with TabPane("Parameters", id="tab-params"):
+                    yield ParamsPanel(id="params")
+                with TabPane("Network", id="tab-network"):
+                    with VerticalScroll():
+                        yield Static(id="network")
+                with TabPane("Loss", id="tab-loss"):
+                    yield LossPanel(id="loss-tab")
+            with Vertical(id="side"):
+                yield LossPanel(id="loss-side")
+        yield RichLog(id="log", wrap=True, markup=False, highlight=False, max_lines=500)
+        yield CommandBar(lambda: self.session, id="command")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#ops", OpList).border_title = "iteration"
+        self.query_one("#log", RichLog).border_title = "output"
+        self.refresh_views()
+        self.log_line(Text.assemble(("nndb", "bold"), f" — {self.session.problem.description}."))
+        self.log_line(Text("s step · n next · p back · e edit · x explain · g gradcheck · : command · ? help",
+                           style="dim"))
+        self.query_one("#ops", OpList).focus()
+
+    def on_resize(self, event) -> None:
+        self.screen.set_class(event.size.width >= WIDE, "wide")
+        self.screen.set_class(event.size.height < 30, "short")
+
+    # -- refreshing --------------------------------------------------------------------------
+    def refresh_views(self, follow: bool = True) -> None:
+        s = self.session
+        w = s.where()
+        self.sub_title = where_line(w).plain
+        self.query_one("#ops", OpList).border_title = f"iteration {w['iteration']}"
+        self.query_one("#ops", OpList).show(s, follow=follow)
+        if self.baseline_at != s.current.number or not s.current.edits:
+            self.baseline, self.baseline_at = {}, None
+        self.query_one("#op-panel", OpPanel).show(s, self.baseline)
+        active = self.query_one("#tabs", TabbedContent).active
+        if active == "tab-params":
+            self.query_one("#params", ParamsPanel).show(s)
+        if active == "tab-network":
+            self.query_one("#network", Static).update(diagram(s) if is_small(s) else summary(s))
+        for panel in self.query(LossPanel):
+            if panel.id == "loss-side" and not self.screen.has_class("wide") and active != "tab-loss":
+                continue
+            panel.show(s)
+
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        self.refresh_views(follow=False)
+
+    def log_line(self, renderable) -> None:
+        self.query_one("#log", RichLog).write(renderable)
+
+    # -- running commands ----------------------------------------------------------------------
+    def run_command(self, line: str, quiet_steps: bool = True) -> Result:
+        """Run one command line through the shared interpreter and show what it produced."""
+        before = {op.index: dict(op.outputs) for op in self.session.tape}
+        number = self.session.current.number
+        try:
+            result = self.interp.run(line)
+        except Exception as e:  # the interpreter catches user errors; this is a last guard
+            result = Result(line, False, "error", f"internal error: {type(e).__name__}: {e}")
+        if result.ok and result.kind == "edit" and self.session.current.number == number:
+            if self.baseline_at != number:
+                self.baseline, self.baseline_at = before, number
+        if result.kind == "quit":
+            self.exit()
+            return result
+        if result.kind == "op" and quiet_steps:
+            w = result.data["where"]
+            parts = [where_line(w) + Text(f"   {w['equation'] or ''}")]
+            parts += [Text(n, style="yellow") for n in result.data.get("notes", [])]
+            if result.data.get("reason"):
+                parts.insert(0, Text(f"stopped: {result.data['reason']}", style="bold yellow"))
+        else:
+            parts = [Text(f"» {result.command}", style="dim")] + render_result(result)
+        for part in parts:
+            self.log_line(part)
+        if not result.ok:
+            self.notify(result.message, title="error", severity="error", timeout=6)
+        self.refresh_views()
+        return result
+
+    def action_command(self, line: str) -> None:
+        self.run_command(line)
+
+    def palette_command(self, name: str) -> None:
+        cmd = REGISTRY[name]
+        takes_args = "[" in cmd.usage or any(ch.isupper() for ch in cmd.usage)
+        if takes_args:
+            bar = self.query_one("#command", CommandBar)
+            bar.value = name + " "
+            bar.cursor_position = len(bar.value)
+            bar.focus()
+        else:
+            self.run_command(name)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id != "command":
+            return
+        line = event.value
+        event.input.remember(line)
+        event.input.value = ""
+        self.run_command(line, quiet_steps=False)
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        if event.option.id and event.option.id.isdigit():
+            self.run_command(f"goto {event.option.id}")
+
+    # -- actions -----------------------------------------------------------------------------
+    def action_focus_command(self) -> None:
+        self.query_one("#command", CommandBar).focus()
+
+    def action_focus_listing(self) -> None:
+        self.query_one("#ops", OpList).focus()
+
+    def action_tab(self, tab: str) -> None:
+        self.query_one("#tabs", TabbedContent).active = tab
+
+    def action_run_to_selected(self) -> None:
+        index = self.query_one("#ops", OpList).selected_op
+        if index is not None:
+            self.run_command(f"goto {index}")
+
+    def action_toggle_breakpoint(self) -> None:
+        index = self.query_one("#ops", OpList).selected_op
+        if index is None:
+            return
+        name = self.session.tape[index].name
+        existing = [b for b in self.session.breakpoints if b.spec == name]
+        if existing:
+            self.run_command(f"delete {existing[0].number}", quiet_steps=False)
+        else:
+            self.run_command(f"break {name}", quiet_steps=False)
+        self.query_one("#ops", OpList).show(self.session, follow=False)
+
+    def selected_cell(self) -> tuple[MatrixView, str] | None:
+        """The cell the keys act on: the focused matrix view's cursor, else the op's first result."""
+        focused = self.focused
+        view = focused if isinstance(focused, MatrixView) else self.query_one("#op-panel", OpPanel).selected_view()
+        if view is None or not view.grid.size:
+            self.notify("no cell selected: Tab into a matrix, move with the arrows", severity="warning")
+            return None
+        return view, view.symbol + (format_index(view.selected_index) if view.array.ndim else "")
+
+    def action_edit_cell(self) -> None:
+        picked = self.selected_cell()
+        if picked is None:
+            return
+        view, target = picked
+
+        def apply(value: str | None) -> None:
+            if value is None:
+                return
+            result = self.run_command(f"set {target} = {value}", quiet_steps=False)
+            if result.ok:
+                self.notify(self.edit_summary(result), title=f"set {target}", timeout=8)
+        self.push_screen(EditScreen(target, view.selected_value), apply)
+
+    @staticmethod
+    def edit_summary(result: Result) -> str:
+        d = result.data
+        text = f"loss {d['loss_before']:.6g} → {d['loss_after']:.6g}"
+        if d["predicted_change"] is not None:
+            text += f" (predicted Δ {d['predicted_change']:+.3g})"
+        return text + f"; {len(d['changed'])} arrays changed downstream"
+
+    def action_explain_cell(self) -> None:
+        picked = self.selected_cell()
+        if picked is None:
+            return
+        result = self.run_command(f"explain {picked[1]}", quiet_steps=False)
+        if result.ok:
+            d = result.data
+            self.notify(d.get("text") or "; ".join(d["notes"]), title=f"explain {picked[1]}", timeout=10)
+
+    def neuron_of(self, symbol: str, index: tuple) -> tuple[str, int] | None:
+        """The dense layer and neuron a cell belongs to: W1[:,j], b1[j], Z1[:,j], A1[:,j], dZ1[:,j]…"""
+        m = re.search(r"(\d+)$", symbol)
+        if not m or not index:
+            return None
+        k = int(m.group(1))
+        dense = [l for l in self.session.model.layers if isinstance(l, Dense)]
+        if not 1 <= k <= len(dense):
+            return None
+        return dense[k - 1].name, int(index[-1])
+
+    def action_gradcheck_cell(self) -> None:
+        picked = self.selected_cell()
+        if picked is None:
+            return
+        view, _ = picked
+        neuron = self.neuron_of(view.symbol, view.selected_index)
+        if neuron is None:
+            self.notify(f"{view.symbol} does not belong to a neuron; select a cell of W, b, Z or A",
+                        severity="warning")
+            return
+        result = self.run_command(f"gradcheck {neuron[0]} {neuron[1]}", quiet_steps=False)
+        if result.ok:
+            self.push_screen(GradcheckScreen(result.data, result.message))
+
+    def action_help(self) -> None:
+        rows = []
+        for source, where in ((self.BINDINGS, "anywhere"), (OpList.BINDINGS, "op listing"),
+                              (MatrixView.BINDINGS, "matrix"), (CommandBar.BINDINGS, "command bar")):
+            for b in source:
+                rows.append((b.key.replace("question_mark", "?").replace("colon", ":"),
+                             b.tooltip or b.description, where))
+        rows += [("enter / click", "run (or go back) to that op", "op listing"),
+                 ("click", "select a cell", "matrix"), ("tab", "move between panels", "anywhere"),
+                 ("ctrl+p", "command palette: every command", "anywhere")]
+        self.push_screen(HelpScreen(rows))
+
+    # -- training in a worker ----------------------------------------------------------------
+    def action_train(self) -> None:
+        self.push_screen(TrainScreen())
+
+    def start_training(self, text: str, screen: TrainScreen) -> None:
+        screen.running = True
+        self.cancel_training = False
+        self.train_worker(text.strip(), screen)
+
+    def stop_training(self) -> None:
+        self.cancel_training = True
+
+    @work(thread=True, exclusive=True, group="train")
+    def train_worker(self, text: str, screen: TrainScreen) -> None:
+        def progress(done: int, total: int, loss: float) -> bool:
+            if done == total or done % max(1, total // 100) == 0:
+                self.call_from_thread(screen.progress, done, total, loss)
+            return self.cancel_training
+        result = self.interp.run(f"train {text}", progress=progress)
+        self.call_from_thread(self.training_done, result, screen)
+
+    def training_done(self, result: Result, screen: TrainScreen) -> None:
+        screen.running = False
+        for part in [Text(f"» {result.command}", style="dim")] + render_result(result):
+            self.log_line(part)
+        if result.ok:
+            screen.dismiss()
+            self.notify(result.message, title="trained", timeout=8)
+        else:
+            screen.status(result.message, error=True)
+        self.refresh_views()
+
+
+def run_tui(session: Session) -> int:
+    NndbApp(session).run()
+    return 0

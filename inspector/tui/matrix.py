@@ -1,0 +1,251 @@
+"""MatrixView: a virtual, navigable view of one array — only the visible cells are ever rendered.
+
+Values are coloured by sign (red +, blue −) and magnitude; cells an edit changed are marked;
+``h`` switches to a heat-map overview of the whole array, one character per block of values.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from rich.color import Color
+from rich.segment import Segment
+from rich.style import Style
+from textual.binding import Binding
+from textual.geometry import Size
+from textual.message import Message
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from ..render import describe_array, fmt, stats
+
+CELL = 9
+LEVELS = 6
+
+
+def _ramp(sign: int, level: int) -> Color:
+    """Diverging palette: level 0 is grey, LEVELS−1 is full red (sign +) or blue (sign −)."""
+    t = level / (LEVELS - 1)
+    grey, full = (150, 150, 150), ((255, 90, 80) if sign > 0 else (90, 150, 255))
+    return Color.from_rgb(*(int(g + (f - g) * t) for g, f in zip(grey, full)))
+
+
+VALUE_STYLES = {(s, k): Style(color=_ramp(s, k), bold=k == LEVELS - 1) for s in (1, -1) for k in range(LEVELS)}
+HEAT_STYLES = {(s, k): Style(bgcolor=Color.from_rgb(*[int(c * (0.25 + 0.75 * k / (LEVELS - 1)))
+                                                       for c in ((200, 60, 50) if s > 0 else (50, 100, 210))]))
+               for s in (1, -1) for k in range(LEVELS)}
+ZERO_STYLE = Style(dim=True)
+BAD_STYLE = Style(color="magenta", bold=True)
+HEADER_STYLE = Style(dim=True)
+
+
+def level(x: float, scale: float) -> int:
+    return min(LEVELS - 1, int(abs(x) / scale * LEVELS)) if scale > 0 else 0
+
+
+class MatrixView(ScrollView, can_focus=True):
+    """One named array; arrows move the cell cursor, and the app acts on the selected cell."""
+
+    BINDINGS = [
+        Binding("up", "move(-1, 0)", "Up", show=False),
+        Binding("down", "move(1, 0)", "Down", show=False),
+        Binding("left", "move(0, -1)", "Left", show=False),
+        Binding("right", "move(0, 1)", "Right", show=False),
+        Binding("pageup", "move(-10, 0)", "Page up", show=False),
+        Binding("pagedown", "move(10, 0)", "Page down", show=False),
+        Binding("home", "home", "First cell", show=False),
+        Binding("h", "toggle_heatmap", "Heat map", tooltip="overview of the whole array, one colour per block"),
+    ]
+
+    cursor: reactive[tuple[int, int]] = reactive((0, 0), always_update=True)
+    heatmap: reactive[bool] = reactive(False)
+
+    @dataclass
+    class Selected(Message):
+        """A cell was clicked or the cursor moved onto it."""
+
+        view: "MatrixView"
+        row: int
+        col: int
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.symbol = ""
+        self.array = np.zeros((0,))
+        self.grid = np.zeros((0, 0))
+        self.changed = np.zeros((0, 0), dtype=bool)
+        self.scale = 0.0
+        self.label_width = 3
+
+    # -- data ------------------------------------------------------------------------------
+    def show(self, symbol: str, array, previous=None, title: str | None = None) -> None:
+        """Display ``array`` under ``symbol``; cells that differ from ``previous`` are marked."""
+        a = np.asarray(array, dtype=float)
+        self.symbol, self.array = symbol, a
+        self.grid = a.reshape(1, -1) if a.ndim <= 1 else a.reshape(a.shape[0], -1)
+        if previous is not None and np.shape(previous) == a.shape:
+            with np.errstate(invalid="ignore"):
+                self.changed = (np.asarray(previous, dtype=float) != a).reshape(self.grid.shape)
+        else:
+            self.changed = np.zeros(self.grid.shape, dtype=bool)
+        finite = np.abs(self.grid[np.isfinite(self.grid)])
+        self.scale = float(finite.max()) if finite.size else 0.0
+        self.label_width = len(str(max(self.grid.shape[0] - 1, 0))) + 2
+        self.fit_virtual_size()
+        self.border_title = title or describe_array(symbol, a)
+        big = self.grid.size > 64
+        self.border_subtitle = stats(a) if big else ""
+        r, c = self.cursor
+        self.cursor = (min(r, self.grid.shape[0] - 1), min(c, self.grid.shape[1] - 1))
+        self.refresh()
+
+    def index_of(self, row: int, col: int) -> tuple[int, ...]:
+        """The index into the original array of grid cell (row, col)."""
+        if self.array.ndim == 0:
+            return ()
+        if self.array.ndim == 1:
+            return (col,)
+        return (row,) + tuple(np.unravel_index(col, self.array.shape[1:]))
+
+    @property
+    def selected_index(self) -> tuple[int, ...]:
+        return self.index_of(*self.cursor)
+
+    @property
+    def selected_value(self) -> float:
+        r, c = self.cursor
+        return float(self.grid[r, c]) if self.grid.size else float("nan")
+
+    # -- actions ---------------------------------------------------------------------------
+    def action_move(self, dr: int, dc: int) -> None:
+        if not self.grid.size:
+            return
+        r, c = self.cursor
+        r = max(0, min(self.grid.shape[0] - 1, r + dr))
+        c = max(0, min(self.grid.shape[1] - 1, c + dc))
+        self.cursor = (r, c)
+        self.scroll_to_cursor()
+        self.post_message(self.Selected(self, r, c))
+
+    def action_home(self) -> None:
+        self.cursor = (0, 0)
+        self.scroll_to(0, 0, animate=False)
+
+    def action_toggle_heatmap(self) -> None:
+        self.heatmap = not self.heatmap
+
+    def watch_heatmap(self) -> None:
+        self.fit_virtual_size()
+        self.refresh()
+
+    def fit_virtual_size(self) -> None:
+        """The whole grid when showing values; no scrolling in the heat map, which fits the view."""
+        if self.heatmap:
+            self.virtual_size = Size(0, 0)
+            self.scroll_to(0, 0, animate=False)
+        else:
+            self.virtual_size = Size(self.label_width + self.grid.shape[1] * CELL, self.grid.shape[0] + 1)
+
+    def watch_cursor(self) -> None:
+        self.refresh()
+
+    def scroll_to_cursor(self) -> None:
+        r, c = self.cursor
+        height = max(1, self.scrollable_content_region.height - 1)
+        width = max(CELL, self.scrollable_content_region.width - self.label_width)
+        x, y = self.scroll_offset
+        if r < y:
+            y = r
+        elif r >= y + height:
+            y = r - height + 1
+        col_x = c * CELL
+        if col_x < x:
+            x = col_x
+        elif col_x + CELL > x + width:
+            x = col_x + CELL - width
+        self.scroll_to(x, y, animate=False)
+
+    def on_click(self, event) -> None:
+        offset = event.get_content_offset(self)
+        if offset is None or not self.grid.size or self.heatmap:
+            return
+        x, y = self.scroll_offset
+        row = y + offset.y - 1
+        col = (x + offset.x - self.label_width) // CELL
+        if 0 <= row < self.grid.shape[0] and 0 <= col < self.grid.shape[1]:
+            self.cursor = (row, col)
+            self.focus()
+            self.post_message(self.Selected(self, row, col))
+
+    def on_focus(self) -> None:
+        self.refresh()
+
+    def on_blur(self) -> None:
+        self.refresh()
+
+    # -- rendering -------------------------------------------------------------------------
+    def cell_style(self, value: float, changed: bool, selected: bool) -> Style:
+        if not math.isfinite(value):
+            style = BAD_STYLE
+        elif value == 0:
+            style = ZERO_STYLE
+        else:
+            style = VALUE_STYLES[(1 if value > 0 else -1, level(value, self.scale))]
+        if changed:
+            style = style + Style(underline=True, bgcolor="grey23")
+        if selected:
+            style = style + (Style(reverse=True, bold=True) if self.has_focus else Style(underline=True))
+        return style
+
+    def render_line(self, y: int) -> Strip:
+        width = self.scrollable_content_region.width
+        if not self.grid.size:
+            return Strip.blank(width)
+        if self.heatmap:
+            return self.heat_line(y, width)
+        scroll_x, scroll_y = self.scroll_offset
+        first_col = scroll_x // CELL
+        n_cols = max(1, (width - self.label_width) // CELL + 1)
+        cols = range(first_col, min(self.grid.shape[1], first_col + n_cols))
+        if y == 0:
+            segments = [Segment(" " * self.label_width, HEADER_STYLE)]
+            segments += [Segment(f"{c:>{CELL - 1}} ", HEADER_STYLE) for c in cols]
+            return Strip(segments).crop_extend(0, width, None)
+        row = scroll_y + y - 1
+        if row >= self.grid.shape[0]:
+            return Strip.blank(width)
+        cur_r, cur_c = self.cursor
+        segments = [Segment(f"{row:>{self.label_width - 1}} ", HEADER_STYLE)]
+        for c in cols:
+            v = float(self.grid[row, c])
+            text = fmt(v, CELL - 1)
+            segments.append(Segment(f"{text:>{CELL - 1}}", self.cell_style(v, self.changed[row, c],
+                                                                             (row, c) == (cur_r, cur_c))))
+            segments.append(Segment(" "))
+        return Strip(segments).crop_extend(0, width, None)
+
+    def heat_line(self, y: int, width: int) -> Strip:
+        """One line of the overview: each character is the mean of a block of the array."""
+        rows, cols = self.grid.shape
+        height = max(1, self.scrollable_content_region.height)
+        per_row = max(1, math.ceil(rows / height))
+        usable = max(1, width - 1)
+        per_col = max(1, math.ceil(cols / usable))
+        r0 = y * per_row
+        if r0 >= rows:
+            return Strip.blank(width)
+        block = self.grid[r0:r0 + per_row]
+        n_blocks = math.ceil(cols / per_col)
+        pad = n_blocks * per_col - cols
+        padded = np.pad(block, ((0, 0), (0, pad)), constant_values=np.nan) if pad else block
+        with np.errstate(all="ignore"):
+            means = np.nanmean(padded.reshape(block.shape[0], n_blocks, per_col), axis=(0, 2))
+        segments = []
+        for m in means:
+            if not math.isfinite(m):
+                segments.append(Segment("!", BAD_STYLE))
+            else:
+                segments.append(Segment(" ", HEAT_STYLES[(1 if m >= 0 else -1, level(m, self.scale))]))
+        return Strip(segments).crop_extend(0, width, None)

@@ -1,0 +1,119 @@
+"""The network drawn as columns of units with their weights as colour grids (small nets), or a summary."""
+from __future__ import annotations
+
+import numpy as np
+from rich.table import Table
+from rich.text import Text
+
+from engine.layers import Dense
+
+from ..render import fmt
+
+MAX_UNITS = 16
+
+
+def _colour(x: float, scale: float) -> str:
+    if not np.isfinite(x):
+        return "magenta"
+    if scale == 0 or x == 0:
+        return "grey50"
+    t = min(1.0, abs(x) / scale)
+    return ("bright_red" if t > 0.66 else "red" if t > 0.2 else "dark_red") if x > 0 else \
+        ("bright_blue" if t > 0.66 else "blue" if t > 0.2 else "navy_blue")
+
+
+def unit_columns(session) -> list[tuple[str, list[str]]]:
+    """(symbol of the layer output the diagram shows, its unit labels) per dense layer, input first."""
+    model = session.model
+    columns = [("X", [])]
+    for i, layer in enumerate(model.layers):
+        if isinstance(layer, Dense):
+            out = layer.sym["out"]
+            nxt = model.layers[i + 1] if i + 1 < len(model.layers) else None
+            if nxt is not None and not isinstance(nxt, Dense):
+                out = nxt.sym["out"]
+            columns.append((out, []))
+    return columns
+
+
+def is_small(session) -> bool:
+    return all(l.n_in <= MAX_UNITS and l.n_out <= MAX_UNITS for l in session.model.layers if isinstance(l, Dense))
+
+
+def diagram(session, example: int = 0) -> Text:
+    """Units (values for one example) and weight grids: row j of a grid is neuron j's incoming weights."""
+    values = session.values_at()
+    dense = [l for l in session.model.layers if isinstance(l, Dense)]
+    outs = [sym for sym, _ in unit_columns(session)]
+    if not session.loss.kind == "mse" and "P" in values:
+        outs[-1] = "P"
+    height = max([dense[0].n_in] + [l.n_out for l in dense])
+    columns: list[list[Text]] = []
+
+    def unit_column(symbol: str, n: int) -> list[Text]:
+        v = values.get(symbol)
+        a = np.asarray(v) if v is not None else None
+        cells = [Text(f"{symbol:^9}", style="bold")]
+        scale = float(np.nanmax(np.abs(a[example]))) if a is not None and a.ndim == 2 and a.size else 0.0
+        for j in range(n):
+            if a is None or a.ndim != 2:
+                cells.append(Text(f"○ {'·':>6} ", style="dim"))
+            else:
+                x = float(a[example, j])
+                cells.append(Text.assemble(("● ", _colour(x, scale)), (f"{fmt(x, 6):>6} ", "")))
+        return cells
+
+    def weight_grid(layer: Dense) -> list[Text]:
+        W = np.asarray(values[layer.sym["W"]])
+        scale = float(np.nanmax(np.abs(W))) if W.size else 0.0
+        cells = [Text(f"{layer.sym['W'] + 'ᵀ':^{max(layer.n_in, 3)}}", style="bold")]
+        for j in range(layer.n_out):
+            row = Text()
+            for i in range(layer.n_in):
+                row.append("■", style=_colour(float(W[i, j]), scale))
+            cells.append(row)
+        return cells
+
+    columns.append(unit_column(outs[0], dense[0].n_in))
+    for k, layer in enumerate(dense):
+        columns.append(weight_grid(layer))
+        columns.append(unit_column(outs[k + 1], layer.n_out))
+    lines = []
+    widths = [max(c.cell_len for c in col) for col in columns]
+    for r in range(height + 1):
+        line = Text()
+        for col, w in zip(columns, widths):
+            cell = col[r] if r < len(col) else Text("")
+            line.append_text(cell)
+            line.append(" " * (w - cell.cell_len + 2))
+        lines.append(line)
+    caption = Text(f"units: example {example} of the batch (after the activation; ○ not computed yet)   "
+                   f"grids: row j = neuron j's incoming weights   red +, blue −, brighter = larger", style="dim")
+    return Text("\n").join(lines + [Text(""), caption])
+
+
+def summary(session) -> Table:
+    """Per-layer table for nets too big to draw: shapes, weight and gradient norms, dead units."""
+    values = session.values_at()
+    table = Table(box=None, padding=(0, 1))
+    for col in ("layer", "computes", "W", "‖W‖", "‖dW‖", "output", "dead units"):
+        table.add_column(col, justify="left" if col in ("layer", "computes") else "right")
+    for layer in session.model.layers:
+        eq = next(iter(layer.equations.values()), "") if layer.equations else ""
+        row = [layer.name, eq.split(",  ")[0]]
+        if isinstance(layer, Dense):
+            W = np.asarray(values[layer.sym["W"]])
+            dW = values.get(layer.sym["dW"])
+            row += [f"{layer.n_in}×{layer.n_out}", fmt(float(np.linalg.norm(W))),
+                    fmt(float(np.linalg.norm(dW))) if dW is not None else "·"]
+        else:
+            row += ["", "", ""]
+        out = values.get(layer.sym["out"])
+        if out is not None and np.ndim(out) == 2:
+            row.append(f"{np.shape(out)[0]}×{np.shape(out)[1]}")
+            dead = float(np.mean(np.all(np.asarray(out) <= 0, axis=0))) if layer.kind == "relu" else None
+            row.append(f"{dead:.0%}" if dead is not None else "")
+        else:
+            row += ["·", ""]
+        table.add_row(*[Text(str(c)) for c in row])
+    return table

@@ -1,0 +1,245 @@
+"""The panels of the main screen: op listing, current op, parameters, network, loss, command bar."""
+from __future__ import annotations
+
+import numpy as np
+from rich.text import Text
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.widgets import Input, OptionList, Sparkline, Static, Tree
+from textual.widgets.option_list import Option
+
+from engine.errors import shape_str
+
+from ..complete import complete, names_of
+from ..render import PHASE_STYLE, fmt, shaped_equation
+from ..session import Session, op_matches
+from .matrix import MatrixView
+
+POOL = 8  # matrix views kept mounted for the current op's arrays (the l2 op has the most)
+
+
+class OpList(OptionList):
+    """The iteration as a program listing: ▶ the current op, ● a breakpoint; Enter runs to the highlighted op."""
+
+    BINDINGS = [Binding("t", "app.run_to_selected", "Run to", tooltip="run (or go back) to the highlighted op"),
+                Binding("b", "app.toggle_breakpoint", "Break", tooltip="toggle a breakpoint on the highlighted op")]
+
+    def show(self, session: Session, follow: bool = True) -> None:
+        marks = [bp.spec for bp in session.breakpoints if bp.enabled and bp.kind == "op"]
+        options: list = []
+        phase = None
+        for op in session.tape:
+            if op.phase != phase:
+                phase = op.phase
+                options.append(Option(Text(f"── {phase} ──", style=PHASE_STYLE[phase]), id=f"phase-{phase}",
+                                      disabled=True))
+            mark = "●" if any(op_matches(op, m) for m in marks) else " "
+            here = "▶" if op.index == session.pos else " "
+            line = Text.assemble((mark, "bold red"), (here, "bold yellow"), (f"{op.index:>3} ", "dim"),
+                                 (op.equation.split(",  ")[0], "bold" if op.index == session.pos else ""))
+            line.no_wrap, line.overflow = True, "ellipsis"
+            options.append(Option(line, id=str(op.index)))
+        highlighted = self.highlighted
+        self.set_options(options)
+        if follow:
+            self.highlight_op(max(session.pos, 0))
+        elif highlighted is not None and highlighted < self.option_count:
+            self.highlighted = highlighted
+
+    def highlight_op(self, index: int) -> None:
+        try:
+            self.highlighted = self.get_option_index(str(index))
+        except Exception:  # OptionDoesNotExist: the listing is being rebuilt
+            pass
+
+    @property
+    def selected_op(self) -> int | None:
+        if self.highlighted is None:
+            return None
+        option = self.get_option_at_index(self.highlighted)
+        return int(option.id) if option.id and option.id.isdigit() else None
+
+
+class OpPanel(Vertical):
+    """The current op: equation, its shapes, then every result and operand as a matrix view."""
+
+    def compose(self):
+        yield Static(id="equation")
+        with VerticalScroll(id="arrays"):
+            for i in range(POOL):
+                yield MatrixView(id=f"array-{i}", classes="array")
+
+    def views(self) -> list[MatrixView]:
+        return list(self.query(MatrixView))
+
+    def show(self, session: Session, baseline: dict[int, dict[str, np.ndarray]]) -> None:
+        """Show the current op; cells that differ from ``baseline`` (the tape before an edit) are marked."""
+        op = session.op
+        header = self.query_one("#equation", Static)
+        values = session.values_at()
+        previous: dict[str, np.ndarray] = {}
+        if op is None:
+            nxt = session.tape[0]
+            header.update(Text.assemble((f"iteration {session.current.number}: at the start, before op 0\n", "bold"),
+                                        ("next: ", "dim"), (nxt.equation, ""),
+                                        ("\nparameters, inputs X and labels Y as the iteration starts", "dim")))
+            names = ["X", "Y"] + [p.symbol for p in session.model.parameters()]
+            arrays = [(k, values[k], k) for k in names]
+        else:
+            shapes = op.shapes()
+            grads = [n for n in op.arrays if op.is_gradient(n)]
+            text = Text.assemble((f"[{op.index}] ", "dim"), (op.layer, "bold"), " · ",
+                                 (op.phase, PHASE_STYLE.get(op.phase, "")), "\n",
+                                 (op.equation, "bold"), "\n", (shaped_equation(op.equation, shapes), "dim"))
+            if grads:
+                text.append("\n" + ",  ".join(f"{g} = ∂L/∂{g[1:]}" for g in grads), style="magenta")
+            edited = session.current.edited.get(op.index)
+            if edited:
+                text.append(f"\nedited right after this op: {', '.join(edited)}", style="yellow")
+            header.update(text)
+            # results as they are now (an edit made at this op shows), operands as the op read them
+            arrays = [(k, values[k], k) for k in op.outputs]
+            arrays += [(k, v, f"{k} (before)" if k in op.outputs else k) for k, v in op.inputs.items()]
+            previous = baseline.get(op.index, {})
+        views = self.views()
+        for view, (name, value, label) in zip(views, arrays):
+            view.display = True
+            rows = 1 if np.ndim(value) <= 1 else np.shape(value)[0]
+            view.styles.height = min(rows, 12) + 4  # borders, column header, scrollbar
+            view.show(name, value, previous.get(name) if label == name else None,
+                      title=None if label == name else f"{label}  {shape_str(np.shape(value))}")
+        for view in views[len(arrays):]:
+            view.display = False
+
+    def selected_view(self) -> MatrixView | None:
+        focused = self.app.focused
+        if isinstance(focused, MatrixView):
+            return focused
+        visible = [v for v in self.views() if v.display]
+        return visible[0] if visible else None
+
+
+class ParamsPanel(Vertical):
+    """A tree of layers → parameters and optimizer state with statistics; the selected one below."""
+
+    def compose(self):
+        yield Tree("model", id="param-tree")
+        yield MatrixView(id="param-view")
+
+    def show(self, session: Session) -> None:
+        tree = self.query_one(Tree)
+        values = session.values_at()
+        tree.clear()
+        tree.root.set_label(Text(f"{session.source}  (values at iteration {session.current.number}, "
+                                 f"op {session.pos})"))
+        state = session.optimizer.state_symbols()
+        for layer in session.model.layers:
+            node = tree.root.add(Text(f"{layer.name}  {type(layer).__name__}"), expand=bool(layer.params))
+            for attr in layer.params:
+                symbol = layer.sym[attr]
+                a = np.asarray(values[symbol])
+                grad = values.get("d" + symbol)
+                label = Text.assemble((f"{symbol:<4}", "bold"), f" {shape_str(a.shape):<8}",
+                                      f" ‖·‖ {fmt(float(np.linalg.norm(a)))}",
+                                      f"  [{fmt(float(a.min()))}, {fmt(float(a.max()))}]",
+                                      (f"  ‖d{symbol}‖ {fmt(float(np.linalg.norm(grad)))}" if grad is not None
+                                       else "  (no gradient yet)", "magenta"))
+                node.add_leaf(label, data=symbol)
+                for s, (name, slot) in state.items():
+                    if name == f"{layer.name}.{attr}":
+                        v = np.asarray(values[s])
+                        node.add_leaf(Text(f"{s:<5} {shape_str(v.shape):<8} ‖·‖ {fmt(float(np.linalg.norm(v)))}",
+                                           style="cyan"), data=s)
+        tree.root.expand()
+        self.session = session
+
+    def on_tree_node_highlighted(self, event: Tree.NodeHighlighted) -> None:
+        symbol = event.node.data
+        if symbol:
+            value = self.session.values_at().get(symbol)
+            if value is not None:
+                self.query_one("#param-view", MatrixView).show(symbol, value)
+
+
+class LossPanel(Vertical):
+    """Loss per iteration (a sparkline and its figures) and the watches."""
+
+    def compose(self):
+        yield Static(id="loss-figures")
+        yield Sparkline([], id="loss-plot")
+        yield Static(id="watches")
+
+    def show(self, session: Session) -> None:
+        losses = [loss for _, loss in session.losses[-200:]]
+        current = session.current.loss
+        figures = Text.assemble(("loss per iteration", "bold"), f"  ({len(session.losses)} done)")
+        if losses:
+            figures.append(f"\nfirst {fmt(session.losses[0][1])}  last {fmt(losses[-1])}  "
+                           f"min {fmt(min(losses))}")
+        figures.append(f"\nthis iteration: {fmt(current)}" if current is not None else "")
+        self.query_one("#loss-figures", Static).update(figures)
+        self.query_one("#loss-plot", Sparkline).data = losses + ([current] if current is not None else [])
+        lines = Text("watches", style="bold")
+        if not session.watches:
+            lines.append("\n(none: `watch norm(dW1)`)", style="dim")
+        for w, value, error in session.watch_values():
+            lines.append(f"\n{w.number}: {w.text} = ")
+            if error:
+                lines.append("not computed yet" if "not computed yet" in error else error, style="dim")
+            else:
+                v = np.asarray(value)
+                lines.append(fmt(float(v)) if v.ndim == 0 else np.array2string(v, precision=4, threshold=8),
+                             style="cyan")
+        self.query_one("#watches", Static).update(lines)
+
+
+class CommandBar(Input):
+    """Takes every REPL command; Tab completes (the same completion as the REPL), ↑/↓ walk the history."""
+
+    BINDINGS = [Binding("tab", "complete", "Complete", show=False),
+                Binding("up", "history(-1)", "Previous command", show=False),
+                Binding("down", "history(1)", "Next command", show=False),
+                Binding("escape", "leave", "Back to the listing", show=False)]
+
+    def __init__(self, session_getter, **kwargs):
+        super().__init__(placeholder="command — help lists them; Tab completes; Esc leaves", **kwargs)
+        self.session_getter = session_getter
+        self.history: list[str] = []
+        self.history_pos = 0
+        self.candidates: list[str] = []
+
+    def remember(self, line: str) -> None:
+        if line.strip() and (not self.history or self.history[-1] != line):
+            self.history.append(line)
+        self.history_pos = len(self.history)
+
+    def action_history(self, step: int) -> None:
+        if not self.history:
+            return
+        self.history_pos = max(0, min(len(self.history), self.history_pos + step))
+        self.value = self.history[self.history_pos] if self.history_pos < len(self.history) else ""
+        self.cursor_position = len(self.value)
+
+    def action_complete(self) -> None:
+        before = self.value[:self.cursor_position]
+        found = complete(before, names_of(self.session_getter()))
+        self.candidates = [c.text for c in found]
+        if not found:
+            return
+        start = found[0].start
+        texts = [c.text for c in found]
+        prefix = texts[0]
+        for t in texts[1:]:
+            while not t.startswith(prefix):
+                prefix = prefix[:-1]
+        if len(found) == 1:
+            prefix += "" if prefix.endswith("(") else " "
+        if len(prefix) > -start:
+            self.value = before[:len(before) + start] + prefix + self.value[self.cursor_position:]
+            self.cursor_position = len(before) + start + len(prefix)
+        if len(found) > 1:
+            self.app.notify("  ".join(texts[:24]) + ("  …" if len(texts) > 24 else ""), title="completions",
+                            timeout=4)
+
+    def action_leave(self) -> None:
+        self.app.action_focus_listing()
