@@ -236,13 +236,13 @@ class NndbApp(App):
             return
         view, target = picked
 
-        def apply(value: str | None) -> None:
-            if value is None:
-                return
+        def apply(value: str) -> str | None:
             result = self.run_command(f"set {target} = {value}", quiet_steps=False)
-            if result.ok:
-                self.notify(self.edit_summary(result), title=f"set {target}", timeout=8)
-        self.push_screen(EditScreen(target, view.selected_value), apply)
+            if not result.ok:
+                return result.message
+            self.notify(self.edit_summary(result), title=f"set {target}", timeout=8)
+            return None
+        self.push_screen(EditScreen(target, view.selected_value, apply))
 
     @staticmethod
     def edit_summary(result: Result) -> str:

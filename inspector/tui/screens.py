@@ -78,9 +78,10 @@ class EditScreen(ModalScreen[str | None]):
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
-    def __init__(self, target: str, current: float):
+    def __init__(self, target: str, current: float, apply):
+        """``apply(text)`` runs the edit and returns an error message, or None when it was applied."""
         super().__init__()
-        self.target, self.current = target, current
+        self.target, self.current, self.apply = target, current, apply
 
     def compose(self):
         with Vertical(id="edit-body"):
@@ -91,7 +92,15 @@ class EditScreen(ModalScreen[str | None]):
             yield Static(id="edit-error")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        self.dismiss(event.value)
+        event.stop()
+        if not event.value.strip():
+            self.show_error("type a value, or Esc to cancel")
+            return
+        error = self.apply(event.value)
+        if error:
+            self.show_error(error)  # stay open: fix the value or Esc
+        else:
+            self.dismiss(event.value)
 
     def action_cancel(self) -> None:
         self.dismiss(None)
