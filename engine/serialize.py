@@ -27,6 +27,9 @@ def atomic_write(path: str | os.PathLike, write) -> None:
     path = Path(path)
     folder = path.parent if str(path.parent) else Path(".")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a saved model gets the usual permissions
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
