@@ -18,6 +18,8 @@ def fmt(x: float, width: int = 8) -> str:
     """A number in at most ``width`` characters: fixed point when readable, else scientific."""
     if not np.isfinite(x):
         return str(x)
+    if x == 0:
+        return "0"  # exact zeros (a dead ReLU, a masked gradient) stand out from small numbers
     a = abs(x)
     if a != 0 and (a >= 1e4 or a < 1e-3):
         return f"{x:.2e}"

@@ -21,7 +21,7 @@ from textual.strip import Strip
 
 from ..render import describe_array, fmt, stats
 
-CELL = 9
+CELL = 8
 LEVELS = 6
 
 

@@ -18,8 +18,8 @@ def _colour(x: float, scale: float) -> str:
     if scale == 0 or x == 0:
         return "grey50"
     t = min(1.0, abs(x) / scale)
-    return ("bright_red" if t > 0.66 else "red" if t > 0.2 else "dark_red") if x > 0 else \
-        ("bright_blue" if t > 0.66 else "blue" if t > 0.2 else "navy_blue")
+    strong, mid, weak = ("#ff5a50", "#c0392b", "#6e3030") if x > 0 else ("#5a96ff", "#2e62b8", "#2c3a66")
+    return strong if t > 0.66 else mid if t > 0.2 else weak
 
 
 def unit_columns(session) -> list[tuple[str, list[str]]]:
