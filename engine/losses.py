@@ -89,7 +89,7 @@ class MSE(Loss):
 
     def backward(self):
         n = self.diff.size
-        dA = (2.0 / n) * self.diff
+        dA = (2.0 / n) * (self.A - self.Y)  # from the operands it reports, so an edit of Y or A shows
         if self.tracer.enabled:
             self.emit("backward", "mse.backward", self.equations["dA"], {self.in_sym: self.A, "Y": self.Y},
                       {self.sym["din"]: dA}, n=n)
@@ -113,7 +113,7 @@ class SoftmaxCrossEntropy(Loss):
     def one_hot(self, Z, Y) -> np.ndarray:
         Y = np.asarray(Y)
         m, K = Z.shape
-        if Y.ndim == 1 and len(Y) == m and np.issubdtype(Y.dtype, np.integer):
+        if Y.ndim == 1 and len(Y) == m and Y.dtype.kind in "iu":  # integer labels
             if len(Y) and (Y.min() < 0 or Y.max() >= K):
                 raise ShapeError(f"SoftmaxCrossEntropy: labels must lie in 0..{K - 1}, "
                                  f"got values from {Y.min()} to {Y.max()}")

@@ -261,20 +261,23 @@ class Sequential:
             raise ValueError("fit: no training examples")
         batch_size = max(1, min(int(batch_size), n))
         history = History()
-        labels = loss_fn.labels(Y)  # class labels once, for the running accuracy
+        labels = loss_fn.labels(Y)  # class labels, once: the running accuracy compares against them
+        predicted = np.empty(n, dtype=labels.dtype)
         self.train()
         for epoch in range(epochs):
             start = time.perf_counter()
             order = self.rng.permutation(n) if shuffle else np.arange(n)
             n_batches = (n + batch_size - 1) // batch_size
-            total_loss, correct = 0.0, 0
+            total_loss = 0.0
             for b in range(n_batches):
-                idx = order[b * batch_size:(b + 1) * batch_size]
+                batch = slice(b * batch_size, (b + 1) * batch_size)
+                idx = order[batch]
                 L = self.train_step(X[idx], Y[idx], loss_fn, optimizer)
                 total_loss += L * len(idx)
-                correct += int(np.count_nonzero(loss_fn.classify(self.output) == labels[idx]))
+                predicted[batch] = loss_fn.classify(self.output)  # as predicted before the update
                 if on_batch is not None:
                     on_batch(epoch, b, n_batches, L)
+            correct = int(np.count_nonzero(predicted == labels[order]))
             logs = {"loss": total_loss / n, "accuracy": correct / n}
             if validation_data is not None:
                 val = self.evaluate(*validation_data, loss_fn)
