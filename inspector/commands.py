@@ -30,10 +30,14 @@ class Result:
     kind: str
     message: str = ""
     data: dict = field(default_factory=dict)
+    extra: list[str] = field(default_factory=list)  # lines a wrapper adds (a lesson's feedback)
 
     def to_json(self) -> dict:
-        return {"command": self.command, "ok": self.ok, "kind": self.kind, "message": self.message,
-                "data": jsonable(self.data)}
+        out = {"command": self.command, "ok": self.ok, "kind": self.kind, "message": self.message,
+               "data": jsonable(self.data)}
+        if self.extra:
+            out["extra"] = list(self.extra)
+        return out
 
 
 def jsonable(x):

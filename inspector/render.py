@@ -241,6 +241,10 @@ def render_help(data: dict) -> list:
 
 def render_result(result) -> list:
     """Rich renderables for a command Result (the REPL prints them; the TUI reuses pieces)."""
+    return render_body(result) + [Text(line, style="bold green") for line in result.extra]
+
+
+def render_body(result) -> list:
     d, kind = result.data, result.kind
     if not result.ok:
         parts = [Text(f"error: {result.message}", style="bold red")]
@@ -281,4 +285,6 @@ def render_result(result) -> list:
         return render_help(d)
     if kind in ("train", "message", "quit"):
         return [Text(result.message)]
-    return []
+    # kinds added by wrappers (a lesson's `hint`, `predict` …): a message and plain lines
+    return ([Text(result.message, style="bold")] if result.message else []) + \
+        [Text(line) for line in d.get("lines", [])]

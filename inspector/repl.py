@@ -77,10 +77,12 @@ def run_with_progress(interp: Interpreter, line: str, console: Console) -> Resul
         return interp.run(line, progress=update)
 
 
-def repl(session: Session, console: Console | None = None, input=None, output=None) -> int:
-    """The interactive loop. ``input``/``output`` let tests drive it through a pipe."""
+def repl(session: Session, console: Console | None = None, input=None, output=None, interp=None,
+         banner=None) -> int:
+    """The interactive loop. ``input``/``output`` let tests drive it through a pipe; ``interp``
+    (anything with Interpreter's ``run``) lets a wrapper such as a lesson see every command."""
     console = console or Console()
-    interp = Interpreter(session)
+    interp = interp or Interpreter(session)
     try:
         folder = state_dir()
         folder.mkdir(parents=True, exist_ok=True)
@@ -93,6 +95,8 @@ def repl(session: Session, console: Console | None = None, input=None, output=No
     console.print(Text.assemble(("nndb", "bold"), f" — {session.problem.description}. ",
                                 ("step (s), next (n), back, continue (c), print, explain, set, gradcheck; "
                                  "help lists all.", "dim")))
+    for part in banner or []:
+        console.print(part)
     print_result(console, interp.run("show"))
     while True:
         try:
@@ -108,10 +112,10 @@ def repl(session: Session, console: Console | None = None, input=None, output=No
 
 
 def run_script(session: Session, lines: Iterable[str], console: Console, json_mode: bool = False,
-               out: TextIO | None = None) -> int:
+               out: TextIO | None = None, interp=None) -> int:
     """Run commands without prompts. Exit status 1 if any command failed, else 0."""
     out = out or sys.stdout
-    interp = Interpreter(session)
+    interp = interp or Interpreter(session)
     failed = 0
     for raw in lines:
         line = raw.rstrip("\n")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 from functools import partial
+from pathlib import Path
 
 import numpy as np
 from rich.text import Text
@@ -46,7 +47,7 @@ class CommandsProvider(Provider):
 class NndbApp(App):
     """nndb's terminal UI."""
 
-    CSS_PATH = "app.tcss"
+    CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses live elsewhere
     TITLE = "nndb"
     COMMANDS = App.COMMANDS | {CommandsProvider}
     BINDINGS = [
@@ -70,10 +71,11 @@ class NndbApp(App):
         Binding("l", "focus_listing", "Listing", show=False, tooltip="focus the op listing"),
     ]
 
-    def __init__(self, session: Session):
+    def __init__(self, session: Session, interp=None):
+        """``interp``: anything with Interpreter's ``run`` (a lesson wraps the interpreter)."""
         super().__init__()
         self.session = session
-        self.interp = Interpreter(session)
+        self.interp = interp or Interpreter(session)
         self.baseline: dict[int, dict[str, np.ndarray]] = {}  # the tape before the latest edit
         self.baseline_at: int | None = None
         self.cancel_training = False
@@ -95,9 +97,14 @@ class NndbApp(App):
                     yield LossPanel(id="loss-tab")
             with Vertical(id="side"):
                 yield LossPanel(id="loss-side")
+            yield from self.compose_extra()
         yield RichLog(id="log", wrap=True, markup=False, highlight=False, max_lines=500)
         yield CommandBar(lambda: self.session, id="command")
         yield Footer(compact=True)
+
+    def compose_extra(self) -> ComposeResult:
+        """Hook for subclasses: panels placed right of the main view (the lesson panel)."""
+        return iter(())
 
     def on_mount(self) -> None:
         self.query_one("#ops", OpList).border_title = "iteration"
@@ -159,6 +166,7 @@ class NndbApp(App):
             parts += [Text(n, style="yellow") for n in result.data.get("notes", [])]
             if result.data.get("reason"):
                 parts.insert(0, Text(f"stopped: {result.data['reason']}", style="bold yellow"))
+            parts += [Text(line, style="bold green") for line in result.extra]
         else:
             parts = [Text(f"» {result.command}", style="dim")] + render_result(result)
         for part in parts:
@@ -166,7 +174,11 @@ class NndbApp(App):
         if not result.ok:
             self.notify(result.message, title="error", severity="error", timeout=6)
         self.refresh_views()
+        self.after_command(result)
         return result
+
+    def after_command(self, result: Result) -> None:
+        """Hook for subclasses (the lesson app updates its panel here)."""
 
     def action_command(self, line: str) -> None:
         self.run_command(line)
@@ -202,7 +214,13 @@ class NndbApp(App):
         self.query_one("#ops", OpList).focus()
 
     def action_tab(self, tab: str) -> None:
-        self.query_one("#tabs", TabbedContent).active = tab
+        tabs = self.query_one("#tabs", TabbedContent)
+        if tab != tabs.active and self.focused is not None and tabs.active \
+                and tabs.get_pane(tabs.active) in self.focused.ancestors:
+            # a focused widget in the pane being hidden passes focus to a sibling there, which
+            # switches the tab straight back: leave the pane first
+            self.screen.set_focus(self.query_one("#ops", OpList))
+        tabs.active = tab
 
     def action_run_to_selected(self) -> None:
         index = self.query_one("#ops", OpList).selected_op
@@ -219,7 +237,7 @@ class NndbApp(App):
             self.run_command(f"delete {existing[0].number}", quiet_steps=False)
         else:
             self.run_command(f"break {name}", quiet_steps=False)
-        self.query_one("#ops", OpList).show(self.session, follow=False)
+        self.query_one("#ops", OpList).highlight_op(index)  # stay on the op whose mark changed
 
     def selected_cell(self) -> tuple[MatrixView, str] | None:
         """The cell the keys act on: the focused matrix view's cursor, else the op's first result."""

@@ -1,0 +1,105 @@
+"""The ``nndb`` entry point: ``lessons`` and ``lesson`` here, every other subcommand in inspector.cli.
+
+It sits in lessons/ because lessons is the outermost layer (lessons → inspector → engine): the
+debugger's CLI never imports the lessons.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from inspector import cli as debugger_cli
+from inspector.session import SessionError
+
+from .format import LessonFormatError
+from .library import all_lessons, find_lesson
+from .progress import ProgressStore
+
+
+def status_of(store: ProgressStore, lesson) -> str:
+    record = store.get(lesson.id)
+    if record["done"]:
+        return "done"
+    if record["commands"]:
+        return f"step {record['step'] + 1}/{len(lesson.steps)}"
+    return "not started"
+
+
+def cmd_lessons(args, console: Console) -> int:
+    lessons = all_lessons(args.lessons_dir)
+    store = ProgressStore()
+    if args.reset:
+        if args.reset == "all":
+            store.reset()
+        else:
+            store.reset(find_lesson(lessons, args.reset).id)
+        console.print(f"progress reset: {args.reset}")
+    if store.warning:
+        console.print(Text(store.warning, style="bold yellow"))
+    table = Table(title="nndb lessons", box=None, padding=(0, 2), title_justify="left", title_style="bold")
+    for col in ("#", "id", "lesson: what you will learn", "status"):
+        table.add_column(col, justify="right" if col == "#" else "left", no_wrap=col in ("#", "id", "status"))
+    for i, lesson in enumerate(lessons, 1):
+        status = status_of(store, lesson)
+        style = "green" if status == "done" else "yellow" if status.startswith("step") else "dim"
+        about = Text.assemble((lesson.title, "bold"), "\n", (lesson.learn, "dim"))
+        table.add_row(str(i), lesson.id, about, Text(status, style=style))
+    console.print(table)
+    console.print(Text("nndb lesson ID (or its number) starts or resumes one; --repl for the line REPL", style="dim"))
+    return 0
+
+
+def cmd_lesson(args, console: Console) -> int:
+    from .runner import LessonRunner
+    lessons = all_lessons(args.lessons_dir)
+    lesson = find_lesson(lessons, args.id)
+    store = ProgressStore()
+    if store.warning:
+        console.print(Text(store.warning, style="bold yellow"))
+    if args.reset:
+        store.reset(lesson.id)
+    runner = LessonRunner(lesson, store)
+    banner = [Text(f"lesson {lesson.id}: {lesson.title}", style="bold"), Text(f"you will learn: {lesson.learn}"),
+              Text(lesson.intro)] + [Text(line, style="green") for line in runner.step_lines()]
+    if runner.commands:
+        banner.insert(1, Text(f"resumed: replayed your {len(runner.commands)} commands", style="yellow"))
+    if args.repl or not (sys.stdin.isatty() and sys.stdout.isatty()):
+        from inspector.repl import repl, run_script
+        if not sys.stdin.isatty():
+            return run_script(runner.session, sys.stdin, console, interp=runner)
+        return repl(runner.session, console, interp=runner, banner=banner)
+    from .tui import LessonApp
+    LessonApp(runner).run()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] not in ("lessons", "lesson"):
+        return debugger_cli.main(argv)
+    parser = argparse.ArgumentParser(prog="nndb", description="nndb's guided lessons")
+    sub = parser.add_subparsers(dest="command", required=True)
+    listing = sub.add_parser("lessons", help="list the lessons with your progress")
+    listing.add_argument("--reset", metavar="ID|all", help="forget the progress of one lesson, or all")
+    one = sub.add_parser("lesson", help="start or resume a lesson")
+    one.add_argument("id", help="lesson id or number (nndb lessons lists them)")
+    one.add_argument("--repl", action="store_true", help="in the line REPL instead of the TUI")
+    one.add_argument("--reset", action="store_true", help="start the lesson over")
+    for p in (listing, one):
+        p.add_argument("--lessons-dir", action="append", default=[], metavar="PATH",
+                       help="a folder of extra lessons (docs/lessons.md); may be repeated")
+    args = parser.parse_args(argv)
+    console = Console()
+    try:
+        return cmd_lessons(args, console) if args.command == "lessons" else cmd_lesson(args, console)
+    except (LessonFormatError, SessionError, KeyError) as e:
+        console.print(Text(f"error: {e.args[0] if isinstance(e, KeyError) else e}", style="bold red"))
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

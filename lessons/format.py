@@ -1,0 +1,182 @@
+"""The lesson file format: Markdown with a front matter and ``## Step:`` sections (docs/lessons.md).
+
+A lesson is data, never code: its checks and predictions name entries of a fixed vocabulary
+(lessons/checks.py) with arguments in the debugger's own expression grammar, so a teacher's
+lesson folder can be loaded without running anything from it.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+FRONT_KEYS = {"id", "title", "learn", "order", "preset", "seed", "batch", "net", "init", "optimizer", "lr",
+              "l2", "hidden"}
+REQUIRED = ("id", "title", "learn")
+PREDICT_KINDS = ("shape", "value", "sign")
+
+
+class LessonFormatError(ValueError):
+    """A lesson file that cannot be read; the message names the file, the line and the problem."""
+
+
+@dataclass(frozen=True)
+class Check:
+    """One condition from the vocabulary: ``at dense1.forward``, ``ran gradcheck dense1``."""
+
+    name: str
+    arg: str
+    line: int = 0
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.arg}".strip()
+
+
+@dataclass(frozen=True)
+class Predict:
+    """Predict-first: the learner states ``kind`` of ``target`` before the code computes it."""
+
+    kind: str            # shape | value | sign
+    target: str          # an expression: Z1, dW1[0,0], P[0,1]
+    tolerance: float = 0.05
+
+
+@dataclass
+class Step:
+    title: str
+    text: str
+    checks: list[Check]
+    hints: list[str] = field(default_factory=list)
+    predict: Predict | None = None
+
+
+@dataclass
+class Lesson:
+    id: str
+    title: str
+    learn: str
+    intro: str
+    steps: list[Step]
+    setup: dict[str, str]
+    path: Path | None = None
+    order: int = 0
+
+
+def parse_lesson(text: str, path: Path | str = "<lesson>", known_checks=()) -> Lesson:
+    """Read one lesson file; raise LessonFormatError with ``path:line: problem``."""
+    path = Path(path)
+    lines = text.splitlines()
+
+    def fail(line_no: int, message: str):
+        raise LessonFormatError(f"{path}:{line_no}: {message}")
+
+    if not lines or lines[0].strip() != "---":
+        fail(1, "a lesson starts with a front matter: a line `---`, then `key: value` lines, then `---`")
+    try:
+        end = next(i for i in range(1, len(lines)) if lines[i].strip() == "---")
+    except StopIteration:
+        fail(1, "the front matter is not closed by a line `---`")
+    setup: dict[str, str] = {}
+    for i in range(1, end):
+        raw = lines[i].strip()
+        if not raw or raw.startswith("#"):
+            continue
+        key, sep, value = raw.partition(":")
+        key = key.strip()
+        if not sep or not value.strip():
+            fail(i + 1, f"expected `key: value` in the front matter, got {raw!r}")
+        if key not in FRONT_KEYS:
+            fail(i + 1, f"unknown front-matter key {key!r}; known: {', '.join(sorted(FRONT_KEYS))}")
+        setup[key] = value.strip()
+    for key in REQUIRED:
+        if key not in setup:
+            fail(1, f"the front matter needs `{key}:`")
+    if not re.fullmatch(r"[a-z0-9][a-z0-9-]*", setup["id"]):
+        fail(2, f"id {setup['id']!r} must be lowercase letters, digits and dashes")
+    order = 0
+    if "order" in setup:
+        if not setup["order"].isdigit():
+            fail(1, f"order must be a whole number, got {setup['order']!r}")
+        order = int(setup["order"])
+
+    intro: list[str] = []
+    steps: list[Step] = []
+    current: dict | None = None
+
+    def close(line_no: int) -> None:
+        if current is None:
+            return
+        if not current["checks"]:
+            fail(current["line"], f"step {current['title']!r} has no `check:` line: nothing could ever complete it")
+        steps.append(Step(current["title"], "\n".join(current["text"]).strip(), current["checks"],
+                          current["hints"], current["predict"]))
+
+    for i in range(end + 1, len(lines)):
+        raw = lines[i]
+        line_no = i + 1
+        m = re.match(r"^##\s+Step:\s*(.+?)\s*$", raw)
+        if m:
+            close(line_no)
+            current = {"title": m.group(1), "text": [], "checks": [], "hints": [], "predict": None, "line": line_no}
+            continue
+        if raw.startswith("## "):
+            fail(line_no, f"a section heading must read `## Step: TITLE`, got {raw.strip()!r}")
+        directive = re.match(r"^(check|hint|predict):\s*(.*)$", raw)
+        if directive and current is None:
+            fail(line_no, f"`{directive.group(1)}:` outside a step; put it under a `## Step:` heading")
+        if directive:
+            kind, body = directive.group(1), directive.group(2).strip()
+            if not body:
+                fail(line_no, f"`{kind}:` needs something after it")
+            if kind == "hint":
+                current["hints"].append(body)
+            elif kind == "check":
+                name, _, arg = body.partition(" ")
+                if known_checks and name not in known_checks:
+                    fail(line_no, f"unknown check {name!r}; known checks: {', '.join(sorted(known_checks))}")
+                current["checks"].append(Check(name, arg.strip(), line_no))
+            else:
+                if current["predict"] is not None:
+                    fail(line_no, "a step has at most one `predict:`")
+                current["predict"] = parse_predict(body, lambda msg: fail(line_no, msg))
+            continue
+        (current["text"] if current is not None else intro).append(raw)
+    close(len(lines))
+    if not steps:
+        fail(end + 1, "a lesson needs at least one `## Step: TITLE` section")
+    return Lesson(setup["id"], setup["title"], setup["learn"], "\n".join(intro).strip(), steps,
+                  setup, path, order)
+
+
+def parse_predict(body: str, fail) -> Predict:
+    """``value Z1[0,2] ± 0.01``, ``shape dW1``, ``sign dZ2[0,1]``."""
+    kind, _, rest = body.partition(" ")
+    if kind not in PREDICT_KINDS:
+        fail(f"predict needs a kind first: one of {', '.join(PREDICT_KINDS)}, got {kind!r}")
+    target, _, tol = rest.partition("±")
+    if not target.strip():
+        fail("predict needs a target, e.g. `predict: value Z1[0,2] ± 0.01`")
+    tolerance = 0.05
+    if tol.strip():
+        try:
+            tolerance = float(tol)
+        except ValueError:
+            fail(f"the tolerance after ± must be a number, got {tol.strip()!r}")
+    return Predict(kind, target.strip(), tolerance)
+
+
+def load_lessons(folder: Path, known_checks=()) -> list[Lesson]:
+    """Every ``*.md`` lesson in a folder, in their ``order``; ids must be unique."""
+    lessons = []
+    for path in sorted(Path(folder).glob("*.md")):
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            raise LessonFormatError(f"{path}: cannot read the lesson: {e}") from None
+        lessons.append(parse_lesson(text, path, known_checks))
+    seen: dict[str, Path] = {}
+    for lesson in lessons:
+        if lesson.id in seen:
+            raise LessonFormatError(f"{lesson.path}: lesson id {lesson.id!r} is also used by {seen[lesson.id]}")
+        seen[lesson.id] = lesson.path
+    return sorted(lessons, key=lambda l: (l.order, l.id))

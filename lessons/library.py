@@ -1,0 +1,44 @@
+"""Finding lessons: the built-in ones and a teacher's folders, each validated before it is offered."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from .checks import CHECKS, validate
+from .format import Lesson, LessonFormatError, load_lessons
+from .setups import check_setup
+
+CONTENT = Path(__file__).parent / "content"
+
+
+def validate_lesson(lesson: Lesson) -> None:
+    """Raise LessonFormatError naming the file and line of a bad setup or check argument."""
+    problem = check_setup(lesson.setup)
+    if problem:
+        raise LessonFormatError(f"{lesson.path}:1: {problem}")
+    for step in lesson.steps:
+        for c in step.checks:
+            problem = validate(c.name, c.arg)
+            if problem:
+                raise LessonFormatError(f"{lesson.path}:{c.line}: {problem}")
+
+
+def all_lessons(extra_dirs=()) -> list[Lesson]:
+    """Built-in lessons, then each extra folder's; an id in a later folder replaces an earlier one."""
+    by_id: dict[str, Lesson] = {}
+    for folder in [CONTENT, *map(Path, extra_dirs)]:
+        if not folder.is_dir():
+            raise LessonFormatError(f"{folder}: no such lessons folder")
+        for lesson in load_lessons(folder, known_checks=CHECKS):
+            validate_lesson(lesson)
+            by_id[lesson.id] = lesson
+    return sorted(by_id.values(), key=lambda l: (l.order, l.id))
+
+
+def find_lesson(lessons: list[Lesson], key: str) -> Lesson:
+    """A lesson by id or by its number in the list (1-based)."""
+    if key.isdigit() and 1 <= int(key) <= len(lessons):
+        return lessons[int(key) - 1]
+    for lesson in lessons:
+        if lesson.id == key:
+            return lesson
+    raise KeyError(f"no lesson {key!r}; `nndb lessons` lists them ({', '.join(l.id for l in lessons)})")

@@ -1,0 +1,210 @@
+"""Plays a lesson over a debugging session: runs commands, checks the current step after each, saves progress.
+
+The runner wraps the session's Interpreter (front ends call ``run`` as they would the
+interpreter's) and adds the lesson's feedback to each result. Progress is the list of commands
+the learner ran; resuming replays them, so the debugger comes back exactly where it was.
+"""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from inspector import expr as E
+from inspector.commands import Interpreter, Result, lookup, parse_rows
+from inspector.session import Session, SessionError
+
+from .checks import CHECKS, Context
+from .format import Lesson, Predict
+from .progress import ProgressStore, empty_record
+from .setups import setup_problem
+
+NOT_RECORDED = {"help", "quit", "hint", "lesson", "where", "list", "show"}  # they change nothing
+
+
+def parse_prediction(kind: str, text: str):
+    """The learner's answer as a value of ``kind``; raises SessionError with the expected form."""
+    text = text.strip()
+    if kind == "shape":
+        parts = [p for p in re.split(r"[\s×x,()]+", text) if p]
+        if not parts or not all(p.isdigit() for p in parts):
+            raise SessionError(f"predict: a shape looks like 4x8 or (4, 8), got {text!r}")
+        return tuple(int(p) for p in parts)
+    if kind == "sign":
+        signs = {"+": 1, "positive": 1, "pos": 1, "-": -1, "−": -1, "negative": -1, "neg": -1, "0": 0, "zero": 0}
+        if text.lower() not in signs:
+            raise SessionError(f"predict: a sign is +, - or 0 (or positive, negative, zero), got {text!r}")
+        return signs[text.lower()]
+    try:
+        value = float(E.evaluate(E.parse(text), lambda name: (_ for _ in ()).throw(
+            E.ExprError(f"a prediction is a number, not a name ({name})"))))
+    except (E.ExprError, TypeError, ValueError) as e:
+        raise SessionError(f"predict: a value is a number like 0.25 or -1.5e-3 ({e})") from None
+    if not np.isfinite(value):
+        raise SessionError("predict: the value must be a finite number")
+    return value
+
+
+class LessonRunner:
+    """A lesson in progress: its session, current step, the learner's commands and predictions."""
+
+    def __init__(self, lesson: Lesson, store: ProgressStore | None = None, resume: bool = True):
+        self.lesson, self.store = lesson, store
+        seed = int(lesson.setup.get("seed", 0))
+        self.session = Session(lambda s: setup_problem(lesson.setup, s), seed=seed,
+                               source=f"lesson {lesson.id}")
+        if "batch" in lesson.setup:
+            self.session.set_batch(parse_rows(lesson.setup["batch"], len(self.session.problem.X),
+                                              self.session.batch))
+        self.session.lesson = self
+        self.interp = Interpreter(self.session)
+        self.step_index = 0
+        self.completed: list[int] = []
+        self.commands: list[str] = []
+        self.hints_shown = 0
+        self.prediction: tuple[object, str] | None = None   # (parsed answer, what the learner typed)
+        self.prediction_result: str | None = None
+        self.ctx = Context(self.session, start_iteration=self.session.current.number)
+        self.replaying = False
+        record = store.get(lesson.id) if store else empty_record()
+        if resume and record["commands"]:
+            self.replaying = True
+            try:
+                for line in record["commands"]:
+                    self.run(line)
+            finally:
+                self.replaying = False
+
+    # -- state -------------------------------------------------------------------------------
+    @property
+    def done(self) -> bool:
+        return self.step_index >= len(self.lesson.steps)
+
+    @property
+    def step(self):
+        return None if self.done else self.lesson.steps[self.step_index]
+
+    def save(self) -> None:
+        if self.store is not None and not self.replaying:
+            self.store.put(self.lesson.id, {"step": self.step_index, "done": self.done,
+                                            "commands": self.commands, "completed": self.completed})
+
+    # -- running -----------------------------------------------------------------------------
+    @property
+    def last(self):
+        return self.interp.last
+
+    def run(self, line: str, progress=None) -> Result:
+        """Run a command as the Interpreter would, then check the lesson's current step."""
+        result = self.interp.run(line, progress)
+        word, _, arg = result.command.partition(" ")
+        cmd = lookup(word)
+        if result.ok and cmd is not None and cmd.name != "quit":
+            if cmd.name not in NOT_RECORDED:
+                self.commands.append(result.command)
+            self.ctx.ran.append((cmd.name, arg))
+        if cmd is not None and cmd.name in ("reset", "seed", "load"):
+            self.ctx.start_iteration = self.session.current.number
+        result.extra += self.after()
+        self.save()
+        return result
+
+    def after(self) -> list[str]:
+        """Feedback after a command: a prediction compared, a step completed, the next step's text."""
+        out: list[str] = []
+        step = self.step
+        if step is None:
+            return out
+        if step.predict and self.prediction is not None and self.prediction_result is None:
+            verdict = self.compare_prediction(step.predict)
+            if verdict:
+                self.prediction_result = verdict
+                out.append(verdict)
+        if step.predict and self.prediction is None:
+            if all(CHECKS[c.name].test(self.ctx, c.arg) for c in step.checks):
+                out.append(f"predict first: {self.predict_question(step.predict)} "
+                           f"(type `predict ANSWER`), then carry on")
+            return out
+        if all(CHECKS[c.name].test(self.ctx, c.arg) for c in step.checks):
+            self.completed.append(self.step_index)
+            out.append(f"✓ step {self.step_index + 1}/{len(self.lesson.steps)} done: {step.title}")
+            self.step_index += 1
+            self.ctx = Context(self.session, start_iteration=self.session.current.number)
+            self.hints_shown = 0
+            self.prediction = self.prediction_result = None
+            if self.done:
+                out.append(f"🎉 lesson {self.lesson.id} complete: {self.lesson.title}. "
+                           f"`nndb lessons` shows what comes next.")
+            else:
+                out += self.step_lines()
+        return out
+
+    # -- predictions -------------------------------------------------------------------------
+    @staticmethod
+    def predict_question(p: Predict) -> str:
+        return {"shape": f"what shape will {p.target} have?",
+                "value": f"what value will {p.target} have (within ±{p.tolerance:g})?",
+                "sign": f"will {p.target} be positive, negative or zero?"}[p.kind]
+
+    def compare_prediction(self, p: Predict) -> str | None:
+        """The verdict once the target can be computed, else None (compared again after the next command)."""
+        try:
+            _, value = self.session.evaluate(p.target)
+        except (E.ExprError, SessionError, ValueError, IndexError):
+            return None
+        guess, typed = self.prediction
+        if p.kind == "shape":
+            actual = tuple(np.shape(value))
+            ok = tuple(guess) == actual
+            shown = "×".join(map(str, actual))
+        elif p.kind == "sign":
+            v = float(np.asarray(value))
+            actual_sign = int(np.sign(v))
+            ok = guess == actual_sign
+            shown = f"{v:.4g} ({'positive' if v > 0 else 'negative' if v < 0 else 'zero'})"
+        else:
+            v = float(np.asarray(value))
+            ok = abs(v - guess) <= p.tolerance
+            shown = f"{v:.6g}"
+        mark = "✓ your prediction was right" if ok else "✗ not quite"
+        return f"{mark}: you said {typed}, the code computed {p.target} = {shown}"
+
+    def predict(self, text: str) -> Result:
+        step = self.step
+        if step is None or step.predict is None:
+            raise SessionError("predict: this step asks for no prediction")
+        guess = parse_prediction(step.predict.kind, text)
+        self.prediction, self.prediction_result = (guess, text.strip()), None
+        return Result(f"predict {text}", True, "lesson", f"noted: {step.predict.target} → {text.strip()}")
+
+    # -- views -------------------------------------------------------------------------------
+    def step_lines(self) -> list[str]:
+        step = self.step
+        if step is None:
+            return [f"lesson {self.lesson.id} is complete"]
+        lines = [f"step {self.step_index + 1}/{len(self.lesson.steps)}: {step.title}", step.text]
+        if step.predict:
+            lines.append(f"predict first: {self.predict_question(step.predict)} — type `predict ANSWER`")
+        return lines
+
+    def hint(self) -> Result:
+        step = self.step
+        if step is None:
+            raise SessionError("hint: the lesson is complete")
+        if not step.hints:
+            return Result("hint", True, "lesson", "no hint for this step: re-read it, or `help COMMAND`")
+        self.hints_shown = min(self.hints_shown + 1, len(step.hints))
+        lines = [f"hint {i + 1}/{len(step.hints)}: {h}" for i, h in enumerate(step.hints[:self.hints_shown])]
+        return Result("hint", True, "lesson", "", {"lines": lines})
+
+    def answer(self, text: str) -> Result:
+        if not text.strip():
+            raise SessionError("answer: type your answer after the word, e.g. `answer relu2`")
+        self.ctx.answers.append(text.strip())
+        return Result(f"answer {text}", True, "lesson", f"answer noted: {text.strip()}")
+
+    def status(self) -> Result:
+        header = f"lesson {self.lesson.id}: {self.lesson.title} — step {min(self.step_index + 1, len(self.lesson.steps))}" \
+                 f"/{len(self.lesson.steps)}"
+        return Result("lesson", True, "lesson", header, {"lines": self.step_lines(),
+                                                          "step": self.step_index, "done": self.done})

@@ -1,0 +1,92 @@
+"""Lesson setups: a preset's data with the network, initialization and optimizer a lesson asks for.
+
+Front-matter keys: ``preset`` (data and default net), ``seed``, ``batch``, ``hidden`` (``8,8``),
+``net`` (``relu``, ``sigmoid``, ``tanh``, ``deep-sigmoid``, ``planted-bug``), ``init`` (``he``,
+``xavier``, ``small``, ``zeros``, ``large``), ``optimizer`` (``sgd``, ``momentum``, ``adam``),
+``lr``, ``l2``.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from engine import SGD, Adam, Dense, ReLU, Sigmoid, Tanh, load_preset
+from engine.model import Sequential
+from engine.presets import PRESETS, Problem
+
+NETS = ("relu", "sigmoid", "tanh", "deep-sigmoid", "planted-bug")
+INITS = ("he", "xavier", "small", "zeros", "large")
+OPTIMIZERS = ("sgd", "momentum", "adam")
+
+
+class ForgetfulReLU(ReLU):
+    """A ReLU with a planted backward bug (lesson 8): it forgets the mask, dZ = dA everywhere.
+
+    Its equation still promises ``dZ = dA ⊙ 1[Z > 0]``: a gradient check — or `explain` — shows
+    the code does something else.
+    """
+
+    def backward(self, dA):
+        dZ = dA * 1.0  # the bug: should be dA * (self.Z > 0)
+        if self.tracer.enabled:
+            self.trace_backward(dA, {self.sym["in"]: self.Z}, dZ)
+        return dZ
+
+
+def setup_problem(setup: dict[str, str], seed: int) -> Problem:
+    """The Problem a lesson's front matter describes (validated by ``check_setup`` first)."""
+    base = load_preset(setup.get("preset", "moons"), seed=seed)
+    custom = any(k in setup for k in ("net", "hidden", "init"))
+    model = base.model
+    if custom:
+        n_in, n_out = base.X.shape[1], model.output_shape()[0]
+        net = setup.get("net", "relu")
+        hidden = [int(h) for h in setup.get("hidden", "16,16,16,16" if net == "deep-sigmoid" else "8,8").split(",")]
+        act = {"relu": ReLU, "sigmoid": Sigmoid, "tanh": Tanh, "deep-sigmoid": Sigmoid,
+               "planted-bug": ReLU}[net]
+        init = setup.get("init", "xavier" if act in (Sigmoid, Tanh) else "he")
+        sizes = [n_in, *hidden, n_out]
+        layers = []
+        for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+            layers.append(Dense(a, b, init="he" if init == "large" else init))
+            if i < len(hidden):
+                bug = net == "planted-bug" and i == len(hidden) - 1
+                layers.append(ForgetfulReLU() if bug else act())
+        if base.loss.kind == "mse":
+            layers.append(Sigmoid())  # MSE on probabilities, as the xor preset does
+        model = Sequential(*layers, seed=seed)
+        if init == "large":
+            for p in model.parameters():
+                if p.attr == "W":
+                    p.value = p.value * 10.0
+    if "l2" in setup:
+        model.l2 = float(setup["l2"])
+    kind = setup.get("optimizer", "momentum" if base.optimizer.config().get("momentum") else "sgd")
+    lr = float(setup.get("lr", base.optimizer.lr))
+    optimizer = (Adam(model.parameters(), lr=lr) if kind == "adam" else
+                 SGD(model.parameters(), lr=lr, momentum=0.9 if kind == "momentum" else 0.0))
+    return Problem(base.name, base.description if not custom else f"lesson network on the {base.name} data",
+                   model, base.loss, optimizer, base.X, base.Y, base.batch_size, base.epochs, base.classes)
+
+
+def check_setup(setup: dict[str, str]) -> str | None:
+    """A problem with a lesson's setup keys, or None."""
+    if setup.get("preset", "moons") not in PRESETS or PRESETS[setup.get("preset", "moons")].needs_data:
+        return f"preset must be one of {', '.join(n for n, p in PRESETS.items() if not p.needs_data)}"
+    for key, allowed in (("net", NETS), ("init", INITS), ("optimizer", OPTIMIZERS)):
+        if key in setup and setup[key] not in allowed:
+            return f"{key} must be one of {', '.join(allowed)}, got {setup[key]!r}"
+    for key in ("seed",):
+        if key in setup and not setup[key].isdigit():
+            return f"{key} must be a whole number, got {setup[key]!r}"
+    for key in ("lr", "l2"):
+        if key in setup:
+            try:
+                if not float(setup[key]) >= 0 or not np.isfinite(float(setup[key])):
+                    raise ValueError
+            except ValueError:
+                return f"{key} must be a number ≥ 0, got {setup[key]!r}"
+    if "hidden" in setup:
+        parts = setup["hidden"].split(",")
+        if not all(p.strip().isdigit() and 0 < int(p) <= 256 for p in parts):
+            return f"hidden must list layer widths 1..256 like 8,8, got {setup['hidden']!r}"
+    return None
