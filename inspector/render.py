@@ -26,19 +26,29 @@ def fmt(x: float, width: int = 8) -> str:
     return f"{x:.4f}"
 
 
+POSITIVE = ("#7a3a36", "#d0473c", "bold #ff6a5c")   # weak, medium, strong: one palette everywhere
+NEGATIVE = ("#34467a", "#3f74d0", "bold #6aa4ff")
+
+
 def value_style(x: float, scale: float) -> str:
-    """Blue for negative, red for positive, brighter with magnitude relative to ``scale``."""
+    """Red for positive, blue for negative, brighter with magnitude relative to ``scale``."""
     if not np.isfinite(x):
         return "bold magenta"
     if x == 0 or scale == 0:
         return "dim"
     strength = min(1.0, abs(x) / scale)
-    base = "red" if x > 0 else "blue"
-    return f"bold {base}" if strength > 0.66 else base if strength > 0.25 else f"dim {base}"
+    level = 2 if strength > 0.66 else 1 if strength > 0.2 else 0
+    return (POSITIVE if x > 0 else NEGATIVE)[level]
+
+
+def gradient_of(name: str) -> str | None:
+    """``dW1`` → ``W1``, ``dZ1[0,:]`` → ``Z1[0,:]``: what a gradient is of; None for other arrays."""
+    m = re.fullmatch(r"d([A-Za-z][A-Za-z0-9_]*)(\[[^\]]*\])?", name)
+    return m.group(1) + (m.group(2) or "") if m and Op.is_gradient(name.split("[")[0]) else None
 
 
 def describe_array(name: str, a: np.ndarray) -> str:
-    label = f"∂L/∂{name[1:]}" if Op.is_gradient(name) else ""
+    label = f"∂L/∂{gradient_of(name)}" if gradient_of(name) else ""
     return f"{name}  {shape_str(a.shape)}" + (f"  ({label})" if label else "")
 
 

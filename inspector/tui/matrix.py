@@ -9,7 +9,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from rich.color import Color
 from rich.segment import Segment
 from rich.style import Style
 from textual.binding import Binding
@@ -19,30 +18,11 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from ..render import describe_array, fmt, stats
+from ..render import NEGATIVE, POSITIVE, describe_array, fmt, stats, value_style
 
 CELL = 8
-LEVELS = 6
-
-
-def _ramp(sign: int, level: int) -> Color:
-    """Diverging palette: level 0 is grey, LEVELS−1 is full red (sign +) or blue (sign −)."""
-    t = level / (LEVELS - 1)
-    grey, full = (150, 150, 150), ((255, 90, 80) if sign > 0 else (90, 150, 255))
-    return Color.from_rgb(*(int(g + (f - g) * t) for g, f in zip(grey, full)))
-
-
-VALUE_STYLES = {(s, k): Style(color=_ramp(s, k), bold=k == LEVELS - 1) for s in (1, -1) for k in range(LEVELS)}
-HEAT_STYLES = {(s, k): Style(bgcolor=Color.from_rgb(*[int(c * (0.25 + 0.75 * k / (LEVELS - 1)))
-                                                       for c in ((200, 60, 50) if s > 0 else (50, 100, 210))]))
-               for s in (1, -1) for k in range(LEVELS)}
-ZERO_STYLE = Style(dim=True)
-BAD_STYLE = Style(color="magenta", bold=True)
+BLOCK = {style: Style.parse(style.replace("bold ", "")).color for style in POSITIVE + NEGATIVE}
 HEADER_STYLE = Style(dim=True)
-
-
-def level(x: float, scale: float) -> int:
-    return min(LEVELS - 1, int(abs(x) / scale * LEVELS)) if scale > 0 else 0
 
 
 class MatrixView(ScrollView, can_focus=True):
@@ -187,12 +167,7 @@ class MatrixView(ScrollView, can_focus=True):
 
     # -- rendering -------------------------------------------------------------------------
     def cell_style(self, value: float, changed: bool, selected: bool) -> Style:
-        if not math.isfinite(value):
-            style = BAD_STYLE
-        elif value == 0:
-            style = ZERO_STYLE
-        else:
-            style = VALUE_STYLES[(1 if value > 0 else -1, level(value, self.scale))]
+        style = Style.parse(value_style(value, self.scale))  # rich caches parsed styles
         if changed:
             style = style + Style(underline=True, bgcolor="grey23")
         if selected:
@@ -244,8 +219,8 @@ class MatrixView(ScrollView, can_focus=True):
             means = np.nanmean(padded.reshape(block.shape[0], n_blocks, per_col), axis=(0, 2))
         segments = []
         for m in means:
-            if not math.isfinite(m):
-                segments.append(Segment("!", BAD_STYLE))
-            else:
-                segments.append(Segment(" ", HEAT_STYLES[(1 if m >= 0 else -1, level(m, self.scale))]))
+            colour = BLOCK.get(value_style(m, self.scale).replace("bold ", "").strip()) if math.isfinite(m) else None
+            segments.append(Segment("!" if not math.isfinite(m) else " ",
+                                    Style(color="magenta", bold=True) if not math.isfinite(m) else
+                                    Style(bgcolor=colour) if colour else Style(dim=True)))
         return Strip(segments).crop_extend(0, width, None)

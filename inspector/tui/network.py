@@ -7,19 +7,9 @@ from rich.text import Text
 
 from engine.layers import Dense
 
-from ..render import fmt
+from ..render import fmt, value_style
 
 MAX_UNITS = 16
-
-
-def _colour(x: float, scale: float) -> str:
-    if not np.isfinite(x):
-        return "magenta"
-    if scale == 0 or x == 0:
-        return "grey50"
-    t = min(1.0, abs(x) / scale)
-    strong, mid, weak = ("#ff5a50", "#c0392b", "#6e3030") if x > 0 else ("#5a96ff", "#2e62b8", "#2c3a66")
-    return strong if t > 0.66 else mid if t > 0.2 else weak
 
 
 def unit_columns(session) -> list[tuple[str, list[str]]]:
@@ -60,7 +50,7 @@ def diagram(session, example: int = 0) -> Text:
                 cells.append(Text(f"○ {'·':>6} ", style="dim"))
             else:
                 x = float(a[example, j])
-                cells.append(Text.assemble(("● ", _colour(x, scale)), (f"{fmt(x, 6):>6} ", "")))
+                cells.append(Text.assemble(("● ", value_style(x, scale)), (f"{fmt(x, 6):>6} ", "")))
         return cells
 
     def weight_grid(layer: Dense) -> list[Text]:
@@ -70,7 +60,7 @@ def diagram(session, example: int = 0) -> Text:
         for j in range(layer.n_out):
             row = Text()
             for i in range(layer.n_in):
-                row.append("■", style=_colour(float(W[i, j]), scale))
+                row.append("■", style=value_style(float(W[i, j]), scale))
             cells.append(row)
         return cells
 
