@@ -18,6 +18,7 @@ from engine.errors import shape_str
 
 from . import expr as E
 from .explain import explain_op_element
+from .render import gradient_of
 from .session import HYPERPARAMETERS, Session, SessionError, StepReport, grad_rows_data
 
 
@@ -108,7 +109,7 @@ def count_arg(cmd: str, text: str, default: int = 1) -> int:
 # -- views of the session that several commands return -----------------------------------------
 def array_data(name: str, value) -> dict:
     a = np.asarray(value)
-    return {"name": name, "shape": list(a.shape), "gradient": bool(len(name) > 1 and name[0] == "d"),
+    return {"name": name, "shape": list(a.shape), "gradient": gradient_of(name) is not None,
             "values": a}
 
 

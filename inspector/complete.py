@@ -52,7 +52,8 @@ TRAILING_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_.*]*$")
 
 
 def _offer(word: str, candidates, meta: str) -> list[Completion]:
-    return [Completion(c, -len(word), meta) for c in candidates if c.startswith(word) and c != word]
+    unique = dict.fromkeys(candidates)  # lr is both an array name and a hyperparameter: offer it once
+    return [Completion(c, -len(word), meta) for c in unique if c.startswith(word) and c != word]
 
 
 def _expr_candidates(word: str, names: Names) -> list[Completion]:
@@ -90,11 +91,11 @@ def complete(text: str, names: Names) -> list[Completion]:
     if kind == "break":
         if rest.startswith("if "):
             return _expr_candidates(word, names) + _offer(word, ("dead(", "nan"), "condition")
-        if " " in rest.strip():
+        if " " in rest.lstrip():  # past the first argument
             return []
         return _offer(word, ("if",), "condition") + _offer(word, names.ops + names.layers, "op")
     if kind == "gradcheck":
-        if " " in rest.strip():
+        if " " in rest.lstrip():  # past the first argument
             return []
         return _offer(word, names.param_layers, "layer") + _offer(word, names.params, "parameter")
     if kind == "command":

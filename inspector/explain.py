@@ -226,6 +226,14 @@ def _dropout_forward(op, index):
     return f"{D}{at} = {A}{at}·{M}{at}", f"{n(a)}·{n(mask)}", a * mask, [f"this unit was {note} (p = {op.attrs['p']})"]
 
 
+def _dropout_mask(op, index):
+    (A,), (D, M) = names(op)
+    u_kept, p = float(op.outputs[M][index]) != 0, op.attrs["p"]
+    at = idx(*index)
+    return (f"{M}{at} = 1[U{at} ≥ p]/(1 − p)", f"{int(u_kept)}/(1 − {n(p)})", float(u_kept) / (1 - p),
+            [f"U{at} is a uniform random draw; the unit is {'kept' if u_kept else 'dropped'} (p = {p})"])
+
+
 def _dropout_backward(op, index):
     ins, (dA,) = names(op)
     g = float(op.inputs[ins[0]][index])
@@ -325,7 +333,10 @@ EXPLAINERS = {
 
 def explain_op_element(op: Op, symbol: str, index: tuple) -> Explanation:
     """Explain ``symbol[index]`` as op ``op`` computed it."""
-    formula, numbers, value, notes = EXPLAINERS[op.kind](op, index)
+    explainer = EXPLAINERS[op.kind]
+    if op.kind == "dropout.forward" and symbol == list(op.outputs)[1]:
+        explainer = _dropout_mask  # the op's second result, the mask M, has its own formula
+    formula, numbers, value, notes = explainer(op, index)
     recorded = float(np.asarray(op.outputs[symbol])[index]) if index else float(np.asarray(op.outputs[symbol]))
     target = symbol + (idx(*index) if index else "")
     if abs(value - recorded) > 1e-6 * max(1.0, abs(recorded)):

@@ -100,6 +100,8 @@ class ListLit:
 
 
 COMPARISONS = ("<", "<=", ">", ">=", "==", "!=")
+MAX_DEPTH = 64        # nesting of parentheses, brackets, calls and signs
+MAX_TREE_DEPTH = 256  # deeper trees could exhaust Python's stack when evaluated
 
 
 class Parser:
@@ -107,6 +109,7 @@ class Parser:
         self.text = text
         self.tokens = tokenize(text)
         self.i = 0
+        self.depth = 0
 
     @property
     def tok(self) -> Token:
@@ -160,12 +163,18 @@ class Parser:
         return node
 
     def unary(self):
-        if self.take("-"):
-            operand = self.unary()
-            return Num(-operand.value) if isinstance(operand, Num) else Neg(operand)
-        if self.take("+"):
-            return self.unary()
-        return self.postfix()
+        self.depth += 1  # every nesting (parentheses, brackets, calls, signs) passes here
+        if self.depth > MAX_DEPTH:
+            raise self.error(f"the expression is nested more than {MAX_DEPTH} deep")
+        try:
+            if self.take("-"):
+                operand = self.unary()
+                return Num(-operand.value) if isinstance(operand, Num) else Neg(operand)
+            if self.take("+"):
+                return self.unary()
+            return self.postfix()
+        finally:
+            self.depth -= 1
 
     def postfix(self):
         node = self.atom()
@@ -222,9 +231,25 @@ class Parser:
 
 def parse(text: str, allow_compare: bool = False):
     try:
-        return Parser(text).parse(allow_compare)
+        tree = Parser(text).parse(allow_compare)
     except RecursionError:  # ((((…1…)))) thousands deep: an error, not a crash
         raise ExprError(f"the expression is nested too deeply ({len(text)} characters)") from None
+    if tree_depth(tree) > MAX_TREE_DEPTH:  # 1+1+…+1: a long chain is a deep tree for evaluate
+        raise ExprError(f"the expression is too long to evaluate: more than {MAX_TREE_DEPTH} operations in a chain")
+    return tree
+
+
+def tree_depth(node) -> int:
+    """Depth of a parsed tree, found without recursion."""
+    deepest, stack = 0, [(node, 1)]
+    while stack:
+        n, d = stack.pop()
+        deepest = max(deepest, d)
+        for value in vars(n).values():
+            for child in value if isinstance(value, tuple) else (value,):
+                if hasattr(child, "__dataclass_fields__"):
+                    stack.append((child, d + 1))
+    return deepest
 
 
 def names_in(node) -> list[str]:
@@ -257,16 +282,27 @@ def to_text(node) -> str:
         parts = ["" if p is None else to_text(p) for p in (node.start, node.stop, node.step)]
         return ":".join(parts[:2] if node.step is None else parts)
     if isinstance(node, Index):
-        return f"{to_text(node.base)}[{','.join(to_text(i) for i in node.items)}]"
+        loose = isinstance(node.base, (BinOp, Neg)) or (isinstance(node.base, Num) and node.base.value < 0)
+        return f"{_paren(node.base, loose)}[{','.join(to_text(i) for i in node.items)}]"
     if isinstance(node, Call):
         return f"{node.func}({', '.join(to_text(a) for a in node.args)})"
-    if isinstance(node, BinOp):
-        return f"{to_text(node.left)} {node.op} {to_text(node.right)}"
+    if isinstance(node, BinOp):  # parentheses where the tree differs from reading left to right
+        tight = PRECEDENCE[node.op]
+        left = _paren(node.left, isinstance(node.left, BinOp) and PRECEDENCE[node.left.op] < tight)
+        right = _paren(node.right, isinstance(node.right, BinOp) and PRECEDENCE[node.right.op] <= tight)
+        return f"{left} {node.op} {right}"
     if isinstance(node, Neg):
-        return f"-{to_text(node.operand)}"
+        return f"-{_paren(node.operand, isinstance(node.operand, BinOp))}"
     if isinstance(node, ListLit):
         return "[" + ", ".join(to_text(i) for i in node.items) + "]"
     raise TypeError(node)
+
+
+PRECEDENCE = {**{c: 0 for c in COMPARISONS}, "+": 1, "-": 1, "*": 2, "/": 2}
+
+
+def _paren(node, wrap: bool) -> str:
+    return f"({to_text(node)})" if wrap else to_text(node)
 
 
 # -- evaluation -------------------------------------------------------------------------------

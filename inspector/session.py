@@ -399,6 +399,10 @@ class Session:
                 sub = self.move_to(self.pos - 1)
                 report.notes += sub.notes
             else:
+                if not self.history and report.moved:  # went part of the way: stop there, not an error
+                    report.notes.append(f"stopped at the start of iteration {self.current.number}, "
+                                        f"the oldest kept")
+                    break
                 self.rewind_iteration()
                 report.notes.append(f"back into iteration {self.current.number}")
             report.moved -= 1
@@ -410,7 +414,9 @@ class Session:
         for op in self.tape[self.pos + 1:]:
             if here is None or (op.layer, op.phase) != (here.layer, here.phase):
                 return self.move_to(op.index)
-        return self.step()
+        self.finish_iteration()  # the last layer of the iteration: the next one is op 0 of the next iteration
+        self.pos = 0
+        return StepReport(moved=1, notes=[f"into iteration {self.current.number}"])
 
     def finish(self) -> StepReport:
         """To the last op of the current phase (of the next one, when already at its end)."""
@@ -450,7 +456,10 @@ class Session:
             if op_matches(op, spec):
                 return self.move_to(op.index)
         self.finish_iteration()
-        first = next(op for op in self.tape if op_matches(op, spec))
+        first = next((op for op in self.tape if op_matches(op, spec)), None)
+        if first is None:  # an edit of l2 dropped the op from the new iteration
+            return StepReport(notes=[f"into iteration {self.current.number}: no op matches {spec!r} in it; "
+                                     f"stopped at its start"])
         report = self.move_to(first.index)
         report.notes.append(f"into iteration {self.current.number}")
         return report
@@ -760,8 +769,8 @@ class Session:
                 if progress is not None and progress(i + 1, iterations, L):
                     break  # the front end asked to stop: keep what was trained so far
         self.history.clear()  # the iterations in between were not recorded: no stepping back across them
-        self.start_iteration(self.current.number + len(losses))
-        evaluation = self.model.evaluate(X_all, self.problem.Y, self.loss)
+        evaluation = self.model.evaluate(X_all, self.problem.Y, self.loss)  # the trained weights, before
+        self.start_iteration(self.current.number + len(losses))  # the recorded iteration runs one more step
         return {"iterations": len(losses), "requested": iterations, "first_loss": losses[0],
                 "last_loss": losses[-1], "dataset_loss": evaluation["loss"],
                 "dataset_accuracy": evaluation["accuracy"]}
@@ -783,7 +792,7 @@ def op_matches(op: Op, pattern: str) -> bool:
 
 
 def shape_text(shape) -> str:
-    return "×".join(map(str, shape)) if len(shape) else "a single number"
+    return f"an array of shape {'×'.join(map(str, shape))}" if len(shape) else "a single number"
 
 
 def changed_downstream(before: list[Op], after: list[Op], pos: int) -> list[tuple[str, float]]:
