@@ -275,6 +275,9 @@ def do_explain(s, arg, line="explain"):
                           f"its value comes from {origin if what == 'a parameter' else 'the batch' if symbol in ('X', 'Y') else 'the settings'}"]}
         return Result(line, True, "explain", "", data)
     exp = explain_op_element(op, symbol, key)
+    now = float(array[key]) if array.ndim else float(array)
+    if now != exp.value and not (np.isnan(now) and np.isnan(exp.value)):  # `set` changed it after the op
+        exp.notes.append(f"an edit changed it after this op: {exp.target} is now {now:.6g} (print shows that)")
     data = {"target": exp.target, "op": exp.op, "formula": exp.formula, "numbers": exp.numbers,
             "value": exp.value, "recomputed": exp.recomputed, "text": exp.text, "notes": exp.notes}
     return Result(line, True, "explain", "", data)

@@ -43,7 +43,7 @@ def value_style(x: float, scale: float) -> str:
 
 def gradient_of(name: str) -> str | None:
     """``dW1`` → ``W1``, ``dZ1[0,:]`` → ``Z1[0,:]``: what a gradient is of; None for other arrays."""
-    m = re.fullmatch(r"d([A-Za-z][A-Za-z0-9_]*)(\[[^\]]*\])?", name)
+    m = re.fullmatch(r"d([A-Z][A-Za-z0-9_]*|b\d+)(\[[^\]]*\])?", name)  # not dense1, dead(…)
     return m.group(1) + (m.group(2) or "") if m and Op.is_gradient(name.split("[")[0]) else None
 
 

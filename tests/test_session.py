@@ -422,6 +422,8 @@ def test_edit_an_activation_right_after_relu_recomputes_everything_after_it():
                 unedited.env["dA1"][0, 2] * (3.0 - original[0, 2]))
     changed = {c["name"] for c in r.data["changed"]}
     assert "A1" not in changed and {"Z2", "A2", "Z3", "P", "L", "dW2"} <= changed, changed
+    d = ok(interp, "explain A1[0,2]").data  # how relu computed it, and that an edit changed it since
+    assert d["value"] == original[0, 2] and any("is now 3" in note for note in d["notes"]), d
 
 
 def test_edit_a_weight_in_the_middle_of_the_iteration_takes_effect_from_there():
@@ -706,6 +708,33 @@ def test_continue_with_a_breakpoint_that_never_fires_equals_engine_steps():
         problem.model.train_step(*xor_batch(), problem.loss, problem.optimizer)
     for p in problem.model.parameters():
         check_equal(f"{p.symbol} after continue 7", s.values_at()[p.symbol], p.value)
+
+
+def test_dropout_masks_replay_exactly_across_back_forward_and_continue():
+    """The RNG is part of the snapshot: the same masks come back, and fast iterations match the engine."""
+    s = Session(adam_zoo, seed=0)
+    interp = Interpreter(s)
+    ok(interp, "until dropout1.forward")
+    masks = [s.values_at()["M1"].copy()]
+    ok(interp, "continue")
+    ok(interp, "until dropout1.forward")
+    masks.append(s.values_at()["M1"].copy())
+    assert not np.array_equal(masks[0], masks[1]), "each iteration draws a new mask"
+    ok(interp, "back 45")
+    assert s.current.number == 1 and s.pos < 2
+    ok(interp, "until dropout1.forward")
+    check_equal("mask of iteration 1 after going back", s.values_at()["M1"], masks[0])
+    ok(interp, "continue")
+    ok(interp, "until dropout1.forward")
+    check_equal("mask of iteration 2 after going forward again", s.values_at()["M1"], masks[1])
+    ok(interp, "continue 20")
+    assert s.current.number == 21
+    problem = adam_zoo(0)
+    X, Y = problem.X[:4], problem.Y[:4]
+    for _ in range(21):
+        problem.model.train_step(X, Y, problem.loss, problem.optimizer)
+    for p in problem.model.parameters():
+        check_equal(f"{p.symbol} after 21 iterations with dropout and Adam", s.values_at()[p.symbol], p.value)
 
 
 # -- watches ----------------------------------------------------------------------------------------------
