@@ -90,6 +90,9 @@ def lookup(word: str) -> Command | None:
     return REGISTRY[name] if name else None
 
 
+MAX_ITERATIONS = 1_000_000
+
+
 class UsageError(SessionError):
     """Arguments that do not fit the command's usage line."""
 
@@ -169,7 +172,11 @@ def do_finish(s, arg, line="finish"):
 With a count, `continue 500` runs up to 500 iterations and stops at the first breakpoint hit,
 showing that op. Without breakpoints the iterations in between run at engine speed.""")
 def do_continue(s, arg, line="continue"):
-    return stepped(s, line, s.continue_(count_arg("continue", arg)))
+    count = count_arg("continue", arg)
+    if count > MAX_ITERATIONS:
+        raise UsageError(f"continue: {count} iterations is more than this debugger runs at once "
+                         f"({MAX_ITERATIONS:,}); `train` is the faster way to go far")
+    return stepped(s, line, s.continue_(count))
 
 
 @command("back", aliases=("bk",), usage="back [N]", args="count", repeat=True,
@@ -466,8 +473,8 @@ def do_train(s, arg, line="train", progress=None):
     if m.group(2) and m.group(2).startswith("epoch"):
         per_epoch = -(-len(s.problem.X) // s.problem.batch_size)
         count *= per_epoch
-    if count > 1_000_000:
-        raise UsageError(f"train: {count} iterations is more than this debugger runs at once (1,000,000)")
+    if count > MAX_ITERATIONS:
+        raise UsageError(f"train: {count} iterations is more than this debugger runs at once ({MAX_ITERATIONS:,})")
     r = s.train(count, progress)
     stopped = f" (stopped after {r['iterations']} of {count})" if r["iterations"] < count else ""
     count = r["iterations"]
@@ -574,7 +581,8 @@ class Interpreter:
             return Result(text, False, "error", str(e), {"usage": cmd.usage})
         except (KeyError, IndexError, ValueError, TypeError) as e:  # a gap in validation: still no crash
             return Result(text, False, "error", f"{cmd.name}: {e.args[0] if e.args else e}", {"usage": cmd.usage})
-        self.last = text if cmd.repeat else None
+        if cmd.repeat:
+            self.last = text  # an empty line repeats the last stepping command, even after a print
         return result
 
 

@@ -167,10 +167,10 @@ class Session:
         self.start_iteration(1)
 
     def reset(self, seed: int | None = None) -> None:
-        if seed is not None:
-            self.seed = seed
-        batch = self.batch if self.batch.max() < len(self.problem.X) else None
-        self.open(self.factory(self.seed), batch)
+        seed = self.seed if seed is None else seed
+        problem = self.factory(seed)  # first: if rebuilding fails, the session stays as it was
+        self.seed = seed
+        self.open(problem, self.batch if self.batch.max() < len(problem.X) else None)
 
     def model_at_cursor(self):
         """A copy of the model with the parameters as they are at the current op."""
@@ -451,7 +451,7 @@ class Session:
             if target.index > self.pos:
                 return self.move_to(target.index)
             self.finish_iteration()
-            return self.move_to(target.index)
+            return self.move_to(min(target.index, len(self.tape) - 1))
         for op in self.tape[self.pos + 1:]:
             if op_matches(op, spec):
                 return self.move_to(op.index)

@@ -418,9 +418,9 @@ def test_an_empty_line_repeats_the_last_stepping_command():
     assert not r.ok
     r = interp.run("")
     assert r.command == "back 2" and s.pos == 5
-    interp.run("print W1")  # a command that is not stepping ends the repetition
+    interp.run("print W1")  # looking at something in between does not end the repetition
     r = interp.run("")
-    assert r.kind == "empty" and s.pos == 5
+    assert r.command == "back 2" and s.pos == 3
     interp.run("continue")
     interp.run("")
     assert (s.current.number, s.pos) == (2, 16)
