@@ -89,10 +89,23 @@ def iteration(ctx: Context, arg: str) -> bool:
     return arg.isdigit() and ctx.session.current.number >= int(arg)
 
 
+@check("advanced", "advanced N", "the session is at least N iterations past the one where this step began "
+       "(`continue 50`, `train 50` and stepping all count)")
+def advanced(ctx: Context, arg: str) -> bool:
+    return arg.isdigit() and ctx.session.current.number - ctx.start_iteration >= int(arg)
+
+
 @check("breakpoint", "breakpoint SPEC", "a breakpoint whose spec starts with SPEC exists")
 def has_breakpoint(ctx: Context, arg: str) -> bool:
     want = normalize(arg)
     return any(normalize(b.spec).startswith(want) for b in ctx.session.breakpoints)
+
+
+@check("hit", "hit SPEC", "a breakpoint whose spec starts with SPEC has stopped the debugger at least once "
+       "(`hit nan`, `hit if dead(relu1)`)")
+def hit(ctx: Context, arg: str) -> bool:
+    want = normalize(arg)
+    return any(b.hits > 0 and normalize(b.spec).startswith(want) for b in ctx.session.breakpoints)
 
 
 @check("watching", "watching EXPR", "a watch on EXPR exists")
@@ -115,8 +128,8 @@ def validate(name: str, arg: str) -> str | None:
             return f"check expr: {e}"
     if name == "ran" and lookup(arg.partition(" ")[0]) is None:
         return f"check ran: no command {arg.partition(' ')[0]!r}"
-    if name == "iteration" and not arg.isdigit():
-        return f"check iteration: expected a whole number, got {arg!r}"
+    if name in ("iteration", "advanced") and not arg.isdigit():
+        return f"check {name}: expected a whole number, got {arg!r}"
     if not arg and name != "answered":
         return f"check {name}: needs an argument ({CHECKS[name].usage})"
     return None

@@ -12,6 +12,7 @@ from pathlib import Path
 
 FRONT_KEYS = {"id", "title", "learn", "order", "preset", "seed", "batch", "net", "init", "optimizer", "lr",
               "l2", "hidden"}
+STEP_SETUP_KEYS = FRONT_KEYS - {"id", "title", "learn", "order"}  # what a step's `setup:` may change
 REQUIRED = ("id", "title", "learn")
 PREDICT_KINDS = ("shape", "value", "sign")
 
@@ -48,6 +49,8 @@ class Step:
     checks: list[Check]
     hints: list[str] = field(default_factory=list)
     predict: Predict | None = None
+    setup: dict[str, str] = field(default_factory=dict)  # `setup: key: value`: restart with these when the step begins
+    line: int = 0                                          # of its `## Step:` heading
 
 
 @dataclass
@@ -109,7 +112,7 @@ def parse_lesson(text: str, path: Path | str = "<lesson>", known_checks=()) -> L
         if not current["checks"]:
             fail(current["line"], f"step {current['title']!r} has no `check:` line: nothing could ever complete it")
         steps.append(Step(current["title"], "\n".join(current["text"]).strip(), current["checks"],
-                          current["hints"], current["predict"]))
+                          current["hints"], current["predict"], current["setup"], current["line"]))
 
     for i in range(end + 1, len(lines)):
         raw = lines[i]
@@ -117,11 +120,12 @@ def parse_lesson(text: str, path: Path | str = "<lesson>", known_checks=()) -> L
         m = re.match(r"^##\s+Step:\s*(.+?)\s*$", raw)
         if m:
             close(line_no)
-            current = {"title": m.group(1), "text": [], "checks": [], "hints": [], "predict": None, "line": line_no}
+            current = {"title": m.group(1), "text": [], "checks": [], "hints": [], "predict": None, "setup": {},
+                       "line": line_no}
             continue
         if raw.startswith("## "):
             fail(line_no, f"a section heading must read `## Step: TITLE`, got {raw.strip()!r}")
-        directive = re.match(r"^(check|hint|predict):\s*(.*)$", raw)
+        directive = re.match(r"^(check|hint|predict|setup):\s*(.*)$", raw)
         if directive and current is None:
             fail(line_no, f"`{directive.group(1)}:` outside a step; put it under a `## Step:` heading")
         if directive:
@@ -130,6 +134,14 @@ def parse_lesson(text: str, path: Path | str = "<lesson>", known_checks=()) -> L
                 fail(line_no, f"`{kind}:` needs something after it")
             if kind == "hint":
                 current["hints"].append(body)
+            elif kind == "setup":
+                key, sep, value = body.partition(":")
+                key = key.strip()
+                if not sep or not value.strip():
+                    fail(line_no, f"expected `setup: key: value` (e.g. `setup: net: tanh`), got {body!r}")
+                if key not in STEP_SETUP_KEYS:
+                    fail(line_no, f"a step cannot change {key!r}; `setup:` takes {', '.join(sorted(STEP_SETUP_KEYS))}")
+                current["setup"][key] = value.strip()
             elif kind == "check":
                 name, _, arg = body.partition(" ")
                 if known_checks and name not in known_checks:

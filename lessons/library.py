@@ -5,7 +5,7 @@ from pathlib import Path
 
 from .checks import CHECKS, validate
 from .format import Lesson, LessonFormatError, load_lessons
-from .setups import check_setup
+from .setups import check_setup, merged
 
 CONTENT = Path(__file__).parent / "content"
 
@@ -15,7 +15,13 @@ def validate_lesson(lesson: Lesson) -> None:
     problem = check_setup(lesson.setup)
     if problem:
         raise LessonFormatError(f"{lesson.path}:1: {problem}")
+    setup = lesson.setup
     for step in lesson.steps:
+        if step.setup:
+            setup = merged(setup, step.setup)
+            problem = check_setup(setup)
+            if problem:
+                raise LessonFormatError(f"{lesson.path}:{step.line}: step {step.title!r}: setup: {problem}")
         for c in step.checks:
             problem = validate(c.name, c.arg)
             if problem:

@@ -3,6 +3,11 @@
 The runner wraps the session's Interpreter (front ends call ``run`` as they would the
 interpreter's) and adds the lesson's feedback to each result. Progress is the list of commands
 the learner ran; resuming replays them, so the debugger comes back exactly where it was.
+
+A step's prediction is judged when the step's checks first hold (so ``predict: value W1[0,0]``
+before an update is compared with the updated weight, not the old one). A step with ``setup:``
+lines restarts the session with the lesson's setup so changed when that step begins
+(breakpoints and watches are kept, as `reset` keeps them).
 """
 from __future__ import annotations
 
@@ -17,7 +22,7 @@ from inspector.session import Session, SessionError
 from .checks import CHECKS, Context
 from .format import Lesson, Predict
 from .progress import ProgressStore, empty_record
-from .setups import setup_problem
+from .setups import merged, setup_problem
 
 NOT_RECORDED = {"help", "quit", "hint", "lesson", "where", "list", "show"}  # they change nothing
 
@@ -50,11 +55,11 @@ class LessonRunner:
 
     def __init__(self, lesson: Lesson, store: ProgressStore | None = None, resume: bool = True):
         self.lesson, self.store = lesson, store
-        seed = int(lesson.setup.get("seed", 0))
-        self.session = Session(lambda s: setup_problem(lesson.setup, s), seed=seed,
+        self.setup = merged(lesson.setup, lesson.steps[0].setup)  # what the session is built from now
+        self.session = Session(lambda s: setup_problem(self.setup, s), seed=int(self.setup.get("seed", 0)),
                                source=f"lesson {lesson.id}")
-        if "batch" in lesson.setup:
-            self.session.set_batch(parse_rows(lesson.setup["batch"], len(self.session.problem.X),
+        if "batch" in self.setup:
+            self.session.set_batch(parse_rows(self.setup["batch"], len(self.session.problem.X),
                                               self.session.batch))
         self.session.lesson = self
         self.interp = Interpreter(self.session)
@@ -63,7 +68,6 @@ class LessonRunner:
         self.commands: list[str] = []
         self.hints_shown = 0
         self.prediction: tuple[object, str] | None = None   # (parsed answer, what the learner typed)
-        self.prediction_result: str | None = None
         self.ctx = Context(self.session, start_iteration=self.session.current.number)
         self.replaying = False
         record = store.get(lesson.id) if store else empty_record()
@@ -105,39 +109,59 @@ class LessonRunner:
             self.ctx.ran.append((cmd.name, arg))
         if cmd is not None and cmd.name in ("reset", "seed", "load"):
             self.ctx.start_iteration = self.session.current.number
-        result.extra += self.after()
+        result.extra += self.after(cmd.name if cmd is not None and result.ok else None, arg)
         self.save()
         return result
 
-    def after(self) -> list[str]:
-        """Feedback after a command: a prediction compared, a step completed, the next step's text."""
+    def after(self, command: str | None = None, arg: str = "") -> list[str]:
+        """Feedback after a command: a prediction judged, a step completed, the next step's text."""
         out: list[str] = []
         step = self.step
         if step is None:
             return out
-        if step.predict and self.prediction is not None and self.prediction_result is None:
-            verdict = self.compare_prediction(step.predict)
-            if verdict:
-                self.prediction_result = verdict
-                out.append(verdict)
+        passed = all(CHECKS[c.name].test(self.ctx, c.arg) for c in step.checks)
         if step.predict and self.prediction is None:
-            if all(CHECKS[c.name].test(self.ctx, c.arg) for c in step.checks):
+            if passed:
                 out.append(f"predict first: {self.predict_question(step.predict)} "
                            f"(type `predict ANSWER`), then carry on")
             return out
-        if all(CHECKS[c.name].test(self.ctx, c.arg) for c in step.checks):
-            self.completed.append(self.step_index)
-            out.append(f"✓ step {self.step_index + 1}/{len(self.lesson.steps)} done: {step.title}")
-            self.step_index += 1
-            self.ctx = Context(self.session, start_iteration=self.session.current.number)
-            self.hints_shown = 0
-            self.prediction = self.prediction_result = None
-            if self.done:
-                out.append(f"🎉 lesson {self.lesson.id} complete: {self.lesson.title}. "
-                           f"`nndb lessons` shows what comes next.")
-            else:
-                out += self.step_lines()
+        if not passed:
+            wanted = [c.arg for c in step.checks if c.name == "answered"]
+            if command == "answer" and wanted and not any(CHECKS["answered"].test(
+                    Context(self.session, answers=[arg]), w) for w in wanted):
+                out.append(f"✗ {arg.strip()!r} is not the answer this step is looking for: look again "
+                           f"(`hint` helps)")
+            return out
+        if step.predict:
+            out.append(self.compare_prediction(step.predict) or
+                       f"(no verdict on your prediction: {step.predict.target} is not computed at this point)")
+        self.completed.append(self.step_index)
+        out.append(f"✓ step {self.step_index + 1}/{len(self.lesson.steps)} done: {step.title}")
+        self.step_index += 1
+        self.hints_shown = 0
+        self.prediction = None
+        if self.done:
+            out.append(f"🎉 lesson {self.lesson.id} complete: {self.lesson.title}. "
+                       f"`nndb lessons` shows what comes next.")
+        else:
+            out += self.begin_step()
+            out += self.step_lines()
+        self.ctx = Context(self.session, start_iteration=self.session.current.number)
         return out
+
+    def begin_step(self) -> list[str]:
+        """Apply the new current step's ``setup:`` changes: restart the session with them."""
+        changes = self.step.setup
+        if not changes:
+            return []
+        self.setup = merged(self.setup, changes)
+        if "seed" in changes:
+            self.session.seed = int(changes["seed"])
+        self.session.reset()
+        if "batch" in changes:
+            self.session.set_batch(parse_rows(changes["batch"], len(self.session.problem.X), self.session.batch))
+        shown = ", ".join(f"{k}: {v}" for k, v in changes.items())
+        return [f"↻ the debugger restarted with {shown} (iteration 1; breakpoints and watches kept)"]
 
     # -- predictions -------------------------------------------------------------------------
     @staticmethod
@@ -147,10 +171,12 @@ class LessonRunner:
                 "sign": f"will {p.target} be positive, negative or zero?"}[p.kind]
 
     def compare_prediction(self, p: Predict) -> str | None:
-        """The verdict once the target can be computed, else None (compared again after the next command)."""
+        """The verdict on the learner's prediction, or None when the target cannot be computed here."""
         try:
             _, value = self.session.evaluate(p.target)
-        except (E.ExprError, SessionError, ValueError, IndexError):
+            if p.kind != "shape" and not np.isfinite(float(np.asarray(value))):
+                return None
+        except (E.ExprError, SessionError, ValueError, IndexError, TypeError):
             return None
         guess, typed = self.prediction
         if p.kind == "shape":
@@ -163,7 +189,7 @@ class LessonRunner:
             ok = guess == actual_sign
             shown = f"{v:.4g} ({'positive' if v > 0 else 'negative' if v < 0 else 'zero'})"
         else:
-            v = float(np.asarray(value))
+            v = float(np.asarray(value)) + 0.0  # + 0.0: a −0 is shown as 0
             ok = abs(v - guess) <= p.tolerance
             shown = f"{v:.6g}"
         mark = "✓ your prediction was right" if ok else "✗ not quite"
@@ -174,7 +200,7 @@ class LessonRunner:
         if step is None or step.predict is None:
             raise SessionError("predict: this step asks for no prediction")
         guess = parse_prediction(step.predict.kind, text)
-        self.prediction, self.prediction_result = (guess, text.strip()), None
+        self.prediction = (guess, text.strip())
         return Result(f"predict {text}", True, "lesson", f"noted: {step.predict.target} → {text.strip()}")
 
     # -- views -------------------------------------------------------------------------------

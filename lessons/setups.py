@@ -1,21 +1,33 @@
 """Lesson setups: a preset's data with the network, initialization and optimizer a lesson asks for.
 
 Front-matter keys: ``preset`` (data and default net), ``seed``, ``batch``, ``hidden`` (``8,8``),
-``net`` (``relu``, ``sigmoid``, ``tanh``, ``deep-sigmoid``, ``planted-bug``), ``init`` (``he``,
-``xavier``, ``small``, ``zeros``, ``large``), ``optimizer`` (``sgd``, ``momentum``, ``adam``),
+``net`` (``relu``, ``leaky-relu``, ``sigmoid``, ``tanh``, ``deep-sigmoid``, ``planted-bug``), ``init``
+(``he``, ``xavier``, ``small``, ``zeros``, ``large``), ``optimizer`` (``sgd``, ``momentum``, ``adam``),
 ``lr``, ``l2``.
+
+A step may change any of these keys (``setup: net: tanh`` under its heading, see
+lessons/format.py); when the step begins the runner restarts the session with the lesson's
+setup updated (``merged``).
 """
 from __future__ import annotations
+
+import re
 
 import numpy as np
 
 from engine import SGD, Adam, Dense, ReLU, Sigmoid, Tanh, load_preset
+from engine.activations import LeakyReLU
 from engine.model import Sequential
 from engine.presets import PRESETS, Problem
 
-NETS = ("relu", "sigmoid", "tanh", "deep-sigmoid", "planted-bug")
+NETS = ("relu", "leaky-relu", "sigmoid", "tanh", "deep-sigmoid", "planted-bug")
 INITS = ("he", "xavier", "small", "zeros", "large")
 OPTIMIZERS = ("sgd", "momentum", "adam")
+
+
+def merged(setup: dict[str, str], changes: dict[str, str]) -> dict[str, str]:
+    """The setup after a step's ``setup:`` changes (a new dict; the lesson's own is untouched)."""
+    return {**setup, **changes}
 
 
 class ForgetfulReLU(ReLU):
@@ -41,8 +53,8 @@ def setup_problem(setup: dict[str, str], seed: int) -> Problem:
         n_in, n_out = base.X.shape[1], model.output_shape()[0]
         net = setup.get("net", "relu")
         hidden = [int(h) for h in setup.get("hidden", "16,16,16,16" if net == "deep-sigmoid" else "8,8").split(",")]
-        act = {"relu": ReLU, "sigmoid": Sigmoid, "tanh": Tanh, "deep-sigmoid": Sigmoid,
-               "planted-bug": ReLU}[net]
+        act = {"relu": ReLU, "leaky-relu": LeakyReLU, "sigmoid": Sigmoid, "tanh": Tanh,
+               "deep-sigmoid": Sigmoid, "planted-bug": ReLU}[net]
         init = setup.get("init", "xavier" if act in (Sigmoid, Tanh) else "he")
         sizes = [n_in, *hidden, n_out]
         layers = []
@@ -85,6 +97,8 @@ def check_setup(setup: dict[str, str]) -> str | None:
                     raise ValueError
             except ValueError:
                 return f"{key} must be a number ≥ 0, got {setup[key]!r}"
+    if "batch" in setup and not re.fullmatch(r"\d*\s*:\s*\d*|\d+(\s*,\s*\d+)*", setup["batch"].strip()):
+        return f"batch must be a range like 0:8 or a list like 3,5,7, got {setup['batch']!r}"
     if "hidden" in setup:
         parts = setup["hidden"].split(",")
         if not all(p.strip().isdigit() and 0 < int(p) <= 256 for p in parts):
