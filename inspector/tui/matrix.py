@@ -131,30 +131,38 @@ class MatrixView(ScrollView, can_focus=True):
     def watch_cursor(self) -> None:
         self.refresh()
 
+    def visible_cols(self) -> int:
+        """How many whole cells fit beside the row labels (a cut-off number would misread)."""
+        return max(1, (self.scrollable_content_region.width - self.label_width) // CELL)
+
+    @property
+    def first_col(self) -> int:
+        """The column drawn first: the scroll offset rounded up to a whole cell (so the last is reachable)."""
+        return -(-int(self.scroll_offset.x) // CELL)
+
     def scroll_to_cursor(self) -> None:
         r, c = self.cursor
         height = max(1, self.scrollable_content_region.height - 1)
-        width = max(CELL, self.scrollable_content_region.width - self.label_width)
-        x, y = self.scroll_offset
+        y = self.scroll_offset.y
         if r < y:
             y = r
         elif r >= y + height:
             y = r - height + 1
-        col_x = c * CELL
-        if col_x < x:
-            x = col_x
-        elif col_x + CELL > x + width:
-            x = col_x + CELL - width
-        self.scroll_to(x, y, animate=False)
+        first, visible = self.first_col, self.visible_cols()
+        if c < first:
+            first = c
+        elif c >= first + visible:
+            first = c - visible + 1
+        self.scroll_to(first * CELL, y, animate=False)
 
     def on_click(self, event) -> None:
         offset = event.get_content_offset(self)
         if offset is None or not self.grid.size or self.heatmap:
             return
-        x, y = self.scroll_offset
-        row = y + offset.y - 1
-        col = (x + offset.x - self.label_width) // CELL
-        if 0 <= row < self.grid.shape[0] and 0 <= col < self.grid.shape[1]:
+        row = self.scroll_offset.y + offset.y - 1
+        cell = (offset.x - self.label_width) // CELL
+        col = self.first_col + cell
+        if 0 <= row < self.grid.shape[0] and 0 <= cell < self.visible_cols() and col < self.grid.shape[1]:
             self.cursor = (row, col)
             self.focus()
             self.post_message(self.Selected(self, row, col))
@@ -180,10 +188,9 @@ class MatrixView(ScrollView, can_focus=True):
             return Strip.blank(width)
         if self.heatmap:
             return self.heat_line(y, width)
-        scroll_x, scroll_y = self.scroll_offset
-        first_col = scroll_x // CELL
-        n_cols = max(1, (width - self.label_width) // CELL + 1)
-        cols = range(first_col, min(self.grid.shape[1], first_col + n_cols))
+        scroll_y = self.scroll_offset.y
+        first_col = self.first_col
+        cols = range(first_col, min(self.grid.shape[1], first_col + self.visible_cols()))
         if y == 0:
             segments = [Segment(" " * self.label_width, HEADER_STYLE)]
             segments += [Segment(f"{c:>{CELL - 1}} ", HEADER_STYLE) for c in cols]

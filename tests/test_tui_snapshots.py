@@ -1,0 +1,57 @@
+"""SVG snapshots of the TUI (pytest-textual-snapshot): the main screen at 80×24 and 160×48, the gradcheck view, the help screen."""
+# Regenerate after an intended change of the layout with
+#     python -m pytest tests/test_tui_snapshots.py --snapshot-update
+# and look at the SVGs in tests/__snapshots__/test_tui_snapshots/. Everything shown is
+# deterministic: seeded presets, no clock in the header, no notification on these paths, the
+# command bar (the only blinking cursor) unfocused, and the gradcheck rows fixed (their last
+# digits are floating-point noise that differs between BLAS builds; the real computation is
+# tested in test_tui.py and test_session.py).
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("pytest_textual_snapshot")
+
+from engine.gradcheck import GradRow  # noqa: E402
+from inspector.session import Session  # noqa: E402
+from inspector.sources import open_preset  # noqa: E402
+from inspector.tui.app import NndbApp  # noqa: E402
+from inspector.tui.matrix import MatrixView  # noqa: E402
+
+# rows of `gradcheck dense1 2` at op 0 of moons seed 0, to 9 digits; the errors as measured once
+GRADCHECK_ROWS = [
+    GradRow("W1[0,2]", 0.109566352, 0.109566352, 1.71e-10, False),
+    GradRow("W1[1,2]", 0.0503609923, 0.0503609923, 1.05e-10, False),
+    GradRow("b1[2]", 0.114960788, 0.114960788, 1.61e-10, False),
+]
+
+
+def app() -> NndbApp:
+    return NndbApp(open_preset("moons", seed=0))
+
+
+def test_main_screen_80x24_after_three_steps(snap_compare):
+    assert snap_compare(app(), press=["s", "s", "s"], terminal_size=(80, 24))
+
+
+def test_main_screen_160x48_in_the_second_iteration(snap_compare):
+    # a whole iteration (the loss column has a point), then three ops into the next one
+    assert snap_compare(app(), press=["c", "s", "s", "s"], terminal_size=(160, 48))
+
+
+def test_gradcheck_view(snap_compare, monkeypatch):
+    monkeypatch.setattr(Session, "gradcheck", lambda self, spec: list(GRADCHECK_ROWS))
+
+    async def open_gradcheck(pilot):
+        await pilot.press("s")
+        await pilot.pause()
+        view = next(v for v in pilot.app.query(MatrixView) if v.display and v.symbol == "Z1")
+        view.focus()
+        await pilot.pause()
+        await pilot.press("right", "right", "g")
+        await pilot.pause()
+    assert snap_compare(app(), run_before=open_gradcheck, terminal_size=(120, 40))
+
+
+def test_help_screen(snap_compare):
+    assert snap_compare(app(), press=["question_mark"], terminal_size=(120, 40))
