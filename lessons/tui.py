@@ -82,7 +82,7 @@ class LessonApp(NndbApp):
         self.query_one(LessonPanel).show(self.runner, self.viewing, self.feedback, self.hints)
 
     def after_command(self, result) -> None:
-        keep = ("✓", "✗", "🎉", "predict first")  # the step text itself is in the panel already
+        keep = ("✓", "✗", "🎉", "↻", "predict first")  # the step text itself is in the panel already
         self.feedback += [line for line in result.extra if line.startswith(keep)]
         if result.kind == "lesson" and result.data.get("lines") and result.command == "hint":
             self.hints = list(result.data["lines"])

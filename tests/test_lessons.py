@@ -598,3 +598,36 @@ def test_docs_describe_every_check_and_every_setup_key():
     for value in (*NETS, *INITS, *OPTIMIZERS):
         assert f"`{value}`" in docs, value
     assert "nndb lesson ID --repl --reset --lessons-dir PATH < solution.txt" in docs
+
+
+def test_the_tui_follows_a_step_that_restarts_the_debugger():
+    pytest.importorskip("textual")
+    from textual.widgets import Static
+
+    from inspector.tui.widgets import CommandBar
+    from lessons.tui import LessonApp
+
+    runner = LessonRunner(BY_ID["activations"])
+    app = LessonApp(runner)
+    lines = solution("activations")
+    seen = {}
+
+    async def main():
+        async with app.run_test(size=(160, 45)) as pilot:
+            await pilot.pause()
+            for i, line in enumerate(lines):
+                bar = app.query_one(CommandBar)
+                bar.focus()
+                bar.value = line
+                await pilot.press("enter")
+                await pilot.pause()
+                if i == 5:  # step 2 done: the sigmoid network has replaced the ReLU one
+                    seen["restart"] = plain(app.query_one("#lesson-feedback", Static))
+                    seen["listing"] = [op.layer for op in app.session.tape]
+            seen["steps"] = plain(app.query_one("#lesson-steps", Static))
+
+    asyncio.run(main())
+    assert "↻ the debugger restarted with net: sigmoid" in seen["restart"]
+    assert "sigmoid1" in seen["listing"] and "relu1" not in seen["listing"]
+    assert all(f"✓ {i + 1}. {step.title}" in seen["steps"] for i, step in enumerate(BY_ID["activations"].steps))
+    assert runner.done
