@@ -56,8 +56,7 @@ class LessonRunner:
     def __init__(self, lesson: Lesson, store: ProgressStore | None = None, resume: bool = True):
         self.lesson, self.store = lesson, store
         self.setup = merged(lesson.setup, lesson.steps[0].setup)  # what the session is built from now
-        self.session = Session(lambda s: setup_problem(self.setup, s), seed=int(self.setup.get("seed", 0)),
-                               source=f"lesson {lesson.id}")
+        self.session = Session(self.build, seed=int(self.setup.get("seed", 0)), source=f"lesson {lesson.id}")
         if "batch" in self.setup:
             self.session.set_batch(parse_rows(self.setup["batch"], len(self.session.problem.X),
                                               self.session.batch))
@@ -78,6 +77,10 @@ class LessonRunner:
                     self.run(line)
             finally:
                 self.replaying = False
+
+    def build(self, seed: int):
+        """The session's factory: the lesson's network as the current step's setup describes it."""
+        return setup_problem(self.setup, seed)
 
     # -- state -------------------------------------------------------------------------------
     @property
@@ -157,6 +160,8 @@ class LessonRunner:
         self.setup = merged(self.setup, changes)
         if "seed" in changes:
             self.session.seed = int(changes["seed"])
+        self.session.factory = self.build  # the lesson's network again, even after a `load`
+        self.session.source = f"lesson {self.lesson.id}"
         self.session.reset()
         if "batch" in changes:
             self.session.set_batch(parse_rows(changes["batch"], len(self.session.problem.X), self.session.batch))

@@ -631,3 +631,15 @@ def test_the_tui_follows_a_step_that_restarts_the_debugger():
     assert "sigmoid1" in seen["listing"] and "relu1" not in seen["listing"]
     assert all(f"✓ {i + 1}. {step.title}" in seen["steps"] for i, step in enumerate(BY_ID["activations"].steps))
     assert runner.done
+
+
+def test_a_step_setup_rebuilds_the_lessons_network_even_after_a_load(tmp_path):
+    text = LESSON.replace("## Step: Step\n", "## Step: Step\nsetup: hidden: 3\n")
+    runner = LessonRunner(parse_lesson(text, "tiny.md", CHECKS))
+    model = tmp_path / "m.npz"
+    play(runner, [f"save {model}", f"load {model}"])
+    assert runner.session.source == str(model)
+    runner.run("print X")
+    s = runner.session
+    assert runner.step_index == 1 and s.source == "lesson tiny"
+    assert s.model.param("W1").value.shape == (2, 3)
