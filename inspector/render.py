@@ -116,10 +116,25 @@ def shape_line(op: Op) -> Text:
 SYMBOL = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
+def shape_text(shape: tuple) -> str:
+    """``(4×8)``; a vector as NumPy writes it, ``(8,)``; a scalar as ``()``."""
+    return f"({shape[0]},)" if len(shape) == 1 else f"({shape_str(shape)})" if shape else "()"
+
+
 def shaped_equation(equation: str, shapes: dict[str, tuple]) -> str:
-    """The equation with each array replaced by its shape: ``(4×8) = (4×2)·(2×8) + (8)``."""
-    left = equation.split(",  ")[0]
-    return SYMBOL.sub(lambda m: f"({shape_str(shapes[m.group()])})" if m.group() in shapes else m.group(), left)
+    """The equation with its arrays replaced by their shapes: ``(4×2)·(2×8) + (8,) → (4×8)``."""
+    main = equation.split(",  ")[0]
+    for arrow in (" = ", " ← "):
+        if arrow in main:
+            lhs, rhs = main.split(arrow, 1)
+            break
+    else:
+        lhs, rhs = "", main
+
+    def sub(text: str) -> str:
+        return SYMBOL.sub(lambda m: shape_text(shapes[m.group()]) if m.group() in shapes else m.group(), text)
+    result = sub(rhs.strip())
+    return f"{result} → {sub(lhs.strip())}" if lhs else result
 
 
 def where_line(w: dict) -> Text:

@@ -52,7 +52,7 @@ def test_repl_steps_prints_and_shows_the_values(state_home):
     assert status == 0
     assert "2-2-1 sigmoid net" in text and "help lists all" in text
     assert "iteration 1 · at the start, before op 0" in text and "next: [0] dense1.forward.Z1" in text
-    assert "[0] dense1 forward" in text and "Z1 = X·W1 + b1" in text and "(4×2) = (4×2)·(2×2) + (2)" in text
+    assert "[0] dense1 forward" in text and "Z1 = X·W1 + b1" in text and "(4×2)·(2×2) + (2,) → (4×2)" in text
     assert "W1  2×2" in text
     W1 = xor_W1()
     for value in W1.ravel():

@@ -17,6 +17,7 @@ from inspector.session import Session  # noqa: E402
 from inspector.sources import open_preset  # noqa: E402
 from inspector.tui.app import NndbApp  # noqa: E402
 from inspector.tui.matrix import MatrixView  # noqa: E402
+import lessons  # noqa: E402,F401  (the nndb entry point always declares the lesson commands: help lists them)
 
 # rows of `gradcheck dense1 2` at op 0 of moons seed 0, to 9 digits; the errors as measured once
 GRADCHECK_ROWS = [

@@ -26,7 +26,7 @@ from .network import diagram, is_small, summary
 from .screens import EditScreen, GradcheckScreen, HelpScreen, TrainScreen
 from .widgets import CommandBar, LossPanel, OpList, OpPanel, ParamsPanel
 
-WIDE = 140  # columns from which the loss and watches get a column of their own
+WIDE = 160  # columns from which the loss and watches get a column of their own
 
 
 class CommandsProvider(Provider):
@@ -63,7 +63,7 @@ class NndbApp(App):
         Binding("g", "gradcheck_cell", "Gradcheck", tooltip="gradient-check the selected cell's neuron"),
         Binding("T", "train", "Train", tooltip="train N iterations at full speed"),
         Binding("colon", "focus_command", "Command", tooltip="type a command (the REPL's language)"),
-        Binding("q", "quit", "Quit"),
+        Binding("q", "quit", "Quit", tooltip="leave nndb"),
         Binding("R", "command('reset')", "Reset", show=False, tooltip="start over (same preset and seed)"),
         Binding("1", "tab('tab-op')", "Op tab", show=False),
         Binding("2", "tab('tab-params')", "Parameters tab", show=False),

@@ -29,13 +29,13 @@ class MatrixView(ScrollView, can_focus=True):
     """One named array; arrows move the cell cursor, and the app acts on the selected cell."""
 
     BINDINGS = [
-        Binding("up", "move(-1, 0)", "Up", show=False),
-        Binding("down", "move(1, 0)", "Down", show=False),
-        Binding("left", "move(0, -1)", "Left", show=False),
-        Binding("right", "move(0, 1)", "Right", show=False),
-        Binding("pageup", "move(-10, 0)", "Page up", show=False),
-        Binding("pagedown", "move(10, 0)", "Page down", show=False),
-        Binding("home", "home", "First cell", show=False),
+        Binding("up", "move(-1, 0)", "Up", show=False, tooltip="move the cell cursor up"),
+        Binding("down", "move(1, 0)", "Down", show=False, tooltip="move the cell cursor down"),
+        Binding("left", "move(0, -1)", "Left", show=False, tooltip="move the cell cursor left"),
+        Binding("right", "move(0, 1)", "Right", show=False, tooltip="move the cell cursor right"),
+        Binding("pageup", "move(-10, 0)", "Page up", show=False, tooltip="up ten rows"),
+        Binding("pagedown", "move(10, 0)", "Page down", show=False, tooltip="down ten rows"),
+        Binding("home", "home", "First cell", show=False, tooltip="back to the first cell"),
         Binding("h", "toggle_heatmap", "Heat map", tooltip="overview of the whole array, one colour per block"),
     ]
 
@@ -80,6 +80,12 @@ class MatrixView(ScrollView, can_focus=True):
         r, c = self.cursor
         self.cursor = (min(r, self.grid.shape[0] - 1), min(c, self.grid.shape[1] - 1))
         self.refresh()
+
+    def overflows(self, cols: int) -> bool:
+        """Whether ``cols`` columns need the horizontal scrollbar (True before the first layout)."""
+        inner = self.size.width - 3  # borders and the vertical scrollbar
+        label = len(str(max(cols - 1, 0))) + 2
+        return inner <= 0 or label + cols * CELL > inner
 
     def index_of(self, row: int, col: int) -> tuple[int, ...]:
         """The index into the original array of grid cell (row, col)."""

@@ -77,9 +77,11 @@ def diagram(session, example: int = 0) -> Text:
             line.append_text(cell)
             line.append(" " * (w - cell.cell_len + 2))
         lines.append(line)
-    caption = Text(f"units: example {example} of the batch (after the activation; ○ not computed yet)   "
-                   f"grids: row j = neuron j's incoming weights   red +, blue −, brighter = larger", style="dim")
-    return Text("\n").join(lines + [Text(""), caption])
+    caption = Text(f"units: example {example} of the batch, after the activation (○: not computed yet)\n"
+                   f"grids: row j = neuron j's incoming weights; red +, blue −, brighter = larger", style="dim")
+    diagram = Text("\n").join(lines + [Text(""), caption])
+    diagram.no_wrap = True  # wider than the pane: it scrolls sideways rather than breaking columns
+    return diagram
 
 
 def summary(session) -> Table:

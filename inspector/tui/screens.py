@@ -123,8 +123,11 @@ class TrainScreen(ModalScreen):
         with Vertical(id="train-body"):
             yield Label(Text("train on the whole dataset (iterations, or `N epochs`)", style="bold"))
             yield Input(value=self.default, id="train-count")
-            yield ProgressBar(id="train-progress", show_eta=True)
-            yield Static(id="train-status")
+            bar = ProgressBar(id="train-progress", show_eta=True)
+            bar.display = False  # until training starts
+            yield bar
+            yield Static(Text("Enter starts · Esc closes (while training: Esc stops, keeping what was trained)",
+                              style="dim"), id="train-status")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if not self.running:
@@ -137,7 +140,9 @@ class TrainScreen(ModalScreen):
             self.dismiss()
 
     def progress(self, done: int, total: int, loss: float) -> None:
-        self.query_one(ProgressBar).update(total=total, progress=done)
+        bar = self.query_one(ProgressBar)
+        bar.display = True
+        bar.update(total=total, progress=done)
         self.query_one("#train-status", Static).update(f"iteration {done}/{total}   loss {loss:.4f}   Esc stops")
 
     def status(self, message: str, error: bool = False) -> None:

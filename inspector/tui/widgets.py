@@ -105,7 +105,9 @@ class OpPanel(Vertical):
         for view, (name, value, label) in zip(views, arrays):
             view.display = True
             rows = 1 if np.ndim(value) <= 1 else np.shape(value)[0]
-            view.styles.height = min(rows, 12) + 4  # borders, column header, scrollbar
+            cols = int(np.size(value) // max(rows, 1)) if np.ndim(value) else 1
+            # borders and the column header, plus a line for the scrollbar when the columns overflow
+            view.styles.height = min(rows, 12) + 3 + view.overflows(cols)
             view.show(name, value, previous.get(name) if label == name else None,
                       title=None if label == name else f"{label}  {shape_str(np.shape(value))}")
         for view in views[len(arrays):]:
@@ -124,7 +126,9 @@ class ParamsPanel(Vertical):
 
     def compose(self):
         yield Tree("model", id="param-tree")
-        yield MatrixView(id="param-view")
+        view = MatrixView(id="param-view")
+        view.display = False  # until a parameter is picked in the tree
+        yield view
 
     def show(self, session: Session) -> None:
         tree = self.query_one(Tree)
@@ -158,7 +162,9 @@ class ParamsPanel(Vertical):
         if symbol:
             value = self.session.values_at().get(symbol)
             if value is not None:
-                self.query_one("#param-view", MatrixView).show(symbol, value)
+                view = self.query_one("#param-view", MatrixView)
+                view.display = True
+                view.show(symbol, value)
 
 
 class LossPanel(Vertical):
@@ -178,7 +184,10 @@ class LossPanel(Vertical):
                            f"min {fmt(min(losses))}")
         figures.append(f"\nthis iteration: {fmt(current)}" if current is not None else "")
         self.query_one("#loss-figures", Static).update(figures)
-        self.query_one("#loss-plot", Sparkline).data = losses + ([current] if current is not None else [])
+        points = losses + ([current] if current is not None else [])
+        plot = self.query_one("#loss-plot", Sparkline)
+        plot.display = len(points) >= 3  # one or two bars say nothing about a trend
+        plot.data = points
         lines = Text("watches", style="bold")
         if not session.watches:
             lines.append("\n(none: `watch norm(dW1)`)", style="dim")
@@ -196,10 +205,10 @@ class LossPanel(Vertical):
 class CommandBar(Input):
     """Takes every REPL command; Tab completes (the same completion as the REPL), ↑/↓ walk the history."""
 
-    BINDINGS = [Binding("tab", "complete", "Complete", show=False),
-                Binding("up", "history(-1)", "Previous command", show=False),
-                Binding("down", "history(1)", "Next command", show=False),
-                Binding("escape", "leave", "Back to the listing", show=False)]
+    BINDINGS = [Binding("tab", "complete", "Complete", show=False, tooltip="complete the command or name"),
+                Binding("up", "history(-1)", "Previous command", show=False, tooltip="the previous command"),
+                Binding("down", "history(1)", "Next command", show=False, tooltip="the next command"),
+                Binding("escape", "leave", "Back to the listing", show=False, tooltip="back to the op listing")]
 
     def __init__(self, session_getter, **kwargs):
         super().__init__(placeholder="command — help lists them; Tab completes; Esc leaves", **kwargs)
