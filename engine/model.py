@@ -230,8 +230,8 @@ class Sequential:
             if tracer.enabled:
                 weights = [p for p in self._params if p.attr in DECAYED]
                 tracer.record(Op("loss", "l2", "l2.penalty",  # layer "l2": op name l2.loss.L, unique
-                                 "L = L_data + (λ/2m)·Σ‖W‖²  (" + ", ".join(p.symbol for p in weights) + ")",
-                                 {"L_data": np.asarray(L_data), **{p.symbol: p.value for p in weights}},
+                                 "L ← L + (λ/2m)·Σ‖W‖²  (" + ", ".join(p.symbol for p in weights) + ")",
+                                 {"L": np.asarray(L_data), **{p.symbol: p.value for p in weights}},
                                  {"L": np.asarray(L)}, {"l2": self._l2, "m": m}))
         self.backward(loss_fn.backward())
         optimizer.step()

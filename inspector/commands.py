@@ -461,8 +461,9 @@ def do_batch(s, arg, line="batch"):
 @command("train", usage="train N [epochs]", args="train",
          summary="train N iterations (or N epochs) on the whole dataset at engine speed, then stop",
          help="""
-Minibatches of the preset's batch size, shuffled, untraced: as fast as `fit`. Afterwards the
-debugger stops at the start of the next iteration on your batch; history before it is cleared.""")
+The current iteration is finished first, as it stands (your edits included); then minibatches
+of the preset's batch size, shuffled, untraced: as fast as `fit`. Afterwards the debugger stops
+at the start of the next iteration on your batch; history before it is cleared.""")
 def do_train(s, arg, line="train", progress=None):
     m = re.fullmatch(r"\s*(\d+)\s*(epochs?|iterations?|iters?)?\s*", arg)
     if not m:

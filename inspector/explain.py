@@ -305,11 +305,11 @@ def _adam_update(op, index):
 
 
 def _l2_penalty(op, index):
-    data = float(op.inputs["L_data"])
-    weights = [k for k in op.inputs if k != "L_data"]
+    data = float(op.inputs["L"])  # the data loss, before the penalty is added
+    weights = [k for k in op.inputs if k != "L"]
     total = sum(float(np.sum(op.inputs[k] ** 2)) for k in weights)
     lam, m = op.attrs["l2"], op.attrs["m"]
-    return ("L = L_data + (λ/2m)·Σ‖W‖²", f"{fmt(data)} + ({n(lam)}/(2·{m}))·{fmt(total)}",
+    return ("L ← L + (λ/2m)·Σ‖W‖²", f"{fmt(data)} + ({n(lam)}/(2·{m}))·{fmt(total)}",
             data + lam / (2 * m) * total, [f"Σ‖W‖² sums the squares of {', '.join(weights)}"])
 
 

@@ -749,10 +749,11 @@ class Session:
         return rows
 
     def train(self, iterations: int, progress=None) -> dict:
-        """Train ``iterations`` minibatch steps over the whole dataset at engine speed, untraced."""
+        """Finish this iteration as it stands (edits included), then train ``iterations`` minibatch
+        steps over the whole dataset at engine speed, untraced."""
         if iterations < 1:
             raise SessionError(f"train: the count must be ≥ 1, got {iterations}")
-        self.restore(self.current.snapshot)
+        self.archive()  # the model is already past the current iteration, with its edits
         X_all = np.asarray(self.problem.X, dtype=np.float64)
         n = len(X_all)
         size = self.problem.batch_size
@@ -770,7 +771,7 @@ class Session:
                     break  # the front end asked to stop: keep what was trained so far
         self.history.clear()  # the iterations in between were not recorded: no stepping back across them
         evaluation = self.model.evaluate(X_all, self.problem.Y, self.loss)  # the trained weights, before
-        self.start_iteration(self.current.number + len(losses))  # the recorded iteration runs one more step
+        self.start_iteration(self.current.number + 1 + len(losses))  # the recorded one runs one more step
         return {"iterations": len(losses), "requested": iterations, "first_loss": losses[0],
                 "last_loss": losses[-1], "dataset_loss": evaluation["loss"],
                 "dataset_accuracy": evaluation["accuracy"]}

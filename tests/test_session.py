@@ -987,10 +987,11 @@ def test_train_runs_engine_steps_on_shuffled_minibatches_then_stops_at_the_next_
     r = interp.run("train 20", progress=lambda done, total, loss: calls.append((done, total)))
     assert r.ok and r.kind == "train", r.message
     assert calls[-1] == (20, 20) and len(calls) == 20
-    assert at(s) == (21, -1) and s.history == []
-    # the same minibatches through the engine
+    assert at(s) == (22, -1) and s.history == [], "iteration 1 finished, then 20 trained, then stopped at 22"
+    # the same steps through the engine: the rest of iteration 1 on the debug batch, then the minibatches
     problem = load_preset("moons", seed=0)
     X, y = problem.X, problem.Y
+    problem.model.train_step(X[:4], np.eye(2)[y[:4]], problem.loss, problem.optimizer)
     rng = np.random.default_rng(0 + 1)
     order = np.array([], dtype=int)
     losses = []
@@ -1008,7 +1009,20 @@ def test_train_runs_engine_steps_on_shuffled_minibatches_then_stops_at_the_next_
     before = fingerprint(s)
     assert not interp.run("back").ok and fingerprint(s) == before
     r = ok(interp, "train 2 epochs")
-    assert r.data["iterations"] == 2 * 13 and s.current.number == 21 + 26
+    assert r.data["iterations"] == 2 * 13 and s.current.number == 22 + 1 + 26
+
+
+def test_train_keeps_the_edits_of_the_current_iteration():
+    s = open_preset("moons")
+    interp = Interpreter(s)
+    W1 = s.values_at()["W1"].copy()
+    ok(interp, "set lr = 0")
+    ok(interp, "train 30")
+    check_equal("W1 after training with lr = 0", s.values_at()["W1"], W1)
+    assert s.get_hyper("lr") == 0.0
+    ok(interp, "set W1 = 0")
+    ok(interp, "train 1")
+    check_equal("W1 after training from zero with lr = 0", s.values_at()["W1"], np.zeros_like(W1))
 
 
 def test_reset_and_seed_start_over_and_keep_breakpoints_and_watches():

@@ -376,12 +376,12 @@ def test_l2_penalty_op_and_dW():
     pen = next(op for op in tape if op.kind == "l2.penalty")
     data = next(op for op in tape if op.kind == "softmax_ce.loss")
     assert pen.phase == "loss" and tape.index(pen) == tape.index(data) + 1
-    assert pen.equation == "L = L_data + (λ/2m)·Σ‖W‖²  (W1, W2)"
+    assert pen.equation == "L ← L + (λ/2m)·Σ‖W‖²  (W1, W2)"
     L_data = float(data.outputs["L"])
     L_ref = L_data + lam / (2 * m) * (np.sum(p["W1"] ** 2) + np.sum(p["W2"] ** 2))
     assert pen.name == "l2.loss.L"
     check_op(pen, "loss", "l2", "l2.penalty", pen.equation,
-             {"L_data": L_data, "W1": p["W1"], "W2": p["W2"]}, {"L": L_ref})
+             {"L": L_data, "W1": p["W1"], "W2": p["W2"]}, {"L": L_ref})
     assert pen.attrs == {"l2": lam, "m": m}
     names = [op.name for op in tape]
     assert len(set(names)) == len(names), f"op names must be unique within an iteration: {names}"

@@ -522,11 +522,11 @@ def test_T_trains_in_a_worker_with_progress():
         await pilot.pause()
         await pilot.pause()
         assert not isinstance(app.screen, TrainScreen)
-        assert (s.current.number, s.pos) == (31, -1)
+        assert (s.current.number, s.pos) == (32, -1)
         trained = [n for n in notes(app) if n.title == "trained"]
         assert trained and trained[0].message.startswith("trained 30 iterations")
         assert "» train 30" in log_text(app)
-        assert "iteration 31" in app.sub_title
+        assert "iteration 32" in app.sub_title
     drive(script)
 
 
