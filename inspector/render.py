@@ -223,7 +223,8 @@ def render_gradcheck(data: dict) -> list:
 
 
 def render_edit(data: dict, message: str) -> list:
-    parts = [Text(f"set {message} (right after op {data['at_op']})", style="bold")]
+    where = "at the start of the iteration" if data["at_op"] < 0 else f"right after op {data['at_op']}"
+    parts = [Text(f"set {message} ({where})", style="bold")]
     lb, la = data["loss_before"], data["loss_after"]
     line = f"loss of this iteration: {lb:.6g} → {la:.6g} (Δ {la - lb:+.3g})"
     if data["predicted_change"] is not None:
