@@ -640,8 +640,8 @@ class Session:
                     np.broadcast_to(value, np.shape(selected))
                 except ValueError:
                     raise SessionError(
-                        f"set: {E.to_text(tree)} is {shape_text(np.shape(selected))}, the value is "
-                        f"{shape_text(np.shape(value))}; give a single number or an array of that shape"
+                        f"set: {E.to_text(tree)} is {shape_words(np.shape(selected))}, the value is "
+                        f"{shape_words(np.shape(value))}; give a single number or an array of that shape"
                     ) from None
             old = np.array(selected, copy=True)
             edit = Edit(self.pos, E.to_text(tree), symbol, key, value)
@@ -792,7 +792,7 @@ def op_matches(op: Op, pattern: str) -> bool:
     return any(fnmatch.fnmatchcase(c, pattern) for c in candidates)
 
 
-def shape_text(shape) -> str:
+def shape_words(shape) -> str:
     return f"an array of shape {'×'.join(map(str, shape))}" if len(shape) else "a single number"
 
 
