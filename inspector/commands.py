@@ -410,15 +410,19 @@ changed. Each row: the parameter, the analytic gradient (backward), the numerica
 (L(w+ε) − L(w−ε))/2ε, and their relative error. Verdicts (CS231n): ≤ 1e-7 excellent,
 ≤ 1e-4 acceptable near a kink, > 1e-2 wrong. A row is marked when ±ε crossed a ReLU kink.""")
 def do_gradcheck(s, arg, line="gradcheck"):
-    rows = s.gradcheck(arg)
+    rows, total = s.gradcheck(arg)
     worst = max(rows, key=lambda r: r.rel_error)
     kinks = sum(r.kink for r in rows)
     message = f"worst relative error {worst.rel_error:.2e} ({worst.parameter}): {worst.verdict}"
+    explanation = ("analytic = the gradient backward computed; numerical = "
+                   "(L(w+ε) − L(w−ε))/2ε with ε = 1e-6, on this batch")
+    if total > len(rows):
+        explanation += (f"; a sample of {len(rows)} of the {total} entries, those with a non-zero "
+                        f"gradient first")
     return Result(line, True, "gradcheck", message,
                   {"spec": arg.strip(), "rows": grad_rows_data(rows), "worst": worst.rel_error,
-                   "verdict": worst.verdict, "kinks": kinks,
-                   "explanation": "analytic = the gradient backward computed; numerical = "
-                                  "(L(w+ε) − L(w−ε))/2ε with ε = 1e-6, on this batch"})
+                   "verdict": worst.verdict, "kinks": kinks, "checked": len(rows), "entries": total,
+                   "explanation": explanation})
 
 
 # -- data and training ----------------------------------------------------------------------------

@@ -710,13 +710,7 @@ class Session:
                     raise SessionError(f"gradcheck: {e}") from None
             if len(parts) > 2:
                 raise SessionError("gradcheck: expected `gradcheck LAYER [NEURON]`")
-            entries = [(layer.sym[a], idx) for a in layer.params
-                       for idx in np.ndindex(getattr(layer, a).shape)]
-            if len(entries) > GRADCHECK_SAMPLE:
-                rng = np.random.default_rng(0)
-                pick = np.sort(rng.choice(len(entries), GRADCHECK_SAMPLE, replace=False))
-                entries = [entries[i] for i in pick]
-            return entries
+            return [(layer.sym[a], idx) for a in layer.params for idx in np.ndindex(getattr(layer, a).shape)]
         tree = E.parse(spec)
         base = tree.base if isinstance(tree, E.Index) else tree
         if not isinstance(base, E.Name):
@@ -728,11 +722,28 @@ class Session:
         shape = p.value.shape
         key = E.index_key(tree.items, shape, self.resolver({}), p.symbol) if isinstance(tree, E.Index) else ()
         idx = np.arange(int(np.prod(shape))).reshape(shape)[key]
-        return [(p.symbol, np.unravel_index(int(i), shape)) for i in np.ravel(idx)][:GRADCHECK_SAMPLE * 4]
+        return [(p.symbol, np.unravel_index(int(i), shape)) for i in np.ravel(idx)]
+
+    @staticmethod
+    def sample_entries(entries: list, clone, loss, X, Y) -> list:
+        """At most GRADCHECK_SAMPLE entries, seeded, preferring those whose gradient is not 0 on
+        this batch (a background pixel's weights would pass trivially, 0 against 0)."""
+        clone.loss(X, Y, loss)
+        clone.backward(loss.backward())
+        biases = [e for e in entries if clone.param(e[0]).attr == "b"]
+        keep = biases if len(biases) == 1 else []  # a neuron's bias always: it is half of "a neuron"
+        live = [e for e in entries if clone.param(e[0]).grad[e[1]] != 0 and e not in keep]
+        rest = [e for e in entries if clone.param(e[0]).grad[e[1]] == 0 and e not in keep]
+        rng = np.random.default_rng(0)
+        pick = keep + [live[i] for i in rng.permutation(len(live))[:GRADCHECK_SAMPLE - len(keep)]]
+        pick += [rest[i] for i in rng.permutation(len(rest))[:GRADCHECK_SAMPLE - len(pick)]]
+        order = {e: i for i, e in enumerate(entries)}
+        return sorted(pick, key=order.get)
 
     def gradcheck(self, spec: str):
-        """Central differences on this iteration's batch and starting weights; the model is untouched."""
-        entries = self.gradcheck_entries(spec)
+        """Central differences on this iteration's batch and starting weights; the model is untouched.
+        Returns the rows and how many entries the spec named (more than the rows when sampled)."""
+        entries = [(sym, tuple(int(i) for i in idx)) for sym, idx in self.gradcheck_entries(spec)]
         clone = self.model.copy()
         snap = self.current.snapshot
         clone.load_state_dict(snap.params)
@@ -745,8 +756,10 @@ class Session:
                     target = clone.param(edit.symbol).value
                 target[edit.key] = edit.value
         with np.errstate(all="ignore"):
-            rows = check_parameters(clone, self.loss, X, Y, [(s, tuple(int(i) for i in idx)) for s, idx in entries])
-        return rows
+            chosen = entries if len(entries) <= GRADCHECK_SAMPLE else \
+                self.sample_entries(entries, clone.copy().eval(), type(self.loss)(), X, Y)
+            rows = check_parameters(clone, self.loss, X, Y, chosen)
+        return rows, len(entries)
 
     def train(self, iterations: int, progress=None) -> dict:
         """Finish this iteration as it stands (edits included), then train ``iterations`` minibatch

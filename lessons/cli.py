@@ -79,6 +79,11 @@ def cmd_lesson(args, console: Console) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] in (["-h"], ["--help"]):
+        debugger_cli.build_parser().print_help()
+        print("\nlessons:\n  nndb lessons          the guided lessons, with your progress\n"
+              "  nndb lesson ID        start or resume one (in the TUI; --repl for the REPL)")
+        return 0
     if not argv or argv[0] not in ("lessons", "lesson"):
         return debugger_cli.main(argv)
     parser = argparse.ArgumentParser(prog="nndb", description="nndb's guided lessons")

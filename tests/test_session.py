@@ -6,7 +6,7 @@ import pytest
 
 from engine import (
     MSE, SGD, Adam, BinaryCrossEntropy, Dense, Dropout, LeakyReLU, RecordingTracer, ReLU, Sequential,
-    Sigmoid, Softmax, Tanh, datasets, load, load_preset, save,
+    Sigmoid, Softmax, SoftmaxCrossEntropy, Tanh, datasets, load, load_preset, save,
 )
 from engine.presets import Problem
 from inspector.commands import Interpreter
@@ -1092,3 +1092,25 @@ def test_loading_a_bad_file_is_an_error_that_changes_nothing(tmp_path):
         r = interp.run(line)
         assert not r.ok and words in r.message, (line, r.message)
         assert diff_fingerprints(before, fingerprint(s)) == [], line
+
+
+def test_gradcheck_of_a_wide_neuron_samples_live_weights_and_keeps_the_bias():
+    def factory(seed):
+        rng = np.random.default_rng(seed)
+        X = np.zeros((8, 100))
+        X[:, :10] = rng.random((8, 10))  # like MNIST: most inputs are 0 (background pixels)
+        y = rng.integers(0, 3, 8)
+        model = Sequential(Dense(100, 6), ReLU(), Dense(6, 3), seed=seed)
+        return Problem("wide", "wide", model, SoftmaxCrossEntropy(), SGD(model.parameters(), lr=0.1), X, y, 4, 1,
+                       ["0", "1", "2"])
+    s = Session(factory, seed=0)
+    r = Interpreter(s).run("gradcheck dense1 2")
+    assert r.ok, r.message
+    rows = r.data["rows"]
+    assert r.data["entries"] == 101 and r.data["checked"] == len(rows) == 24
+    assert rows[-1]["parameter"] == "b1[2]", "a neuron's bias is always checked"
+    weights = [row for row in rows if row["parameter"].startswith("W1")]
+    live = [row for row in weights if row["analytic"] != 0]
+    assert len(live) >= 10 - 1, f"the inputs that are not 0 come first: {[w['parameter'] for w in weights]}"
+    assert all(int(row["parameter"][3:].split(",")[0]) < 10 for row in live)
+    assert "a sample of 24 of the 101 entries" in r.data["explanation"]

@@ -41,7 +41,7 @@ def test_main_screen_160x48_in_the_second_iteration(snap_compare):
 
 
 def test_gradcheck_view(snap_compare, monkeypatch):
-    monkeypatch.setattr(Session, "gradcheck", lambda self, spec: list(GRADCHECK_ROWS))
+    monkeypatch.setattr(Session, "gradcheck", lambda self, spec: (list(GRADCHECK_ROWS), len(GRADCHECK_ROWS)))
 
     async def open_gradcheck(pilot):
         await pilot.press("s")
