@@ -5,6 +5,7 @@ import argparse
 import sys
 
 from rich.console import Console
+from rich.markup import escape
 
 from engine import PRESETS, EngineError, RecordingTracer, load_preset
 from engine.presets import DEFAULT
@@ -72,6 +73,17 @@ def cmd_trace(args, console: Console) -> int:
     return 0
 
 
+def run_training_command(args, console: Console) -> int:
+    from . import training
+    from .evaluate import cmd_eval
+    command = {"train": training.cmd_train, "eval": cmd_eval, "sweep": training.cmd_sweep,
+               "data": training.cmd_data}[args.command]
+    try:
+        return command(args, console)
+    except OSError as e:
+        raise training.CommandError(f"{getattr(e, 'filename', None) or ''}: {e.strerror or e}".lstrip(": ")) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nndb", description="A step-debugger for neural networks, made for learning.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -84,14 +96,69 @@ def build_parser() -> argparse.ArgumentParser:
     trace = sub.add_parser("trace", help="print every op of one training iteration")
     add_source_args(trace)
     trace.add_argument("--no-values", dest="values", action="store_false", help="equations and shapes only")
+    add_training_parsers(sub)
     add_source_args(parser)
     return parser
+
+
+def add_data_args(p: argparse.ArgumentParser, preset_help: str) -> None:
+    p.add_argument("--preset", choices=sorted(PRESETS), help=preset_help)
+    p.add_argument("--data", metavar="FOLDER", help="folder with MNIST-format files (the digits preset; "
+                   "else $NNDB_MNIST or the cache folder)")
+    p.add_argument("--csv", metavar="FILE", help="your own data: numeric columns and a label column")
+    p.add_argument("--label", metavar="COL", help="the CSV's label column, by name or number (default: the last)")
+
+
+def add_training_parsers(sub) -> None:
+    train = sub.add_parser("train", help="train a network with a progress bar; save the model, its history and plots")
+    add_data_args(train, "network and dataset to start from (digits: MNIST from --data)")
+    train.add_argument("--layers", metavar="SIZES", help="layer sizes, e.g. 784,128,10 (input first, classes last)")
+    train.add_argument("--activation", choices=["relu", "sigmoid", "tanh", "leakyrelu"], help="hidden activation (relu)")
+    train.add_argument("--init", choices=["he", "xavier", "small", "zeros"], help="weight init (he for relu, else xavier)")
+    train.add_argument("--dropout", type=float, metavar="P", help="dropout after each hidden layer (0)")
+    train.add_argument("--epochs", type=int, help="passes over the training data (the preset's)")
+    train.add_argument("--batch-size", type=int, help="examples per update (the preset's)")
+    train.add_argument("--lr", type=float, help="learning rate (the preset's)")
+    train.add_argument("--optimizer", choices=["sgd", "momentum", "adam"], help="update rule (the preset's; momentum is 0.9)")
+    train.add_argument("--l2", type=float, help="L2 strength λ (0)")
+    train.add_argument("--seed", type=int, default=0, help="seed for weights, shuffling and splits (0)")
+    train.add_argument("--dtype", choices=["float32", "float64"], default="float32", help="float32 (fast, default) or float64")
+    train.add_argument("--val", type=float, default=0.1, help="fraction of the training data held out for validation (0.1)")
+    train.add_argument("--out", required=True, metavar="MODEL.npz", help="model file; MODEL.history.csv/.json go beside it")
+    ev = sub.add_parser("eval", help="test accuracy, confusion matrix and sample predictions of a saved model")
+    ev.add_argument("model", metavar="MODEL.npz")
+    ev.add_argument("--data", metavar="FOLDER", help="folder with MNIST-format files (digits models)")
+    ev.add_argument("--csv", metavar="FILE", help="evaluate on every row of this CSV")
+    ev.add_argument("--label", metavar="COL", help="the CSV's label column (default: as in training, else the last)")
+    ev.add_argument("--samples", type=int, default=12, metavar="N", help="sample predictions to show (12; 0: none)")
+    ev.add_argument("--mistakes", action="store_true", help="show misclassified examples only")
+    sweep = sub.add_parser("sweep", help="train every combination of a small grid and rank them")
+    add_data_args(sweep, "dataset (and default epochs and batch size) to use (digits: MNIST from --data)")
+    sweep.add_argument("--lr", default="0.1", metavar="LIST", help="learning rates, comma-separated (0.1)")
+    sweep.add_argument("--hidden", default="128", metavar="LIST", help="hidden layer sizes, comma-separated (128)")
+    sweep.add_argument("--l2", default="0", metavar="LIST", help="L2 strengths, comma-separated (0)")
+    sweep.add_argument("--activation", choices=["relu", "sigmoid", "tanh", "leakyrelu"], default="relu")
+    sweep.add_argument("--optimizer", choices=["sgd", "momentum", "adam"], default="sgd")
+    sweep.add_argument("--epochs", type=int, help="epochs per run (the preset's)")
+    sweep.add_argument("--batch-size", type=int, help="examples per update (the preset's)")
+    sweep.add_argument("--seed", type=int, default=0)
+    sweep.add_argument("--dtype", choices=["float32", "float64"], default="float32")
+    sweep.add_argument("--val", type=float, default=0.1, help="validation fraction the runs are ranked on (0.1)")
+    sweep.add_argument("--out", default="sweep.csv", metavar="FILE.csv", help="ranked table as CSV, and .json beside (sweep.csv)")
+    data = sub.add_parser("data", help="datasets: download MNIST or Fashion-MNIST")
+    data_sub = data.add_subparsers(dest="data_command", metavar="ACTION", required=True)
+    dl = data_sub.add_parser("download", help="fetch the four IDX files (sha256-checked) into the cache or --dest")
+    dl.add_argument("name", choices=["mnist", "fashion-mnist"])
+    dl.add_argument("--dest", metavar="FOLDER", help="where to put the files (default: the cache folder)")
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     console = Console()
+    from .training import CommandError
     try:
+        if args.command in ("train", "eval", "sweep", "data"):
+            return run_training_command(args, console)
         if args.command == "trace":
             return cmd_trace(args, console)
         if args.command == "repl":
@@ -100,8 +167,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_tui(args, console)
         args.script, args.json = None, False  # plain `nndb` fed by a pipe: the scripted REPL
         return cmd_repl(args, console)
-    except (EngineError, SessionError) as e:
-        console.print(f"[red]error:[/] {e}")
+    except (EngineError, SessionError, CommandError) as e:
+        console.print(f"[red]error:[/] {escape(str(e))}")
         return 2
     except KeyboardInterrupt:
         return 130

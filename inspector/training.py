@@ -1,0 +1,460 @@
+"""Real training runs from the terminal: `nndb train`, `nndb sweep` and `nndb data download`.
+
+Data comes from a preset (the toy sets, or ``digits``: MNIST-format files found by
+``--data`` or the engine's search path) or from the user's CSV. With only the 10,000 t10k
+digits present (as in ../shared/data/mnist), the first 8,000 train and the last 2,000 test,
+as the benchmarks do; with the 60,000 training files present those train and t10k tests.
+A ``--val`` fraction of the training part is held out for validation (the last rows for the
+digits, a seeded shuffle for toy sets and CSVs).
+"""
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from rich.console import Console
+from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                           TimeRemainingColumn)
+from rich.table import Table
+from rich.text import Text
+
+from engine import SGD, Adam, Dense, Dropout, LeakyReLU, ReLU, Sequential, Sigmoid, Tanh, load, save
+from engine import datasets
+from engine.errors import DataError
+from engine.losses import LOSSES, SoftmaxCrossEntropy
+from engine.presets import PRESETS, load_preset
+from engine.serialize import atomic_write
+
+from .plots import training_curves
+
+ACTIVATIONS = {"relu": ReLU, "sigmoid": Sigmoid, "tanh": Tanh, "leakyrelu": LeakyReLU}
+OPTIMIZER_CHOICES = ("sgd", "momentum", "adam")
+MOMENTUM = 0.9
+HISTORY_KEYS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds")
+
+
+class CommandError(Exception):
+    """A bad flag or file: the CLI prints the message and exits with status 2."""
+
+
+# -- data ----------------------------------------------------------------------------------------
+@dataclass
+class Data:
+    """Train/validation/test splits of one dataset, with what is needed to rebuild them."""
+
+    train: tuple
+    val: tuple | None
+    test: tuple | None
+    classes: list[str]
+    source: dict                     # JSON: {"preset": name} or {"csv": path, "label": col}
+    note: str                        # where the splits came from, in words
+    standardizer: object = None
+    loss_kind: str = "softmax_ce"
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def n_features(self) -> int:
+        return self.train[0].shape[1]
+
+    @property
+    def image_side(self) -> int | None:
+        side = math.isqrt(self.n_features)
+        return side if self.source.get("preset") == "digits" and side * side == self.n_features else None
+
+
+def _split(X, y, val: float, test: float, seed: int) -> dict:
+    """The engine's seeded train/val/test split (a local one until engine.datasets has it)."""
+    if hasattr(datasets, "train_val_test_split"):
+        return datasets.train_val_test_split(X, y, val=val, test=test, seed=seed)
+    order = np.random.default_rng(seed).permutation(len(X))
+    n_test, n_val = int(round(len(X) * test)), int(round(len(X) * val))
+    parts = {"test": order[:n_test], "val": order[n_test:n_test + n_val], "train": order[n_test + n_val:]}
+    return {k: (X[idx], y[idx]) for k, idx in parts.items()}
+
+
+def _nonempty(pair):
+    return pair if pair is not None and len(pair[0]) else None
+
+
+def mnist_splits(data=None) -> tuple[tuple, tuple, str]:
+    """(train, test, note) from the MNIST-format files: train+t10k, or t10k's first 8000 / last 2000."""
+    if hasattr(datasets, "load_mnist_splits"):
+        splits = datasets.load_mnist_splits(data)
+        train, test = splits.get("train"), splits.get("test")
+    else:
+        from engine.presets import mnist_path
+        folder = Path(mnist_path(data))
+        train = datasets.load_mnist(folder, "train") if datasets.find_idx_pair(folder, "train") else None
+        test = datasets.load_mnist(folder, "test") if folder.is_dir() and datasets.find_idx_pair(folder, "test") else None
+        if train is None and test is None:
+            datasets.load_mnist(folder)  # raises the DataError that says what is missing
+    if train is not None and test is not None:
+        return train, test, f"{len(train[0]):,} training digits; {len(test[0]):,} t10k test digits"
+    X, y = train if train is not None else test
+    n_train = int(len(X) * 0.8)
+    which = "training" if train is not None else "t10k"
+    return ((X[:n_train], y[:n_train]), (X[n_train:], y[n_train:]),
+            f"only the {which} files: the first {n_train:,} of {len(X):,} digits train, "
+            f"the last {len(X) - n_train:,} test")
+
+
+def load_data(source: dict, data=None, seed: int = 0, val: float = 0.1, test: float = 0.2) -> Data:
+    """The splits for ``source`` ({"preset": name} or {"csv": path, "label": col})."""
+    if not 0.0 <= val < 1.0:
+        raise CommandError(f"--val must be a fraction in [0, 1), got {val}")
+    if "csv" in source:
+        if not hasattr(datasets, "read_csv"):
+            raise CommandError("reading CSV files needs engine.datasets.read_csv, which this nndb lacks")
+        table = datasets.read_csv(source["csv"], label=source.get("label"))
+        parts = _split(np.asarray(table.X, float), np.asarray(table.y), val, 0.1, seed)
+        st = datasets.Standardizer().fit(parts["train"][0])
+        parts = {k: (st.transform(X), y) for k, (X, y) in parts.items()}
+        return Data(parts["train"], _nonempty(parts["val"]), _nonempty(parts["test"]),
+                    [str(c) for c in table.classes], dict(source),
+                    f"{source['csv']}: {len(table.X):,} rows, {len(parts['train'][0]):,} train / "
+                    f"{len(parts['val'][0]):,} validation / {len(parts['test'][0]):,} test; "
+                    f"standardized with the training rows' mean and std",
+                    standardizer=st, extra={"feature_names": list(table.feature_names)})
+    name = source["preset"]
+    if name == "digits":
+        (X, y), test_pair, note = mnist_splits(data)
+        n_val = int(round(len(X) * val))
+        train_pair = (X[:len(X) - n_val], y[:len(X) - n_val])
+        val_pair = (X[len(X) - n_val:], y[len(X) - n_val:]) if n_val else None
+        note += f"; the last {n_val:,} training digits validate" if n_val else ""
+        return Data(train_pair, val_pair, test_pair, [str(k) for k in range(10)], {"preset": "digits"}, note)
+    problem = load_preset(name, seed=seed)
+    if len(problem.X) < 20:  # xor: four points, nothing to hold out
+        pair = (problem.X, problem.Y)
+        return Data(pair, None, pair, problem.classes, {"preset": name},
+                    f"all {len(problem.X)} {name} points (too few to hold any out): test = train",
+                    loss_kind=problem.loss.kind)
+    parts = _split(problem.X, problem.Y, val, test, seed)
+    return Data(parts["train"], _nonempty(parts["val"]), _nonempty(parts["test"]), problem.classes,
+                {"preset": name}, f"{len(problem.X)} {name} points, seed {seed}: {len(parts['train'][0])} train / "
+                f"{len(parts['val'][0])} validation / {len(parts['test'][0])} test", loss_kind=problem.loss.kind)
+
+
+def data_source(args) -> dict:
+    if getattr(args, "csv", None):
+        if args.preset:
+            raise CommandError("give --preset or --csv, not both")
+        return {"csv": str(Path(args.csv).resolve()), "label": args.label}
+    if args.preset:
+        return {"preset": args.preset}
+    if getattr(args, "data", None):
+        return {"preset": "digits"}
+    raise CommandError("no data: pass --preset NAME (one of " + ", ".join(PRESETS) +
+                       "), --data FOLDER (MNIST-format digits) or --csv FILE")
+
+
+# -- model ---------------------------------------------------------------------------------------
+def parse_ints(text: str, flag: str) -> list[int]:
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise CommandError(f"{flag} takes whole numbers separated by commas, e.g. 784,128,10; got {text!r}") from None
+    if not values or min(values) < 1:
+        raise CommandError(f"{flag} needs positive sizes, got {text!r}")
+    return values
+
+
+def parse_floats(text: str, flag: str) -> list[float]:
+    try:
+        values = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise CommandError(f"{flag} takes numbers separated by commas, e.g. 0.3,0.1; got {text!r}") from None
+    if not values:
+        raise CommandError(f"{flag} is empty")
+    return values
+
+
+def build_mlp(sizes: list[int], activation: str = "relu", init: str | None = None, dropout: float = 0.0,
+              seed: int = 0, dtype="float32", l2: float = 0.0) -> Sequential:
+    """Dense layers of ``sizes`` with ``activation`` (and dropout) between them; logits out."""
+    if len(sizes) < 2:
+        raise CommandError(f"--layers needs at least an input and an output size, got {sizes}")
+    if not 0.0 <= dropout < 1.0:
+        raise CommandError(f"--dropout must be in [0, 1), got {dropout}")
+    init = init or ("he" if activation in ("relu", "leakyrelu") else "xavier")
+    layers = []
+    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(Dense(n_in, n_out, init=init))
+        if i < len(sizes) - 2:
+            layers.append(ACTIVATIONS[activation]())
+            if dropout:
+                layers.append(Dropout(dropout))
+    return Sequential(*layers, seed=seed, dtype=dtype, l2=l2)
+
+
+def make_optimizer(kind: str, model, lr: float):
+    if kind == "adam":
+        return Adam(model.parameters(), lr=lr)
+    return SGD(model.parameters(), lr=lr, momentum=MOMENTUM if kind == "momentum" else 0.0)
+
+
+def optimizer_name(opt) -> str:
+    return "momentum" if getattr(opt, "momentum", 0) else opt.kind
+
+
+@dataclass
+class Plan:
+    """What ``nndb train`` will run: model, loss, optimizer, epochs, batch size."""
+
+    model: Sequential
+    loss: object
+    optimizer: object
+    epochs: int
+    batch_size: int
+
+
+def plan_training(args, data: Data) -> Plan:
+    """The model and settings: the preset's, with every flag given overriding it."""
+    preset = data.source.get("preset")
+    base = load_preset(preset, seed=args.seed, data=args.data) if preset else None
+    custom = args.layers or args.activation or args.init or args.dropout or base is None
+    if custom:
+        sizes = parse_ints(args.layers, "--layers") if args.layers else (
+            [base.model.layers[0].n_in] + [l.n_out for l in base.model.layers if isinstance(l, Dense)]
+            if base else None)
+        if sizes is None:
+            raise CommandError("--csv needs --layers (e.g. --layers "
+                               f"{data.n_features},32,{max(len(data.classes), 2)}) or a --preset")
+        model = build_mlp(sizes, args.activation or "relu", args.init, args.dropout or 0.0, args.seed, args.dtype)
+        loss = LOSSES[data.loss_kind]() if base is None else type(base.loss)()
+    else:
+        model, loss = base.model.astype(args.dtype), base.loss
+    if model.layers[0].n_in != data.n_features:
+        raise CommandError(f"the network takes {model.layers[0].n_in} inputs but the data has "
+                           f"{data.n_features} features per example; start --layers with {data.n_features}")
+    n_out = model.output_shape()[0]
+    if isinstance(loss, SoftmaxCrossEntropy) and n_out < len(data.classes):
+        raise CommandError(f"the network has {n_out} outputs but the data has {len(data.classes)} classes; "
+                           f"end --layers with {len(data.classes)}")
+    if args.l2 is not None:
+        if args.l2 < 0:
+            raise CommandError(f"--l2 must be ≥ 0, got {args.l2}")
+        model.l2 = args.l2
+    if base is not None and not args.optimizer and args.lr is None and not custom:
+        optimizer = base.optimizer
+    else:
+        kind = args.optimizer or (optimizer_name(base.optimizer) if base else "momentum")
+        lr = args.lr if args.lr is not None else (
+            base.optimizer.lr if base and kind == optimizer_name(base.optimizer) else 0.001 if kind == "adam" else 0.05)
+        if not lr > 0:
+            raise CommandError(f"--lr must be > 0, got {lr}")
+        optimizer = make_optimizer(kind, model, lr)
+    epochs = args.epochs if args.epochs is not None else (base.epochs if base else 20)
+    batch = args.batch_size if args.batch_size is not None else (base.batch_size if base else 32)
+    if epochs < 1 or batch < 1:
+        raise CommandError("--epochs and --batch-size must be ≥ 1")
+    return Plan(model, loss, optimizer, epochs, batch)
+
+
+def file_extra(plan: Plan, data: Data, args, epochs_done: int) -> dict:
+    """The model file's metadata, as inspector.session's file_extra writes it, plus the data's recipe."""
+    opt = plan.optimizer
+    return {"loss": plan.loss.kind, "optimizer": {"type": opt.kind, **opt.config()},
+            "preset": data.source.get("preset"), "seed": args.seed, "batch_size": plan.batch_size,
+            "data": data.source, "val": args.val, "classes": data.classes, "epochs": epochs_done,
+            "standardizer": data.standardizer.to_dict() if data.standardizer is not None else None,
+            **data.extra}
+
+
+# -- files ---------------------------------------------------------------------------------------
+def history_paths(out) -> tuple[Path, Path]:
+    """MODEL.history.csv and MODEL.history.json beside MODEL.npz."""
+    stem = Path(out).with_suffix("")
+    return Path(f"{stem}.history.csv"), Path(f"{stem}.history.json")
+
+
+def write_table(rows: list[dict], csv_path: Path, json_path: Path, keys, meta: dict | None = None) -> None:
+    """Rows as CSV and as JSON (with ``meta``), each written atomically."""
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(keys), extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write(csv_path, lambda f: f.write(buf.getvalue().encode()))
+    doc = json.dumps({**(meta or {}), "rows": rows}, indent=1)
+    atomic_write(json_path, lambda f: f.write(doc.encode()))
+
+
+def write_history(rows: list[dict], out, meta: dict) -> None:
+    csv_path, json_path = history_paths(out)
+    write_table(rows, csv_path, json_path, HISTORY_KEYS, meta)
+
+
+def check_out(out) -> Path:
+    out = Path(out)
+    if not out.parent.is_dir():
+        raise CommandError(f"--out {out}: the folder {out.parent} does not exist")
+    if out.is_dir():
+        raise CommandError(f"--out {out} is a folder; give a file name like model.npz")
+    return out
+
+
+# -- train ---------------------------------------------------------------------------------------
+def fmt_pct(x) -> str:
+    return "—" if x is None else f"{100 * x:.2f} %"
+
+
+def cmd_train(args, console: Console) -> int:
+    out = check_out(args.out)
+    source = data_source(args)
+    data = load_data(source, data=args.data, seed=args.seed, val=args.val)
+    plan = plan_training(args, data)
+    model, loss, opt = plan.model, plan.loss, plan.optimizer
+    console.print(Text.assemble(("nndb train", "bold"), f": {source.get('preset') or Path(source['csv']).name} data — ",
+                                (data.note, "dim")))
+    console.print(Text(f"{' → '.join(str(s) for s in [model.layers[0].n_in] + [l.n_out for l in model.layers if isinstance(l, Dense)])}"
+                       f"  {loss.kind}, {optimizer_name(opt)} lr={opt.lr:g}, l2={model.l2:g}, "
+                       f"{plan.epochs} epochs of batch {plan.batch_size}, {model.dtype.name}, seed {args.seed}",
+                       style="dim"))
+    rows: list[dict] = []
+    meta = {"model": str(out), "data": data.note, "seed": args.seed}
+    n_train = len(data.train[0])
+    n_batches = (n_train + min(plan.batch_size, n_train) - 1) // min(plan.batch_size, n_train)
+    state = {"correct": 0, "seen": 0, "loss": 0.0}
+    progress = Progress(TextColumn("epoch {task.fields[epoch]}"), BarColumn(), MofNCompleteColumn(),
+                        TextColumn("batch {task.fields[batch]}"), TextColumn("loss {task.fields[loss]}"),
+                        TextColumn("acc {task.fields[acc]}"), TimeElapsedColumn(), TextColumn("ETA"),
+                        TimeRemainingColumn(), console=console, transient=False)
+
+    def on_batch(epoch, b, nb, L):
+        Y = getattr(loss, "Y", None)
+        if Y is not None and model.output is not None:
+            state["correct"] += int(np.count_nonzero(loss.classify(model.output) == loss.labels(Y)))
+            state["seen"] += len(Y)
+        state["loss"] += L
+        if b % 4 == 0 or b == nb - 1:
+            progress.update(task, completed=epoch * nb + b + 1, epoch=f"{epoch + 1}/{plan.epochs}",
+                            batch=f"{b + 1}/{nb}", loss=f"{state['loss'] / (b + 1):.4f}",
+                            acc=fmt_pct(state["correct"] / max(state["seen"], 1)))
+
+    def on_epoch(epoch, logs):
+        state.update(correct=0, seen=0, loss=0.0)
+        rows.append({"epoch": epoch + 1, **{k: logs.get(k) for k in HISTORY_KEYS[1:]}})
+        save(model, out, extra=file_extra(plan, data, args, epoch + 1))  # atomic: always a whole epoch
+        write_history(rows, out, meta)
+        val = f"  val loss {logs['val_loss']:.4f} acc {100 * logs['val_accuracy']:.1f}%" if "val_loss" in logs else ""
+        progress.console.print(f"epoch {epoch + 1:>3}/{plan.epochs}  train loss {logs['loss']:.4f} "
+                               f"acc {100 * logs['accuracy']:.1f}%{val}  {logs['seconds']:.1f} s")
+
+    interrupted = False
+    start = time.perf_counter()
+    with progress:
+        task = progress.add_task("train", total=plan.epochs * n_batches, epoch=f"1/{plan.epochs}",
+                                 batch=f"0/{n_batches}", loss="—", acc="—")
+        try:
+            model.fit(data.train[0], data.train[1], loss, opt, epochs=plan.epochs, batch_size=plan.batch_size,
+                      validation_data=data.val, on_batch=on_batch, on_epoch=on_epoch)
+        except KeyboardInterrupt:
+            interrupted = True
+    seconds = time.perf_counter() - start
+    if interrupted:
+        if not rows:
+            console.print(Text(f"stopped (Ctrl-C) before the first epoch finished: nothing saved", style="yellow"))
+            return 130
+        console.print(Text(f"stopped (Ctrl-C) during epoch {len(rows) + 1}: {out} keeps epoch {len(rows)}, "
+                           f"the last complete one", style="yellow"))
+    final = load(out)  # what is on disk is what the numbers describe
+    console.print(Text.assemble(("saved ", "green"), f"{out} ({len(rows)} epochs, {seconds:.1f} s); history in ",
+                                f"{history_paths(out)[0].name} and {history_paths(out)[1].name}"))
+    if data.test is not None:
+        result = final.evaluate(*data.test, loss)
+        console.print(Text.assemble(("test accuracy ", "bold"), (fmt_pct(result["accuracy"]), "bold green"),
+                                    f"  loss {result['loss']:.4f}  on {len(data.test[0]):,} held-out examples"))
+        meta.update(test_accuracy=result["accuracy"], test_loss=result["loss"])
+    meta.update(seconds=seconds, interrupted=interrupted)
+    write_history(rows, out, meta)
+    console.print()
+    console.print(training_curves(rows))
+    return 130 if interrupted else 0
+
+
+# -- sweep ---------------------------------------------------------------------------------------
+def cmd_sweep(args, console: Console) -> int:
+    source = data_source(args)
+    data = load_data(source, data=args.data, seed=args.seed, val=args.val)
+    lrs, hiddens = parse_floats(args.lr, "--lr"), parse_ints(args.hidden, "--hidden")
+    l2s = parse_floats(args.l2, "--l2")
+    if min(lrs) <= 0 or min(l2s) < 0:
+        raise CommandError("--lr values must be > 0 and --l2 values ≥ 0")
+    preset = source.get("preset")
+    base = load_preset(preset, seed=args.seed, data=args.data) if preset else None
+    epochs = args.epochs or (base.epochs if base else 20)
+    batch = args.batch_size or (base.batch_size if base else 32)
+    n_out = base.model.output_shape()[0] if base else max(len(data.classes), 2)
+    loss_kind = base.loss.kind if base else data.loss_kind
+    eval_on = data.val if data.val is not None else data.test
+    which = "validation" if data.val is not None else "test"
+    if eval_on is None:
+        raise CommandError("nothing to compare on: use --val > 0")
+    grid = list(itertools.product(lrs, hiddens, l2s))
+    console.print(Text.assemble(("nndb sweep", "bold"), f": {len(grid)} runs of {epochs} epochs — ", (data.note, "dim")))
+    rows = []
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  TimeRemainingColumn(), console=console) as progress:
+        task = progress.add_task("sweep", total=len(grid))
+        for lr, hidden, l2 in grid:
+            progress.update(task, description=f"lr={lr:g} hidden={hidden} l2={l2:g}")
+            model = build_mlp([data.n_features, hidden, n_out], args.activation, None, 0.0, args.seed, args.dtype, l2)
+            loss = LOSSES[loss_kind]()
+            t0 = time.perf_counter()
+            hist = model.fit(data.train[0], data.train[1], loss, make_optimizer(args.optimizer, model, lr),
+                             epochs=epochs, batch_size=batch)
+            seconds = time.perf_counter() - t0
+            result = model.evaluate(*eval_on, loss)
+            rows.append({"lr": lr, "hidden": hidden, "l2": l2, "val_accuracy": result["accuracy"],
+                         "val_loss": result["loss"], "train_accuracy": hist["accuracy"][-1],
+                         "train_loss": hist["loss"][-1], "seconds": round(seconds, 3)})
+            progress.advance(task)
+    rows.sort(key=lambda r: (-r["val_accuracy"], r["val_loss"] if math.isfinite(r["val_loss"]) else math.inf))
+    for rank, row in enumerate(rows, 1):
+        row["rank"] = rank
+    table = Table(title=f"sweep: ranked by {which} accuracy ({len(eval_on[0]):,} examples)", title_justify="left")
+    for col in ("#", "lr", "hidden", "l2", f"{which} acc", f"{which} loss", "train acc", "seconds"):
+        table.add_column(col, justify="right")
+    for row in rows:
+        style = "bold green" if row["rank"] == 1 else ""
+        table.add_row(str(row["rank"]), f"{row['lr']:g}", str(row["hidden"]), f"{row['l2']:g}",
+                      fmt_pct(row["val_accuracy"]), f"{row['val_loss']:.4f}", fmt_pct(row["train_accuracy"]),
+                      f"{row['seconds']:.1f}", style=style)
+    console.print(table)
+    out = Path(args.out)
+    if not out.parent.is_dir():
+        raise CommandError(f"--out {out}: the folder {out.parent} does not exist")
+    json_path = out.with_suffix(".json") if out.suffix.lower() == ".csv" else Path(f"{out}.json")
+    keys = ("rank", "lr", "hidden", "l2", "val_accuracy", "val_loss", "train_accuracy", "train_loss", "seconds")
+    write_table(rows, out, json_path, keys, {"data": data.note, "compared_on": which, "epochs": epochs,
+                                              "batch_size": batch, "optimizer": args.optimizer, "seed": args.seed})
+    console.print(f"saved {out} and {json_path}")
+    return 0
+
+
+# -- data download -------------------------------------------------------------------------------
+def cmd_data(args, console: Console) -> int:
+    if not hasattr(datasets, "download_mnist"):
+        raise CommandError("this nndb's engine has no download_mnist; put the MNIST files in a folder "
+                           "and pass --data FOLDER")
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[size]}"),
+                  TimeRemainingColumn(), console=console) as progress:
+        tasks: dict[str, int] = {}
+
+        def report(name, done, total):
+            if name not in tasks:
+                tasks[name] = progress.add_task(name, total=total, size="")
+            size = f"{done / 1e6:.1f}/{total / 1e6:.1f} MB" if total else f"{done / 1e6:.1f} MB"
+            progress.update(tasks[name], completed=done, total=total, size=size)
+
+        folder = datasets.download_mnist(args.dest, name=args.name, progress=report)
+    console.print(Text.assemble(("done: ", "green"), f"{args.name} is in {folder}; "
+                                f"train with: nndb train --preset digits --data {folder} --out model.npz"))
+    return 0
