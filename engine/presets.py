@@ -1,7 +1,6 @@
 """Ready networks with their data, used by every front end: xor, moons, spiral, circles, digits."""
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -16,7 +15,7 @@ from .model import Sequential
 from .optim import SGD, Adam, Optimizer
 
 DEFAULT = "moons"
-MNIST_ENV = "NNDB_MNIST"
+MNIST_ENV = datasets.MNIST_ENV["mnist"]
 
 
 @dataclass
@@ -78,12 +77,11 @@ def _spiral(seed: int, data=None, dtype=np.float64) -> Problem:
 
 
 def mnist_path(data=None) -> str:
-    """The MNIST folder: ``data`` if given, else $NNDB_MNIST; a clear error when neither is set."""
-    path = data or os.environ.get(MNIST_ENV)
-    if not path:
-        raise DataError(f"the digits preset needs MNIST-format files: pass --data FOLDER "
-                        f"or set {MNIST_ENV}=FOLDER")
-    return path
+    """The MNIST folder: ``data`` if given, else $NNDB_MNIST, else the cache folder (see find_mnist).
+
+    A clear error, listing the places tried and how to get the files, when none holds them.
+    """
+    return str(datasets.find_mnist(data, "mnist"))
 
 
 def _digits(seed: int, data=None, dtype=np.float64, hidden: int = 128) -> Problem:
@@ -91,7 +89,7 @@ def _digits(seed: int, data=None, dtype=np.float64, hidden: int = 128) -> Proble
     model = Sequential(Dense(784, hidden, init="he"), ReLU(), Dense(hidden, 10, init="he"),
                        seed=seed, dtype=dtype)
     return Problem("digits", PRESETS["digits"].description, model, SoftmaxCrossEntropy(),
-                   SGD(model.parameters(), lr=0.1), X, y, batch_size=64, epochs=5,
+                   SGD(model.parameters(), lr=0.05, momentum=0.9), X, y, batch_size=64, epochs=15,
                    classes=[str(k) for k in range(10)])
 
 

@@ -480,8 +480,9 @@ def test_preset_registry():
     assert p32.model.dtype == np.float32 and p32.model.param("W3").value.shape == (32, 3)
 
 
-def test_digits_preset_without_data_says_what_to_do(monkeypatch):
+def test_digits_preset_without_data_says_what_to_do(monkeypatch, tmp_path):
     monkeypatch.delenv(MNIST_ENV, raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))  # an empty cache, whatever this machine holds
     with pytest.raises(DataError) as e:
         load_preset("digits")
     msg = str(e.value)
