@@ -138,7 +138,7 @@ def add_training_parsers(sub) -> None:
     sweep.add_argument("--hidden", default="128", metavar="LIST", help="hidden layer sizes, comma-separated (128)")
     sweep.add_argument("--l2", default="0", metavar="LIST", help="L2 strengths, comma-separated (0)")
     sweep.add_argument("--activation", choices=["relu", "sigmoid", "tanh", "leakyrelu"], default="relu")
-    sweep.add_argument("--optimizer", choices=["sgd", "momentum", "adam"], default="sgd")
+    sweep.add_argument("--optimizer", choices=["sgd", "momentum", "adam"], help="update rule (the preset's)")
     sweep.add_argument("--epochs", type=int, help="epochs per run (the preset's)")
     sweep.add_argument("--batch-size", type=int, help="examples per update (the preset's)")
     sweep.add_argument("--seed", type=int, default=0)

@@ -13,7 +13,7 @@ from engine import datasets, load
 from engine.losses import LOSSES
 
 from .plots import digit_image
-from .training import CommandError, Data, fmt_pct, load_data
+from .training import CommandError, Data, class_indices, fmt_pct, load_data
 
 
 def eval_data(model, args) -> tuple[Data, tuple, str]:
@@ -28,7 +28,10 @@ def eval_data(model, args) -> tuple[Data, tuple, str]:
         if extra.get("standardizer"):
             X = datasets.Standardizer.from_dict(extra["standardizer"]).transform(X)
         classes = extra.get("classes") or [str(c) for c in table.classes]
-        y = np.asarray(table.y)
+        y = class_indices(table.y, table.classes)
+        if extra.get("classes") and [str(c) for c in table.classes] != list(extra["classes"]):
+            raise CommandError(f"{args.csv} has classes {', '.join(map(str, table.classes))}; the model was "
+                               f"trained on {', '.join(extra['classes'])}")
         data = Data((X, y), None, (X, y), classes, {"csv": str(args.csv)}, f"all {len(X):,} rows of {args.csv}")
         return data, (X, y), data.note
     source = dict(extra.get("data") or {})

@@ -105,6 +105,15 @@ def mnist_splits(data=None) -> tuple[tuple, tuple, str]:
             f"the last {len(X) - n_train:,} test")
 
 
+def class_indices(y, classes) -> np.ndarray:
+    """Labels as 0..K-1 indices into ``classes`` (a CSV reader may give the names themselves)."""
+    y = np.asarray(y)
+    if y.dtype.kind in "iu":
+        return y.astype(np.int64)
+    index = {str(c): i for i, c in enumerate(classes)}
+    return np.array([index[str(v)] for v in y], dtype=np.int64)
+
+
 def load_data(source: dict, data=None, seed: int = 0, val: float = 0.1, test: float = 0.2) -> Data:
     """The splits for ``source`` ({"preset": name} or {"csv": path, "label": col})."""
     if not 0.0 <= val < 1.0:
@@ -113,8 +122,9 @@ def load_data(source: dict, data=None, seed: int = 0, val: float = 0.1, test: fl
         if not hasattr(datasets, "read_csv"):
             raise CommandError("reading CSV files needs engine.datasets.read_csv, which this nndb lacks")
         table = datasets.read_csv(source["csv"], label=source.get("label"))
-        parts = _split(np.asarray(table.X, float), np.asarray(table.y), val, 0.1, seed)
-        st = datasets.Standardizer().fit(parts["train"][0])
+        parts = _split(np.asarray(table.X, float), class_indices(table.y, table.classes), val, 0.1, seed)
+        st = datasets.Standardizer()
+        st.fit(parts["train"][0])
         parts = {k: (st.transform(X), y) for k, (X, y) in parts.items()}
         return Data(parts["train"], _nonempty(parts["val"]), _nonempty(parts["test"]),
                     [str(c) for c in table.classes], dict(source),
@@ -393,6 +403,7 @@ def cmd_sweep(args, console: Console) -> int:
     batch = args.batch_size or (base.batch_size if base else 32)
     n_out = base.model.output_shape()[0] if base else max(len(data.classes), 2)
     loss_kind = base.loss.kind if base else data.loss_kind
+    optimizer = args.optimizer or (optimizer_name(base.optimizer) if base else "momentum")
     eval_on = data.val if data.val is not None else data.test
     which = "validation" if data.val is not None else "test"
     if eval_on is None:
@@ -408,7 +419,7 @@ def cmd_sweep(args, console: Console) -> int:
             model = build_mlp([data.n_features, hidden, n_out], args.activation, None, 0.0, args.seed, args.dtype, l2)
             loss = LOSSES[loss_kind]()
             t0 = time.perf_counter()
-            hist = model.fit(data.train[0], data.train[1], loss, make_optimizer(args.optimizer, model, lr),
+            hist = model.fit(data.train[0], data.train[1], loss, make_optimizer(optimizer, model, lr),
                              epochs=epochs, batch_size=batch)
             seconds = time.perf_counter() - t0
             result = model.evaluate(*eval_on, loss)
@@ -434,7 +445,7 @@ def cmd_sweep(args, console: Console) -> int:
     json_path = out.with_suffix(".json") if out.suffix.lower() == ".csv" else Path(f"{out}.json")
     keys = ("rank", "lr", "hidden", "l2", "val_accuracy", "val_loss", "train_accuracy", "train_loss", "seconds")
     write_table(rows, out, json_path, keys, {"data": data.note, "compared_on": which, "epochs": epochs,
-                                              "batch_size": batch, "optimizer": args.optimizer, "seed": args.seed})
+                                              "batch_size": batch, "optimizer": optimizer, "seed": args.seed})
     console.print(f"saved {out} and {json_path}")
     return 0
 
