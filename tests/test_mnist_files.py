@@ -16,8 +16,18 @@ from engine import datasets
 from engine.datasets import (MNIST_SOURCES, cache_dir, download_mnist, find_mnist, load_mnist_splits,
                              mnist_search_path)
 
+from conftest import mnist_folder
+
+SHARED_MNIST = mnist_folder()  # looked up now: the autouse fixture below clears $NNDB_MNIST
 FILES = ["t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz",
          "train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"]
+
+
+@pytest.fixture
+def mnist_dir() -> Path:
+    if SHARED_MNIST is None:
+        pytest.skip("no MNIST folder: set NNDB_MNIST or put the files in ../shared/data/mnist")
+    return SHARED_MNIST
 
 
 @pytest.fixture(autouse=True)
