@@ -1,6 +1,10 @@
 """Where a session's problem comes from: a preset, or a saved model file with the data it needs."""
 from __future__ import annotations
 
+from pathlib import Path
+
+import numpy as np
+
 from engine import load, load_preset
 from engine.losses import LOSSES
 from engine.optim import OPTIMIZERS
@@ -42,7 +46,8 @@ def problem_with_model(model, base: Problem, path) -> Problem:
     if loss_kind == "softmax_ce" and n_out < len(base.classes):
         raise SessionError(f"{path}: the model has {n_out} outputs but the {base.name} data has "
                            f"{len(base.classes)} classes")
-    spec = dict(extra.get("optimizer") or {"type": base.optimizer.kind, **base.optimizer.config()})
+    default = {"type": base.optimizer.kind, **base.optimizer.config()} if base.optimizer else {"type": "sgd", "lr": 0.1}
+    spec = dict(extra.get("optimizer") or default)
     kind = spec.pop("type", "sgd")
     try:
         optimizer = OPTIMIZERS[kind](model.parameters(), **spec)
@@ -60,9 +65,28 @@ def model_file_factory(path, base_preset: str | Problem, data=None):
     return factory
 
 
+def csv_problem(source: dict, extra: dict) -> Problem:
+    """The CSV a model was trained on (``nndb train --csv``), standardized as it was in training."""
+    from engine import SoftmaxCrossEntropy
+    from engine.datasets import Standardizer, read_csv
+    table = read_csv(source["csv"], label=source.get("label"))
+    X = table.X
+    if extra.get("standardizer"):
+        X = Standardizer.from_dict(extra["standardizer"]).transform(X)
+    name = Path(source["csv"]).name
+    return Problem(name, f"{name}: {len(X)} rows, {X.shape[1]} features", None, SoftmaxCrossEntropy(), None,
+                   X, np.asarray(table.y), int(extra.get("batch_size", 32)), 1, [str(c) for c in table.classes])
+
+
 def open_model_file(path, data=None, seed: int = 0, batch=None, preset: str | None = None) -> Session:
     model = load(path)
-    name = preset or (getattr(model, "file_extra", {}) or {}).get("preset") or guess_preset(model)
+    extra = getattr(model, "file_extra", {}) or {}
+    source = extra.get("data") if isinstance(extra.get("data"), dict) else {}
+    if source.get("csv") and not preset:
+        def factory(s: int) -> Problem:
+            return problem_with_model(load(path), csv_problem(source, extra), path)
+        return Session(factory, seed=seed, batch=batch, source=str(path))
+    name = preset or extra.get("preset") or guess_preset(model)
     if name not in PRESETS:
         raise SessionError(f"{path}: made for preset {name!r}, which this nndb does not have; pass --preset")
     return Session(model_file_factory(path, name, data), seed=seed, batch=batch, source=str(path))

@@ -1,5 +1,13 @@
 """nndb's guided lessons: lesson files (content/), the checks that verify progress, and their runner."""
-from . import commands  # noqa: F401  (declares lesson, hint, predict, answer in the command registry)
+import os
+
+# The `nndb` entry point lives in this package, so this runs before NumPy loads. nndb's networks are
+# small: one BLAS thread beats several (2.2 s instead of 8 s for the digits preset here, and instead
+# of a minute when the machine is busy). A user's own setting wins.
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+from . import commands  # noqa: E402,F401  (declares lesson, hint, predict, answer in the command registry)
 from .format import Lesson, LessonFormatError, load_lessons, parse_lesson
 from .library import CONTENT, all_lessons, find_lesson
 

@@ -287,3 +287,20 @@ def test_a_bad_csv_is_one_message(tmp_path, capsys, blobs_csv):
     bad.write_text("a,b,label\n1,2,x\n3,oops,y\n")
     rc, text = run(capsys, "train", "--csv", bad, "--layers", "2,4,2", "--out", tmp_path / "m.npz")
     assert rc == 2 and "error" in text and "Traceback" not in text
+
+
+def test_a_csv_model_opens_in_the_debugger_on_its_standardized_rows(tmp_path, capsys, blobs_csv):
+    from inspector.commands import Interpreter
+    from inspector.sources import open_model_file
+    out = tmp_path / "pets.npz"
+    rc, text = run(capsys, "train", "--csv", blobs_csv, "--label", "kind", "--layers", "2,8,2", "--epochs", "3",
+                   "--out", out)
+    assert rc == 0, text
+    session = open_model_file(out)
+    table = datasets.read_csv(blobs_csv, label="kind")
+    expected = datasets.Standardizer.from_dict(load(out).file_extra["standardizer"]).transform(table.X)
+    np.testing.assert_allclose(session.problem.X, expected, err_msg="the debugger's rows vs the training recipe")
+    assert session.problem.classes == ["cat", "dog"]
+    r = Interpreter(session).run("step")
+    assert r.ok and r.data["op"]["name"] == "dense1.forward.Z1"
+    np.testing.assert_array_equal(session.values_at()["W1"], load(out).param("W1").value)
