@@ -125,6 +125,8 @@ def add_training_parsers(sub) -> None:
     train.add_argument("--dtype", choices=["float32", "float64"], default="float32", help="float32 (fast, default) or float64")
     train.add_argument("--val", type=float, default=0.1, help="fraction of the training data held out for validation (0.1)")
     train.add_argument("--out", required=True, metavar="MODEL.npz", help="model file; MODEL.history.csv/.json go beside it")
+    train.add_argument("--resume", action="store_true",
+                       help="continue an interrupted run of the same flags from its last complete epoch")
     ev = sub.add_parser("eval", help="test accuracy, confusion matrix and sample predictions of a saved model")
     ev.add_argument("model", metavar="MODEL.npz")
     ev.add_argument("--data", metavar="FOLDER", help="folder with MNIST-format files (digits models)")

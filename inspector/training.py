@@ -301,6 +301,24 @@ def write_history(rows: list[dict], out, meta: dict) -> None:
     write_table(rows, csv_path, json_path, HISTORY_KEYS, meta)
 
 
+def resume_from(out: Path, model) -> list[dict]:
+    """The history rows of an interrupted run, with its last complete epoch's weights put into ``model``."""
+    json_path = history_paths(out)[1]
+    if not out.is_file() or not json_path.is_file():
+        raise CommandError(f"--resume: {out} and {json_path.name} from an earlier `nndb train --out {out}` "
+                           f"are needed; start without --resume")
+    saved = load(out)
+    if saved.config()["layers"] != model.config()["layers"]:
+        raise CommandError(f"--resume: {out} holds another architecture than these flags build; "
+                           f"give the same flags as the interrupted run")
+    try:
+        rows = json.loads(json_path.read_text())["rows"]
+    except (ValueError, KeyError, TypeError, OSError) as e:
+        raise CommandError(f"--resume: cannot read {json_path}: {e}") from None
+    model.load_state_dict(saved.state_dict())
+    return [r for r in rows if isinstance(r, dict)][:int(saved.file_extra.get("epochs", len(rows)))]
+
+
 def check_out(out) -> Path:
     out = Path(out)
     if not out.parent.is_dir():
@@ -327,7 +345,14 @@ def cmd_train(args, console: Console) -> int:
                        f"  {loss.kind}, {optimizer_name(opt)} lr={opt.lr:g}, l2={model.l2:g}, "
                        f"{plan.epochs} epochs of batch {plan.batch_size}, {model.dtype.name}, seed {args.seed}",
                        style="dim"))
-    rows: list[dict] = []
+    rows: list[dict] = resume_from(out, model) if getattr(args, "resume", False) else []
+    done0 = len(rows)
+    if done0 >= plan.epochs:
+        console.print(Text(f"{out} already has {done0} of {plan.epochs} epochs: nothing to resume", style="yellow"))
+        return 0
+    if done0:
+        console.print(Text(f"resuming {out} after epoch {done0} (the optimizer's momentum and the shuffling "
+                           f"start afresh)", style="yellow"))
     meta = {"model": str(out), "data": data.note, "seed": args.seed}
     n_train = len(data.train[0])
     n_batches = (n_train + min(plan.batch_size, n_train) - 1) // min(plan.batch_size, n_train)
@@ -344,11 +369,12 @@ def cmd_train(args, console: Console) -> int:
             state["seen"] += len(Y)
         state["loss"] += L
         if b % 4 == 0 or b == nb - 1:
-            progress.update(task, completed=epoch * nb + b + 1, epoch=f"{epoch + 1}/{plan.epochs}",
+            progress.update(task, completed=(epoch + done0) * nb + b + 1, epoch=f"{epoch + done0 + 1}/{plan.epochs}",
                             batch=f"{b + 1}/{nb}", loss=f"{state['loss'] / (b + 1):.4f}",
                             acc=fmt_pct(state["correct"] / max(state["seen"], 1)))
 
     def on_epoch(epoch, logs):
+        epoch += done0
         state.update(correct=0, seen=0, loss=0.0)
         rows.append({"epoch": epoch + 1, **{k: logs.get(k) for k in HISTORY_KEYS[1:]}})
         save(model, out, extra=file_extra(plan, data, args, epoch + 1))  # atomic: always a whole epoch
@@ -360,16 +386,16 @@ def cmd_train(args, console: Console) -> int:
     interrupted = False
     start = time.perf_counter()
     with progress:
-        task = progress.add_task("train", total=plan.epochs * n_batches, epoch=f"1/{plan.epochs}",
-                                 batch=f"0/{n_batches}", loss="—", acc="—")
+        task = progress.add_task("train", total=plan.epochs * n_batches, epoch=f"{done0 + 1}/{plan.epochs}",
+                                 batch=f"0/{n_batches}", loss="—", acc="—", completed=done0 * n_batches)
         try:
-            model.fit(data.train[0], data.train[1], loss, opt, epochs=plan.epochs, batch_size=plan.batch_size,
+            model.fit(data.train[0], data.train[1], loss, opt, epochs=plan.epochs - done0, batch_size=plan.batch_size,
                       validation_data=data.val, on_batch=on_batch, on_epoch=on_epoch)
         except KeyboardInterrupt:
             interrupted = True
     seconds = time.perf_counter() - start
     if interrupted:
-        if not rows:
+        if len(rows) == done0 and not done0:
             console.print(Text(f"stopped (Ctrl-C) before the first epoch finished: nothing saved", style="yellow"))
             return 130
         console.print(Text(f"stopped (Ctrl-C) during epoch {len(rows) + 1}: {out} keeps epoch {len(rows)}, "

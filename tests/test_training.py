@@ -121,6 +121,25 @@ def test_ctrl_c_keeps_the_last_complete_epoch(tmp_path, capsys, monkeypatch):
     rows = json.loads(history_paths(out)[1].read_text())
     assert [r["epoch"] for r in rows["rows"]] == [1, 2] and rows["interrupted"] is True
     assert len(history_paths(out)[0].read_text().strip().splitlines()) == 3  # header + 2 epochs
+    # … and --resume continues from there: epochs 3..4, starting from epoch 2's weights
+    monkeypatch.setattr(Sequential, "train_step", real_step)
+    starts = []
+    monkeypatch.setattr(Sequential, "fit", lambda self, *a, _fit=Sequential.fit, **k: (
+        starts.append((self.state_dict(), k["epochs"])), _fit(self, *a, **k))[1])
+    rc, text = run(capsys, "train", "--preset", "moons", "--epochs", "4", "--out", out, "--resume")
+    assert rc == 0, text
+    assert "resuming" in text and "after epoch 2" in " ".join(text.split())
+    weights, epochs_left = starts[0]
+    assert epochs_left == 2
+    for name, array in expected.state_dict().items():
+        np.testing.assert_array_equal(weights[name], array, err_msg=f"--resume starts from epoch 2's {name}")
+    rows = json.loads(history_paths(out)[1].read_text())
+    assert [r["epoch"] for r in rows["rows"]] == [1, 2, 3, 4] and load(out).file_extra["epochs"] == 4
+    rc, text = run(capsys, "train", "--preset", "moons", "--epochs", "4", "--out", out, "--resume")
+    assert rc == 0 and "nothing to resume" in " ".join(text.split())
+    rc, text = run(capsys, "train", "--preset", "moons", "--layers", "2,3,2", "--epochs", "9", "--out", out,
+                   "--resume")
+    assert rc == 2 and "another architecture" in " ".join(text.split())
 
 
 def test_ctrl_c_in_the_first_epoch_saves_nothing(tmp_path, capsys, monkeypatch):
