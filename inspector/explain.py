@@ -333,6 +333,9 @@ EXPLAINERS = {
 
 def explain_op_element(op: Op, symbol: str, index: tuple) -> Explanation:
     """Explain ``symbol[index]`` as op ``op`` computed it."""
+    if op.kind not in EXPLAINERS:
+        raise ValueError(f"explain does not know {op.kind} ops yet; `print {symbol}` shows the values "
+                         f"and `show` the equation {op.equation!r}")
     explainer = EXPLAINERS[op.kind]
     if op.kind == "dropout.forward" and symbol == list(op.outputs)[1]:
         explainer = _dropout_mask  # the op's second result, the mask M, has its own formula

@@ -27,7 +27,9 @@ def unit_columns(session) -> list[tuple[str, list[str]]]:
 
 
 def is_small(session) -> bool:
-    return all(l.n_in <= MAX_UNITS and l.n_out <= MAX_UNITS for l in session.model.layers if isinstance(l, Dense))
+    """Small enough to draw unit by unit: only dense layers with parameters, none wider than MAX_UNITS."""
+    layers = [l for l in session.model.layers if l.params]
+    return all(isinstance(l, Dense) and l.n_in <= MAX_UNITS and l.n_out <= MAX_UNITS for l in layers)
 
 
 def diagram(session, example: int = 0) -> Text:
