@@ -97,6 +97,13 @@ def check_parameters(model, loss_fn, X, Y, entries, eps: float = 1e-6) -> list[G
 def neuron_entries(model, layer_name: str, neuron: int) -> list[tuple[str, tuple]]:
     """The incoming weights ``W[:, j]`` and the bias ``b[j]`` of neuron j of a dense layer."""
     layer = model.layer(layer_name)
+    if "Wx" in layer.params:  # hidden unit j of an RNN: Wx[:, j], Wh[:, j] and b[j]
+        n_in, n_h = layer.Wx.shape
+        if not 0 <= neuron < n_h:
+            raise IndexError(f"{layer_name} has hidden units 0..{n_h - 1}, got {neuron}")
+        Wx, Wh, b = layer.sym["Wx"], layer.sym["Wh"], layer.sym["b"]
+        return ([(Wx, (k, neuron)) for k in range(n_in)] + [(Wh, (k, neuron)) for k in range(n_h)]
+                + [(b, (neuron,))])
     if "W" not in layer.params:
         raise ValueError(f"{layer_name} has no weights to check; pick a dense layer")
     n_in, n_out = layer.W.shape

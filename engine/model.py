@@ -15,12 +15,15 @@ import numpy as np
 from .activations import LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
 from .errors import ShapeError
 from .layers import Dense, Dropout, Layer
+from .recurrent import RNN
 from .trace import NULL_TRACER, Op, Tracer
 
 LAYER_TYPES: dict[str, type[Layer]] = {
     cls.__name__: cls for cls in (Dense, ReLU, LeakyReLU, Sigmoid, Tanh, Softmax, Dropout)
 }
 DECAYED = ("W",)  # parameters that L2 regularization shrinks (weights, not biases)
+LAYER_TYPES["RNN"] = RNN
+DECAYED += ("Wx", "Wh")  # an RNN's input and recurrent weights
 
 
 class Parameter:
@@ -166,7 +169,7 @@ class Sequential:
             raise ValueError(f"l2 must be a number ≥ 0, got {value}")
         self._l2 = value
         for layer in self.layers:
-            if isinstance(layer, Dense):
+            if isinstance(layer, (Dense, RNN)):
                 layer.l2 = value
 
     def astype(self, dtype) -> "Sequential":
@@ -303,6 +306,8 @@ class Sequential:
 
     def output_shape(self) -> tuple[int, ...]:
         for layer in reversed(self.layers):
+            if isinstance(layer, RNN) and not layer.return_sequences:
+                return (layer.hidden_size,)
             if isinstance(layer, Dense):
                 return (layer.n_out,)
         raise ValueError("this model has no layer that fixes its output width")
