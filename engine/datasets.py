@@ -85,6 +85,25 @@ def blobs(n: int = 200, centers: int = 3, spread: float = 0.5, seed: int = 0):
     return X[order], y[order]
 
 
+def bars(n: int = 200, size: int = 6, noise: float = 0.1, seed: int = 0):
+    """Tiny images of one bar: horizontal (class 0) or vertical (class 1), X is (n, 1, size, size).
+
+    Each image is 0 with one full row (or column), at a random position, set to 1, plus
+    Gaussian noise; half the images of each class. Small enough to read every number.
+    """
+    rng = np.random.default_rng(seed)
+    y = (np.arange(n) >= n // 2).astype(int)
+    X = rng.normal(0.0, noise, (n, 1, size, size))
+    where = rng.integers(0, size, n)
+    for k in range(n):
+        if y[k] == 0:
+            X[k, 0, where[k], :] += 1.0
+        else:
+            X[k, 0, :, where[k]] += 1.0
+    order = rng.permutation(n)
+    return X[order], y[order]
+
+
 TOY = {"xor": xor, "moons": moons, "circles": circles, "spiral": spiral, "blobs": blobs}
 
 # IDX: magic = 0, 0, type code, number of dimensions; then one big-endian uint32 per dimension.

@@ -95,8 +95,17 @@ def check_parameters(model, loss_fn, X, Y, entries, eps: float = 1e-6) -> list[G
 
 
 def neuron_entries(model, layer_name: str, neuron: int) -> list[tuple[str, tuple]]:
-    """The incoming weights ``W[:, j]`` and the bias ``b[j]`` of neuron j of a dense layer."""
+    """The incoming weights ``W[:, j]`` and the bias ``b[j]`` of neuron j of a dense layer.
+
+    For a convolution, neuron j is filter j: every entry of ``K[j]`` and ``b[j]``.
+    """
     layer = model.layer(layer_name)
+    if "K" in layer.params:
+        n_filters = layer.K.shape[0]
+        if not 0 <= neuron < n_filters:
+            raise IndexError(f"{layer_name} has filters 0..{n_filters - 1}, got {neuron}")
+        K, b = layer.sym["K"], layer.sym["b"]
+        return [(K, (neuron, *idx)) for idx in np.ndindex(*layer.K.shape[1:])] + [(b, (neuron,))]
     if "Wx" in layer.params:  # hidden unit j of an RNN: Wx[:, j], Wh[:, j] and b[j]
         n_in, n_h = layer.Wx.shape
         if not 0 <= neuron < n_h:
@@ -105,7 +114,7 @@ def neuron_entries(model, layer_name: str, neuron: int) -> list[tuple[str, tuple
         return ([(Wx, (k, neuron)) for k in range(n_in)] + [(Wh, (k, neuron)) for k in range(n_h)]
                 + [(b, (neuron,))])
     if "W" not in layer.params:
-        raise ValueError(f"{layer_name} has no weights to check; pick a dense layer")
+        raise ValueError(f"{layer_name} has no weights to check; pick a dense or conv layer")
     n_in, n_out = layer.W.shape
     if not 0 <= neuron < n_out:
         raise IndexError(f"{layer_name} has neurons 0..{n_out - 1}, got {neuron}")

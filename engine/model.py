@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .activations import LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
+from .conv import AvgPool2D, Conv2D, Flatten, MaxPool2D
 from .errors import ShapeError
 from .layers import Dense, Dropout, Layer
 from .recurrent import RNN
@@ -21,7 +22,8 @@ from .trace import NULL_TRACER, Op, Tracer
 LAYER_TYPES: dict[str, type[Layer]] = {
     cls.__name__: cls for cls in (Dense, ReLU, LeakyReLU, Sigmoid, Tanh, Softmax, Dropout)
 }
-DECAYED = ("W",)  # parameters that L2 regularization shrinks (weights, not biases)
+LAYER_TYPES.update({cls.__name__: cls for cls in (Conv2D, MaxPool2D, AvgPool2D, Flatten)})
+DECAYED = ("W", "K")  # parameters that L2 regularization shrinks (weights and kernels, not biases)
 LAYER_TYPES["RNN"] = RNN
 DECAYED += ("Wx", "Wh")  # an RNN's input and recurrent weights
 
@@ -169,7 +171,7 @@ class Sequential:
             raise ValueError(f"l2 must be a number ≥ 0, got {value}")
         self._l2 = value
         for layer in self.layers:
-            if isinstance(layer, (Dense, RNN)):
+            if any(p in DECAYED for p in layer.params):
                 layer.l2 = value
 
     def astype(self, dtype) -> "Sequential":

@@ -1,4 +1,4 @@
-"""Ready networks with their data, used by every front end: xor, moons, spiral, circles, digits."""
+"""Ready networks with their data, used by every front end: xor, moons, spiral, circles, digits, bars, digits-cnn."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -8,6 +8,7 @@ import numpy as np
 
 from . import datasets
 from .activations import ReLU, Sigmoid
+from .conv import Conv2D, Flatten, MaxPool2D
 from .errors import DataError
 from .layers import Dense
 from .losses import MSE, Loss, SoftmaxCrossEntropy
@@ -93,6 +94,28 @@ def _digits(seed: int, data=None, dtype=np.float64, hidden: int = 128) -> Proble
                    classes=[str(k) for k in range(10)])
 
 
+def _bars(seed: int, data=None, dtype=np.float64) -> Problem:
+    X, y = datasets.bars(200, size=6, seed=seed)
+    model = Sequential(Conv2D(1, 2, 3), ReLU(), Flatten(), Dense(2 * 4 * 4, 2), seed=seed, dtype=dtype)
+    return Problem("bars", PRESETS["bars"].description, model, SoftmaxCrossEntropy(),
+                   Adam(model.parameters(), lr=0.02), X, y, batch_size=16, epochs=30,
+                   classes=["horizontal", "vertical"])
+
+
+def digits_cnn_model(seed: int | None = 0, dtype=np.float64) -> Sequential:
+    """LeNet-like: conv 5×5 (8) → pool → conv 5×5 (16) → pool → 256-64-10, on 1×28×28 digits."""
+    return Sequential(Conv2D(1, 8, 5), ReLU(), MaxPool2D(2), Conv2D(8, 16, 5), ReLU(), MaxPool2D(2),
+                      Flatten(), Dense(16 * 4 * 4, 64), ReLU(), Dense(64, 10), seed=seed, dtype=dtype)
+
+
+def _digits_cnn(seed: int, data=None, dtype=np.float64) -> Problem:
+    X, y = datasets.load_mnist(mnist_path(data))
+    model = digits_cnn_model(seed, dtype)
+    return Problem("digits-cnn", PRESETS["digits-cnn"].description, model, SoftmaxCrossEntropy(),
+                   SGD(model.parameters(), lr=0.05, momentum=0.9), X.reshape(-1, 1, 28, 28), y,
+                   batch_size=64, epochs=5, classes=[str(k) for k in range(10)])
+
+
 PRESETS: dict[str, Preset] = {
     "xor": Preset("xor", "2-2-1 sigmoid net, MSE, on the four XOR points", _xor),
     "moons": Preset("moons", "2-8-8-2 ReLU net, softmax cross-entropy, 200 noisy two-moons points", _moons),
@@ -100,6 +123,10 @@ PRESETS: dict[str, Preset] = {
     "spiral": Preset("spiral", "2-32-32-3 ReLU net, softmax cross-entropy, CS231n's three-arm spiral", _spiral),
     "digits": Preset("digits", "784-128-10 ReLU net, softmax cross-entropy, MNIST-format digits from --data",
                      _digits, needs_data=True),
+    "bars": Preset("bars", "tiny CNN (conv 3×3 ×2, ReLU, flatten, dense 32-2) on 6×6 images of horizontal "
+                   "vs vertical bars", _bars),
+    "digits-cnn": Preset("digits-cnn", "LeNet-like CNN (conv 5×5 ×8, pool, conv 5×5 ×16, pool, 256-64-10) on "
+                         "MNIST-format 28×28 digits from --data", _digits_cnn, needs_data=True),
 }
 
 

@@ -224,7 +224,7 @@ def test_wrong_format_or_version(good, tmp_path, field, value, fragment):
 
 
 @pytest.mark.parametrize("spec,fragment", [
-    ({"type": "Conv2D", "filters": 3}, "unknown type 'Conv2D'"),
+    ({"type": "Transformer", "heads": 3}, "unknown type 'Transformer'"),
     ({"type": ["Dense"]}, "unknown type ['Dense']"),
     ({"n_in": 2, "n_out": 3}, "unknown type None"),
     ("Dense", "unknown type 'Dense'"),

@@ -486,3 +486,72 @@ def test_fit_epochs_match_torch_with_the_same_shuffling():
             total += Lt.item() * len(idx)
         close(history["loss"][epoch], total / n, f"fit epoch {epoch + 1}: mean loss")
     compare_model(model, mirror, "after fit", grads=False)
+
+
+# -- convolutions, pooling, flatten (engine.conv) -------------------------------------------
+from engine import AvgPool2D, Conv2D, Flatten, MaxPool2D  # noqa: E402
+
+
+@pytest.mark.parametrize("stride,padding", [(1, 0), (1, 1), (2, 0), (2, 2)])
+@pytest.mark.parametrize("C,Fo,k", [(1, 2, 3), (3, 4, 2)])
+def test_conv2d_forward_backward_and_sgd_step(stride, padding, C, Fo, k):
+    rng = rng_(7 * C + k + stride + padding)
+    layer = Conv2D(C, Fo, k, stride=stride, padding=padding, seed=3)
+    layer.b = rng.normal(size=Fo)
+    X = rng.normal(size=(3, C, 7, 6))
+    Xt, Kt, bt = tt(X, True), tt(layer.K, True), tt(layer.b, True)
+    Z = layer.forward(X)
+    Zt = F.conv2d(Xt, Kt, bt, stride=stride, padding=padding)
+    close(Z, Zt, "Z = X ∗ K + b")
+    G = rng.normal(size=Z.shape)
+    dX = layer.backward(G)
+    Zt.backward(tt(G))
+    close(dX, Xt.grad, "dX")
+    close(layer.dK, Kt.grad, "dK")
+    close(layer.db, bt.grad, "db")
+    opt, opt_t = SGD([Parameter(layer, "K"), Parameter(layer, "b")], lr=0.1), torch.optim.SGD([Kt, bt], lr=0.1)
+    opt.step()
+    opt_t.step()
+    close(layer.K, Kt, "K after one SGD step")
+    close(layer.b, bt, "b after one SGD step")
+
+
+@pytest.mark.parametrize("k,stride", [(2, None), (2, 1), (3, 2), (3, None)])
+@pytest.mark.parametrize("kind", ["max", "avg"])
+def test_pooling_forward_backward(k, stride, kind):
+    rng = rng_(10 * k + (stride or 0))
+    layer = MaxPool2D(k, stride) if kind == "max" else AvgPool2D(k, stride)
+    fn = F.max_pool2d if kind == "max" else F.avg_pool2d
+    X = rng.normal(size=(2, 3, 7, 8))
+    Xt = tt(X, True)
+    S, St = layer.forward(X), fn(Xt, k, stride)
+    close(S, St, f"{kind}pool S")
+    G = rng.normal(size=S.shape)
+    St.backward(tt(G))
+    close(layer.backward(G), Xt.grad, f"{kind}pool dA")
+
+
+def test_small_cnn_train_steps_match_torch():
+    """conv → relu → maxpool → conv(stride 2, pad 1) → relu → avgpool → flatten → dense: 3 SGD steps."""
+    model = Sequential(Conv2D(2, 3, 3, padding=1), ReLU(), MaxPool2D(2), Conv2D(3, 4, 2, stride=2, padding=1),
+                       ReLU(), AvgPool2D(2), Flatten(), Dense(4, 3), seed=5)
+    P = {p.symbol: tt(p.value, True) for p in model.parameters()}
+
+    def torch_forward(X):
+        A = F.max_pool2d(F.relu(F.conv2d(tt(X), P["K1"], P["b1"], padding=1)), 2)
+        A = F.avg_pool2d(F.relu(F.conv2d(A, P["K2"], P["b2"], stride=2, padding=1)), 2)
+        return A.flatten(1) @ P["W3"] + P["b3"]
+
+    opt, opt_t = SGD(model.parameters(), lr=0.05, momentum=0.9), torch.optim.SGD(list(P.values()), lr=0.05,
+                                                                                 momentum=0.9)
+    rng = rng_(3)
+    for step in range(3):
+        X, y = rng.normal(size=(4, 2, 8, 8)), rng.integers(0, 3, size=4)
+        L = model.train_step(X, y, SoftmaxCrossEntropy(), opt)
+        opt_t.zero_grad()
+        Lt = F.cross_entropy(torch_forward(X), torch.tensor(y))
+        Lt.backward()
+        close(L, Lt, f"step {step}: loss")
+        opt_t.step()
+        for p in model.parameters():
+            close(p.value, P[p.symbol], f"step {step}: {p.symbol} after the update")
