@@ -106,6 +106,23 @@ def bars(n: int = 200, size: int = 6, noise: float = 0.1, seed: int = 0):
 
 TOY = {"xor": xor, "moons": moons, "circles": circles, "spiral": spiral, "blobs": blobs}
 
+
+def bit_sums(n: int = 400, length: int = 8, noise: float = 0.1, seed: int = 0):
+    """Sequences of bits for an RNN: y = 1 if at least half the bits are 1, else 0.
+
+    X is (n, length, 1): one noisy bit per timestep (0 or 1 plus Gaussian noise); y is (n,).
+    Balanced: half the sequences of each class, the number of ones uniform within the class
+    (0 … length/2 − 1 for class 0, length/2 … length for class 1), at random positions.
+    """
+    rng = np.random.default_rng(seed)
+    half = (length + 1) // 2
+    y = (np.arange(n) >= n // 2).astype(int)
+    ones = np.where(y == 1, rng.integers(half, length + 1, n), rng.integers(0, half, n))
+    bits = (rng.random((n, length)).argsort(axis=1) < ones[:, None]).astype(np.float64)
+    X = (bits + rng.normal(0.0, noise, bits.shape))[:, :, None]
+    order = rng.permutation(n)
+    return X[order], y[order]
+
 # IDX: magic = 0, 0, type code, number of dimensions; then one big-endian uint32 per dimension.
 IDX_TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 

@@ -13,6 +13,7 @@ from .errors import DataError
 from .layers import Dense
 from .losses import MSE, Loss, SoftmaxCrossEntropy
 from .model import Sequential
+from .recurrent import RNN
 from .optim import SGD, Adam, Optimizer
 
 DEFAULT = "moons"
@@ -77,6 +78,14 @@ def _spiral(seed: int, data=None, dtype=np.float64) -> Problem:
     return _toy_relu("spiral", X, y, (32, 32), seed, dtype, lr=0.05, epochs=300)
 
 
+def _seq(seed: int, data=None, dtype=np.float64) -> Problem:
+    X, y = datasets.bit_sums(400, length=8, noise=0.1, seed=seed)
+    model = Sequential(RNN(1, 8), Dense(8, 2, init="xavier"), seed=seed, dtype=dtype)
+    return Problem("seq", PRESETS["seq"].description, model, SoftmaxCrossEntropy(),
+                   Adam(model.parameters(), lr=0.02), X, y, batch_size=16, epochs=30,
+                   classes=["< 4 ones", "≥ 4 ones"])
+
+
 def mnist_path(data=None) -> str:
     """The MNIST folder: ``data`` if given, else $NNDB_MNIST, else the cache folder (see find_mnist).
 
@@ -121,6 +130,8 @@ PRESETS: dict[str, Preset] = {
     "moons": Preset("moons", "2-8-8-2 ReLU net, softmax cross-entropy, 200 noisy two-moons points", _moons),
     "circles": Preset("circles", "2-8-8-2 ReLU net, softmax cross-entropy, a circle inside a circle", _circles),
     "spiral": Preset("spiral", "2-32-32-3 ReLU net, softmax cross-entropy, CS231n's three-arm spiral", _spiral),
+    "seq": Preset("seq", "RNN(1→8, tanh) + dense 8-2, softmax cross-entropy: are at least 4 of these 8 noisy "
+                  "bits 1? (many-to-one)", _seq),
     "digits": Preset("digits", "784-128-10 ReLU net, softmax cross-entropy, MNIST-format digits from --data",
                      _digits, needs_data=True),
     "bars": Preset("bars", "tiny CNN (conv 3×3 ×2, ReLU, flatten, dense 32-2) on 6×6 images of horizontal "

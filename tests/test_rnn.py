@@ -277,3 +277,30 @@ def test_save_load_round_trip(tmp_path):
 def Sequential_of(*layers):
     from engine import Sequential
     return Sequential(*layers, seed=0)
+
+
+# -- the sequence task and the seq preset ---------------------------------------------------
+
+def test_bit_sums_dataset_is_seeded_balanced_and_labelled_by_the_count():
+    from engine import datasets
+    X, y = datasets.bit_sums(200, length=8, noise=0.1, seed=4)
+    again, y_again = datasets.bit_sums(200, length=8, noise=0.1, seed=4)
+    np.testing.assert_array_equal(X, again, err_msg="same seed, same data")
+    assert X.shape == (200, 8, 1) and y.shape == (200,) and y.sum() == 100
+    counts = (X[:, :, 0] > 0.5).sum(axis=1)
+    np.testing.assert_array_equal(y, (counts >= 4).astype(int), err_msg="label (ACTUAL) vs count ≥ 4 (DESIRED)")
+    assert 0 < np.abs(X[:, :, 0] - np.round(X[:, :, 0])).mean() < 0.2, "bits carry a little noise"
+
+
+def test_seq_preset_learns_and_generalizes():
+    from engine import datasets, load_preset
+    problem = load_preset("seq", seed=0)
+    model = problem.model
+    assert [layer.name for layer in model.layers] == ["rnn1", "dense1"] and problem.X.shape[1:] == (8, 1)
+    h = model.fit(problem.X, problem.Y, problem.loss, problem.optimizer, epochs=problem.epochs,
+                  batch_size=problem.batch_size)
+    train = model.evaluate(problem.X, problem.Y, problem.loss)["accuracy"]
+    X_new, y_new = datasets.bit_sums(400, seed=99)
+    test = model.evaluate(X_new, y_new, problem.loss)["accuracy"]
+    assert train >= 0.9 and test >= 0.9, f"seq: train accuracy {train:.3f}, new data {test:.3f} (want ≥ 0.9; chance 0.5)"
+    assert h["loss"][-1] < h["loss"][0]
