@@ -11,7 +11,6 @@ gradients back onto the image one kernel offset (u, v) at a time (col2im).
 from __future__ import annotations
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 from .errors import ShapeError, shape_str
 from .init import get_initializer
@@ -27,21 +26,36 @@ def _out_size(size: int, k: int, stride: int) -> int:
     return (size - k) // stride + 1
 
 
-def windows(X: np.ndarray, kh: int, kw: int, stride: int) -> np.ndarray:
-    """Every (kh × kw) window of X at the given stride, as a view: (n, c, oh, ow, kh, kw)."""
-    return sliding_window_view(X, (kh, kw), axis=(2, 3))[:, :, ::stride, ::stride]
+def window_slice(u: int, v: int, oh: int, ow: int, stride: int) -> tuple:
+    """Index of the elements X[:, :, i·s+u, j·s+v] for all output positions (i, j): a strided view."""
+    return (slice(None), slice(None), slice(u, u + stride * (oh - 1) + 1, stride),
+            slice(v, v + stride * (ow - 1) + 1, stride))
 
 
-def scatter_windows(dW: np.ndarray, shape: tuple, stride: int) -> np.ndarray:
-    """col2im: ``dX[n,c,i·s+u,j·s+v] += dW[n,c,i,j,u,v]``, summed where windows overlap.
+def im2col(X: np.ndarray, kh: int, kw: int, stride: int, oh: int, ow: int) -> np.ndarray:
+    """``cols[n, (c,u,v), (i,j)] = X[n,c,i·s+u,j·s+v]``: every receptive field as a column, (m, C·kh·kw, oh·ow).
 
-    dW is (n, c, oh, ow, kh, kw); one vectorized add per kernel offset (u, v).
+    Built one kernel offset (u, v) at a time: kh·kw copies of strided views of X.
     """
-    n, c, oh, ow, kh, kw = dW.shape
-    dX = np.zeros(shape, dtype=dW.dtype)
+    m, C = X.shape[:2]
+    cols = np.empty((m, C, kh, kw, oh, ow), dtype=X.dtype)
     for u in range(kh):
         for v in range(kw):
-            dX[:, :, u:u + stride * (oh - 1) + 1:stride, v:v + stride * (ow - 1) + 1:stride] += dW[:, :, :, :, u, v]
+            cols[:, :, u, v] = X[window_slice(u, v, oh, ow, stride)]
+    return cols.reshape(m, C * kh * kw, oh * ow)
+
+
+def col2im(dcols: np.ndarray, shape: tuple, stride: int) -> np.ndarray:
+    """The adjoint of im2col: ``dX[a,b,i·s+u,j·s+v] += dcols[u,v,a,b,i,j]``, summed where windows overlap.
+
+    dcols is (kh, kw, A, B, oh, ow) and dX has ``shape`` (A, B, H, W); one vectorized add per
+    kernel offset (u, v), each reading a contiguous block of dcols.
+    """
+    kh, kw, _, _, oh, ow = dcols.shape
+    dX = np.zeros(shape, dtype=dcols.dtype)
+    for u in range(kh):
+        for v in range(kw):
+            dX[window_slice(u, v, oh, ow, stride)] += dcols[u, v]
     return dX
 
 
@@ -114,10 +128,11 @@ class Conv2D(Layer):
         check_image(self, X, self.in_channels, self.kh, self.kw, self.padding)
         p, s, F = self.padding, self.stride, self.out_channels
         Xp = np.pad(X, ((0, 0), (0, 0), (p, p), (p, p))) if p else X
-        patches = windows(Xp, self.kh, self.kw, s)                    # (m, C, oh, ow, kh, kw), a view
-        m, _, oh, ow = patches.shape[:4]
-        cols = patches.transpose(0, 2, 3, 1, 4, 5).reshape(m * oh * ow, -1)  # im2col: one patch a row
-        Z = (cols @ self.K.reshape(F, -1).T + self.b).reshape(m, oh, ow, F).transpose(0, 3, 1, 2)
+        m, _, H, W = Xp.shape
+        oh, ow = _out_size(H, self.kh, s), _out_size(W, self.kw, s)
+        cols = im2col(Xp, self.kh, self.kw, s, oh, ow)                # (m, C·kh·kw, oh·ow)
+        Z = (self.K.reshape(F, -1) @ cols).reshape(m, F, oh, ow)      # Σ_c,u,v K[f,c,u,v]·X[n,c,i·s+u,j·s+v]
+        Z += self.b[:, None, None]
         self.X, self.cols, self.padded_shape = X, cols, Xp.shape  # X only for the trace
         if self.tracer.enabled:
             sym = self.sym
@@ -130,8 +145,8 @@ class Conv2D(Layer):
         cols, K = self.cols, self.K
         F, C, kh, kw = K.shape
         m, _, oh, ow = dZ.shape
-        dZ_rows = dZ.transpose(0, 2, 3, 1).reshape(-1, F)            # (m·oh·ow, F), rows match cols
-        dK = (dZ_rows.T @ cols).reshape(K.shape)
+        dZ_cols = dZ.reshape(m, F, oh * ow)
+        dK = (dZ_cols @ cols.transpose(0, 2, 1)).sum(axis=0).reshape(K.shape)  # Σ_n,i,j dZ·X patch
         if self.l2:
             dK += (self.l2 / m) * K
         self.dK = dK
@@ -151,8 +166,11 @@ class Conv2D(Layer):
             self.emit("backward", "conv.db", self.equations["db"], {sym["dout"]: dZ}, {sym["db"]: self.db})
         if not self.need_dX:
             return None  # the first layer's input needs no gradient
-        dcols = (dZ_rows @ K.reshape(F, -1)).reshape(m, oh, ow, C, kh, kw).transpose(0, 3, 1, 2, 4, 5)
-        dXp = scatter_windows(dcols, self.padded_shape, self.stride)  # col2im
+        # dcols[u,v,c,n,i,j] = Σ_f K[f,c,u,v]·dZ[n,f,i,j]: one matrix product, kernel offsets outermost
+        K_rows = K.transpose(2, 3, 1, 0).reshape(kh * kw * C, F)
+        dcols = (K_rows @ dZ.transpose(1, 0, 2, 3).reshape(F, -1)).reshape(kh, kw, C, m, oh, ow)
+        H, W = self.padded_shape[2:]
+        dXp = col2im(dcols, (C, m, H, W), self.stride).transpose(1, 0, 2, 3)  # (C, m, …) → (m, C, …)
         p = self.padding
         dX = dXp[:, :, p:dXp.shape[2] - p, p:dXp.shape[3] - p] if p else dXp
         if tracing:
@@ -201,29 +219,38 @@ class MaxPool2D(_Pool2D):
 
     def forward(self, A: np.ndarray) -> np.ndarray:
         check_image(self, A, None, self.kh, self.kw)
-        patches = windows(A, self.kh, self.kw, self.stride)
-        m, C, oh, ow = patches.shape[:4]
-        flat = patches.reshape(m, C, oh, ow, -1)
-        k = flat.argmax(axis=-1)                                   # (m, C, oh, ow): the winner of each window
-        S = np.take_along_axis(flat, k[..., None], axis=-1)[..., 0]
-        # where each winner sits in A, as a flat index: backward needs only this and A's shape
-        H, W = A.shape[2:]
-        rows = np.arange(oh)[:, None] * self.stride + k // self.kw
-        cols = np.arange(ow)[None, :] * self.stride + k % self.kw
-        planes = np.arange(m * C).reshape(m, C, 1, 1)
-        self.argmax, self.in_shape = (planes * H + rows) * W + cols, A.shape
+        m, C, H, W = A.shape
+        oh, ow = _out_size(H, self.kh, self.stride), _out_size(W, self.kw, self.stride)
+        S = A[window_slice(0, 0, oh, ow, self.stride)]
+        k = np.zeros(S.shape, dtype=np.int16)                      # (m, C, oh, ow): u·kw + v of each winner
+        for u in range(self.kh):
+            for v in range(self.kw):
+                if u or v:
+                    candidate = A[window_slice(u, v, oh, ow, self.stride)]
+                    better = candidate > S                         # strict: ties keep the first, as argmax
+                    S = np.where(better, candidate, S)
+                    k = np.where(better, np.int16(u * self.kw + v), k)
+        S = np.array(S, copy=True) if S.base is not None else S   # a 1×1 window leaves a view of A
+        self.winner, self.in_shape = k, A.shape  # backward needs only these
         if self.tracer.enabled:
             self.emit("forward", "maxpool.forward", self.equations["S"], {self.sym["in"]: A},
                       {self.sym["out"]: S}, kernel_size=self.kh, stride=self.stride)
         return S
 
     def backward(self, dS: np.ndarray) -> np.ndarray:
-        size = int(np.prod(self.in_shape))
-        dA = np.bincount(self.argmax.ravel(), weights=dS.ravel(), minlength=size)
-        dA = dA.astype(dS.dtype, copy=False).reshape(self.in_shape)
-        if self.tracer.enabled:
+        """``dA[n,c,i·s+u,j·s+v] += dS[n,c,i,j]`` where (u, v) won window (i, j); 0 elsewhere."""
+        oh, ow = dS.shape[2:]
+        dA = np.zeros(self.in_shape, dtype=dS.dtype)
+        tracing = self.tracer.enabled
+        M = np.zeros(self.in_shape, dtype=dS.dtype) if tracing else None
+        for u in range(self.kh):
+            for v in range(self.kw):
+                won = self.winner == u * self.kw + v
+                dA[window_slice(u, v, oh, ow, self.stride)] += dS * won
+                if tracing:
+                    M[window_slice(u, v, oh, ow, self.stride)] += won
+        if tracing:
             s = self.sym
-            M = np.bincount(self.argmax.ravel(), minlength=size).reshape(self.in_shape).astype(dS.dtype)
             self.emit("backward", "maxpool.backward", self.equations["dA"], {s["dout"]: dS, s["mask"]: M},
                       {s["din"]: dA}, kernel_size=self.kh, stride=self.stride)
         return dA
@@ -243,7 +270,10 @@ class AvgPool2D(_Pool2D):
 
     def forward(self, A: np.ndarray) -> np.ndarray:
         check_image(self, A, None, self.kh, self.kw)
-        S = windows(A, self.kh, self.kw, self.stride).mean(axis=(4, 5))
+        m, C, H, W = A.shape
+        oh, ow = _out_size(H, self.kh, self.stride), _out_size(W, self.kw, self.stride)
+        S = sum(A[window_slice(u, v, oh, ow, self.stride)] for u in range(self.kh) for v in range(self.kw))
+        S = S / (self.kh * self.kw)
         self.in_shape = A.shape
         if self.tracer.enabled:
             self.emit("forward", "avgpool.forward", self.equations["S"], {self.sym["in"]: A},
@@ -252,8 +282,9 @@ class AvgPool2D(_Pool2D):
 
     def backward(self, dS: np.ndarray) -> np.ndarray:
         share = dS / (self.kh * self.kw)
-        spread = np.broadcast_to(share[..., None, None], share.shape + (self.kh, self.kw))
-        dA = scatter_windows(spread, self.in_shape, self.stride)
+        m, C, oh, ow = share.shape
+        spread = np.broadcast_to(share, (self.kh, self.kw, m, C, oh, ow))  # dcols[u,v] = dS/k²
+        dA = col2im(spread, self.in_shape, self.stride)
         if self.tracer.enabled:
             s = self.sym
             self.emit("backward", "avgpool.backward", self.equations["dA"], {s["dout"]: dS},

@@ -280,3 +280,19 @@ def test_bars_preset_learns_quickly():
     X_new, y_new = bars(400, seed=1234)
     acc = problem.model.evaluate(X_new, y_new, problem.loss)["accuracy"]
     assert acc >= 0.95, f"bars accuracy on fresh images: mine {acc:.3f} vs required 0.95"
+
+
+def test_digits_cnn_preset_on_the_shared_digits(mnist_dir):
+    """digits-cnn: 1×28×28 images, the LeNet-like stack, 10 outputs; one traced-free step lowers the loss."""
+    problem = load_preset("digits-cnn", data=str(mnist_dir), seed=0, dtype=np.float32)
+    assert problem.X.shape[1:] == (1, 28, 28) and problem.X.dtype == np.float64, problem.X.shape
+    names = [layer.name for layer in problem.model.layers]
+    assert names == ["conv1", "relu1", "maxpool1", "conv2", "relu2", "maxpool2", "flatten1", "dense1", "relu3",
+                     "dense2"], names
+    assert [p.symbol for p in problem.model.parameters()] == ["K1", "b1", "K2", "b2", "W3", "b3", "W4", "b4"]
+    X, Y = problem.X[:64], problem.Y[:64]
+    first = problem.model.train_step(X, Y, problem.loss, problem.optimizer)
+    for _ in range(4):
+        last = problem.model.train_step(X, Y, problem.loss, problem.optimizer)
+    assert problem.model.output.shape == (64, 10)
+    assert last < first, f"loss after 5 steps on one batch: mine {last:.4f} vs first {first:.4f}"
