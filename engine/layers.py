@@ -70,6 +70,9 @@ class Dense(Layer):
     Shapes: X (m, n_in), W (n_in, n_out), b (n_out,), Z (m, n_out). Neuron j owns the
     column ``W[:, j]`` and ``b[j]``. With L2 strength λ (set by the model) the weight
     gradient gains ``(λ/m)·W``, as in the reports this engine grew from.
+
+    A sequence batch X (m, T, n_in), as a many-to-many RNN outputs, gives Z (m, T, n_out): the
+    same layer at every timestep, so ``dW`` and ``db`` also sum over the timesteps.
     """
 
     kind = "dense"
@@ -102,6 +105,13 @@ class Dense(Layer):
             "dX": f"{s['din']} = {s['dout']}·{s['W']}ᵀ",
         }
 
+    def check_input(self, X: np.ndarray, n_features: int) -> None:
+        if X.ndim == 3 and X.shape[2] != n_features:
+            raise ShapeError(f"{self.name}: expected a sequence batch of shape (batch, time, {n_features}), "
+                             f"got {shape_str(X.shape)}")
+        if X.ndim != 3:
+            super().check_input(X, n_features)  # (batch, n_in)
+
     def forward(self, X: np.ndarray) -> np.ndarray:
         self.check_input(X, self.n_in)
         Z = X @ self.W + self.b
@@ -115,7 +125,8 @@ class Dense(Layer):
     def backward(self, dZ: np.ndarray) -> np.ndarray | None:
         X, W = self.X, self.W
         m = X.shape[0]
-        dW = X.T @ dZ
+        X2, dZ2 = (X, dZ) if X.ndim == 2 else (X.reshape(-1, self.n_in), dZ.reshape(-1, self.n_out))
+        dW = X2.T @ dZ2  # a sequence batch: every (example, timestep) is a row of X2
         if self.l2:
             dW += (self.l2 / m) * W
         self.dW = dW
@@ -128,7 +139,7 @@ class Dense(Layer):
             else:
                 self.emit("backward", "dense.dW", self.equations["dW"],
                           {s["in"]: X, s["dout"]: dZ}, {s["dW"]: dW})
-        self.db = dZ.sum(axis=0)
+        self.db = dZ2.sum(axis=0)
         if tracing:
             self.emit("backward", "dense.db", self.equations["db"], {s["dout"]: dZ}, {s["db"]: self.db})
         if not self.need_dX:

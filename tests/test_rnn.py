@@ -304,3 +304,58 @@ def test_seq_preset_learns_and_generalizes():
     test = model.evaluate(X_new, y_new, problem.loss)["accuracy"]
     assert train >= 0.9 and test >= 0.9, f"seq: train accuracy {train:.3f}, new data {test:.3f} (want ≥ 0.9; chance 0.5)"
     assert h["loss"][-1] < h["loss"][0]
+
+
+# -- many-to-many: Dense on a sequence batch (m, T, n) -----------------------------------------
+
+@pytest.mark.parametrize("l2", [0.0, 0.3])
+def test_dense_on_a_sequence_batch_gradients(l2):
+    from engine import Dense
+    rng = np.random.default_rng(11)
+    dense = Dense(3, 2, seed=0)
+    dense.l2 = l2
+    dense.b = rng.standard_normal(2)
+    X, G = rng.standard_normal((4, 5, 3)), rng.standard_normal((4, 5, 2))
+
+    def f():
+        return float(np.sum(dense.forward(X) * G)) + l2 / (2 * 4) * np.sum(dense.W ** 2)
+
+    f()
+    dX = dense.backward(G)
+    dW, db = dense.dW.copy(), dense.db.copy()
+    assert_grad("dX", dX, numeric_grad(f, X))
+    assert_grad("dW", dW, numeric_grad(f, dense.W))
+    assert_grad("db", db, numeric_grad(f, dense.b))
+
+
+def test_many_to_many_model_matches_torch():
+    """RNN(return_sequences) → Dense per timestep → MSE: loss and every gradient vs torch."""
+    torch = pytest.importorskip("torch", reason="PyTorch is not installed: parity needs it")
+    from engine import MSE, SGD, Dense, Sequential
+    rng = np.random.default_rng(5)
+    model = Sequential(RNN(2, 4, return_sequences=True), Dense(4, 1, init="xavier"), seed=6, l2=0.2)
+    rnn, dense = model.layers
+    X, Y = rng.standard_normal((3, 6, 2)), rng.standard_normal((3, 6, 1))
+    net = torch_rnn(torch, rnn)
+    W, b = torch.tensor(dense.W, requires_grad=True), torch.tensor(dense.b, requires_grad=True)
+    H, _ = net(torch.tensor(X))
+    penalty = 0.2 / (2 * 3) * (net.weight_ih_l0.pow(2).sum() + net.weight_hh_l0.pow(2).sum() + W.pow(2).sum())
+    loss_t = ((H @ W + b - torch.tensor(Y)) ** 2).mean() + penalty
+    loss_t.backward()
+    L = model.train_step(X, Y, MSE(), SGD(model.parameters(), lr=0.0))
+    close(L, loss_t, "loss")
+    close(rnn.dWx, net.weight_ih_l0.grad.T, "dWx1")
+    close(rnn.dWh, net.weight_hh_l0.grad.T, "dWh1")
+    close(rnn.db, net.bias_ih_l0.grad, "db1")
+    close(dense.dW, W.grad, "dW2")
+    close(dense.db, b.grad, "db2")
+
+
+def test_dense_rejects_other_shapes_with_a_clear_message():
+    from engine import Dense, ShapeError
+    with pytest.raises(ShapeError, match=r"expected input of shape \(batch, 3\), got 2×4$"):
+        Dense(3, 2).forward(np.ones((2, 4)))
+    with pytest.raises(ShapeError, match=r"expected a sequence batch of shape \(batch, time, 3\), got 2×5×4$"):
+        Dense(3, 2).forward(np.ones((2, 5, 4)))
+    with pytest.raises(ShapeError):
+        Dense(3, 2).forward(np.ones((2, 2, 2, 3)))
