@@ -313,7 +313,48 @@ def _l2_penalty(op, index):
             data + lam / (2 * m) * total, [f"Σ‖W‖² sums the squares of {', '.join(weights)}"])
 
 
+def _receptive_field(X: np.ndarray, e: int, i: int, j: int, k: int, s: int, p: int) -> np.ndarray:
+    """The (C, k, k) window of example e that output (i, j) sees, with the zero padding included."""
+    Xp = np.pad(X[e], ((0, 0), (p, p), (p, p))) if p else X[e]
+    return Xp[:, i * s:i * s + k, j * s:j * s + k]
+
+
+def _conv_forward(op, index):
+    (X, K, b), (Z,) = names(op)
+    e, f, i, j = index
+    s, p = op.attrs["stride"], op.attrs["padding"]
+    kernel = op.inputs[K][f]
+    patch = _receptive_field(op.inputs[X], e, i, j, kernel.shape[-1], s, p)
+    bias = op.inputs[b][f]
+    terms = [f"{n(a)}·{n(w)}" for a, w in zip(patch.ravel(), kernel.ravel())]
+    patch_rows = "; ".join(" ".join(fmt(v, 6) for v in row) for row in patch[0])
+    kernel_rows = "; ".join(" ".join(fmt(v, 6) for v in row) for row in kernel[0])
+    return (f"{Z}{idx(e, f, i, j)} = Σ_c,u,v {X}[{e},c,{i}·{s}+u,{j}·{s}+v]·{K}[{f},c,u,v] + {b}[{f}]",
+            f"{sum_of(terms)} + {n(bias)}", float(np.sum(patch * kernel) + bias),
+            [f"the receptive field (channel 0, rows ;-separated): {patch_rows}",
+             f"filter {f} (channel 0): {kernel_rows}"
+             + (f"   ({kernel.shape[0]} channels in all)" if kernel.shape[0] > 1 else ""),
+             f"stride {s}, padding {p}: the window starts at row {i * s - p}, column {j * s - p} of the input"])
+
+
+def _pool_forward(op, index):
+    (A,), (S,) = names(op)
+    e, c, i, j = index
+    k, s = op.attrs["kernel_size"], op.attrs["stride"]
+    window = op.inputs[A][e, c, i * s:i * s + k, j * s:j * s + k]
+    cells = [fmt(v, 6) for v in window.ravel()]
+    if op.kind == "maxpool.forward":
+        r, q = np.unravel_index(int(np.argmax(window)), window.shape)
+        return (f"{S}{idx(e, c, i, j)} = max over the {k}×{k} window of {A}[{e},{c}]", f"max({', '.join(cells)})",
+                float(window.max()), [f"the winner is {A}{idx(e, c, i * s + r, j * s + q)}: in backward only it "
+                                      f"receives the gradient"])
+    return (f"{S}{idx(e, c, i, j)} = mean over the {k}×{k} window of {A}[{e},{c}]",
+            f"({' + '.join(cells)})/{window.size}", float(window.mean()),
+            ["in backward each cell of the window receives 1/" + str(window.size) + " of the gradient"])
+
+
 EXPLAINERS = {
+    "conv.forward": _conv_forward, "maxpool.forward": _pool_forward, "avgpool.forward": _pool_forward,
     "dense.forward": _dense_forward, "dense.dW": _dense_dW, "dense.db": _dense_db, "dense.dX": _dense_dX,
     "relu.forward": _elementwise_forward, "leakyrelu.forward": _elementwise_forward,
     "sigmoid.forward": _elementwise_forward, "tanh.forward": _elementwise_forward,
