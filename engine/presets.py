@@ -1,4 +1,4 @@
-"""Ready networks with their data, used by every front end: xor, moons, spiral, circles, digits, bars, digits-cnn."""
+"""Ready networks with their data, used by every front end: xor, moons, spiral, circles, digits, bars, digits-cnn, seq."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
