@@ -919,7 +919,9 @@ def test_every_op_kind_of_the_engine_is_explained_by_some_model():
     kinds = set()
     for name in ("xor", "moons", "adam", "nesterov"):
         kinds |= {op.kind for op in session_for(name).tape}
-    assert set(EXPLAINERS) == kinds, f"not covered: {set(EXPLAINERS) - kinds}; unknown: {kinds - set(EXPLAINERS)}"
+    convolutional = {"conv.forward", "maxpool.forward", "avgpool.forward"}  # tests/test_explain_conv.py
+    explained = set(EXPLAINERS) - convolutional
+    assert explained == kinds, f"not covered: {explained - kinds}; unknown: {kinds - explained}"
 
 
 def test_explain_dense_element_shows_its_numbers():
