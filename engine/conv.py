@@ -213,7 +213,7 @@ class MaxPool2D(_Pool2D):
 
     def describe(self, s):
         M = s.get("mask", "M")
-        return {"S": f"{s['out']}[n,c,i,j] = max_u,v {s['in']}[n,c,i·s+u,j·s+v]",
+        return {"S": f"{s['out']} = maxpool({s['in']}),  {s['out']}[n,c,i,j] = max_u,v {s['in']}[n,c,i·s+u,j·s+v]",
                 "dA": f"{s['din']} = {s['dout']} routed to each window's argmax,  "
                       f"{M}[n,c,h,w] = 1 where {s['in']}[n,c,h,w] is its window's max"}
 
@@ -265,7 +265,7 @@ class AvgPool2D(_Pool2D):
     kind = "avgpool"
 
     def describe(self, s):
-        return {"S": f"{s['out']}[n,c,i,j] = (1/k²)·Σ_u,v {s['in']}[n,c,i·s+u,j·s+v]",
+        return {"S": f"{s['out']} = avgpool({s['in']}),  {s['out']}[n,c,i,j] = (1/k²)·Σ_u,v {s['in']}[n,c,i·s+u,j·s+v]",
                 "dA": f"{s['din']}[n,c,i·s+u,j·s+v] += {s['dout']}[n,c,i,j]/k²"}
 
     def forward(self, A: np.ndarray) -> np.ndarray:
@@ -299,8 +299,8 @@ class Flatten(Layer):
     out_prefix = "F"
 
     def describe(self, s):
-        return {"F": f"{s['out']} = flatten({s['in']})  (m, C, H, W) → (m, C·H·W)",
-                "dA": f"{s['din']} = reshape({s['dout']})  (m, C·H·W) → (m, C, H, W)"}
+        return {"F": f"{s['out']} = flatten({s['in']}),  (m, C, H, W) → (m, C·H·W)",
+                "dA": f"{s['din']} = reshape({s['dout']}),  (m, C·H·W) → (m, C, H, W)"}
 
     def forward(self, A: np.ndarray) -> np.ndarray:
         if A.ndim < 2:

@@ -365,7 +365,7 @@ class Sequential:
         for layer in self.layers:
             count = sum(getattr(layer, a).size for a in layer.params)
             total += count
-            eq = layer.equations.get("Z") or layer.equations.get("A") or layer.equations.get("D", "")
+            eq = next((layer.equations[k] for k in ("Z", "A", "D", "S", "F") if k in layer.equations), "")
             rows.append(f"{layer.name:<12} {eq.split(',  ')[0]:<28} {count:>10,}")
         rows.append(f"{'total':<41} {total:>10,}")
         return "\n".join(rows)

@@ -296,3 +296,23 @@ def test_digits_cnn_preset_on_the_shared_digits(mnist_dir):
         last = problem.model.train_step(X, Y, problem.loss, problem.optimizer)
     assert problem.model.output.shape == (64, 10)
     assert last < first, f"loss after 5 steps on one batch: mine {last:.4f} vs first {first:.4f}"
+
+
+def test_summary_and_l2_trace_of_a_conv_net():
+    model = Sequential(Conv2D(1, 2, 3, stride=2, padding=1), ReLU(), AvgPool2D(2), Flatten(), Dense(2, 2),
+                       seed=1, l2=0.2)
+    summary = model.summary()
+    for line in ("conv1        Z1 = X ∗ K1 + b1 ", "avgpool1     S1 = avgpool(A1) ", "flatten1     F1 = flatten(S1) "):
+        assert line in summary, f"summary lacks {line!r}:\n{summary}"
+    assert "20" in summary.splitlines()[1], summary  # K1 (2·1·3·3 = 18) + b1 (2)
+    tracer = RecordingTracer()
+    model.tracer = tracer
+    model.train_step(np.ones((2, 1, 6, 6)), np.array([0, 1]), SoftmaxCrossEntropy(),
+                     SGD(model.parameters(), lr=0.1))
+    ops = {op.name: op for op in tracer.tape}
+    dK = ops["conv1.backward.dK1"]
+    assert dK.equation.endswith("+ (λ/m)·K1[f,c,u,v]"), dK.equation
+    assert dK.attrs == {"stride": 2, "padding": 1, "l2": 0.2, "m": 2}, dK.attrs
+    penalty = ops["l2.loss.L"]
+    assert set(penalty.inputs) == {"L", "K1", "W2"}, set(penalty.inputs)
+    assert ops["conv1.forward.Z1"].shapes()["Z1"] == (2, 2, 3, 3)
