@@ -9,32 +9,7 @@ from engine import (
     SoftmaxCrossEntropy, check_parameters, load, load_preset, neuron_entries, save,
 )
 from engine.datasets import bars
-
-TOL = 1e-7
-
-
-def numeric_grad(f, x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
-    """∂f/∂x for every entry of ``x`` by central differences; ``x`` is perturbed in place and restored."""
-    grad = np.zeros_like(x, dtype=np.float64)
-    for i in np.ndindex(*x.shape):
-        old = x[i]
-        x[i] = old + eps
-        f_plus = f()
-        x[i] = old - eps
-        f_minus = f()
-        x[i] = old
-        grad[i] = (f_plus - f_minus) / (2 * eps)
-    return grad
-
-
-def assert_grad(name: str, analytic, numerical, tol: float = TOL) -> None:
-    """‖a − n‖ / (‖a‖ + ‖n‖) ≤ tol, printing both arrays on failure."""
-    a, n = np.asarray(analytic, np.float64), np.asarray(numerical, np.float64)
-    assert a.shape == n.shape, f"{name}: analytic shape {a.shape} vs numerical {n.shape}"
-    denom = np.linalg.norm(a) + np.linalg.norm(n)
-    err = 0.0 if denom == 0 else float(np.linalg.norm(a - n) / denom)
-    assert err <= tol, (f"{name}: relative error {err:.3e} > {tol:.0e}\n"
-                        f"mine (analytic)  = {a!r}\nreference (num.) = {n!r}")
+from grad_helpers import assert_grad, numeric_grad, rel_error
 
 
 def layer_grads(layer, X, G):
