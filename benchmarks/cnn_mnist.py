@@ -37,6 +37,7 @@ from engine import SGD, SoftmaxCrossEntropy  # noqa: E402
 from engine.datasets import load_mnist  # noqa: E402
 from engine.errors import DataError  # noqa: E402
 from engine.presets import digits_cnn_model  # noqa: E402
+import mlp_mnist  # noqa: E402
 from mlp_mnist import numpy_threads, set_numpy_threads  # noqa: E402
 
 MNIST_ENV = "NNDB_MNIST"
@@ -175,7 +176,9 @@ class NumpyRun:
         return float(np.mean(out.argmax(axis=1) == y))
 
 
-class TorchRun:
+class TorchRun(mlp_mnist.TorchRun):
+    """The LeNet-like net in PyTorch; its epoch and accuracy are the MLP benchmark's."""
+
     name = "PyTorch"
 
     def __init__(self, args, X, y, init, torch):
@@ -193,25 +196,6 @@ class TorchRun:
         self.opt = torch.optim.SGD(self.net.parameters(), lr=args.lr, momentum=args.momentum)
         self.rng = np.random.default_rng()
         self.rng.bit_generator.state = digits_cnn_model(seed=args.seed).rng.bit_generator.state
-
-    def epoch(self):
-        F = self.torch.nn.functional
-        X, y, bs, net, opt = self.X, self.y, self.args.batch_size, self.net, self.opt
-        order = self.torch.from_numpy(self.rng.permutation(len(X)))
-        total = 0.0
-        for start in range(0, len(X), bs):
-            idx = order[start:start + bs]
-            loss = F.cross_entropy(net(X[idx]), y[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            total += loss.item() * len(idx)
-        return total / len(X)
-
-    def accuracy(self, X, y):
-        with self.torch.no_grad():
-            out = self.net(self.torch.from_numpy(X))
-        return float(np.mean(out.argmax(dim=1).numpy() == y))
 
 
 def parse_args(argv=None):
