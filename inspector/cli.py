@@ -12,6 +12,7 @@ from engine.presets import DEFAULT
 
 from .render import array_view, op_header, shape_line
 from .session import SessionError
+from .training import OPTIMIZER_CHOICES
 
 
 def add_source_args(p: argparse.ArgumentParser) -> None:
@@ -119,7 +120,7 @@ def add_training_parsers(sub) -> None:
     train.add_argument("--epochs", type=int, help="passes over the training data (the preset's)")
     train.add_argument("--batch-size", type=int, help="examples per update (the preset's)")
     train.add_argument("--lr", type=float, help="learning rate (the preset's)")
-    train.add_argument("--optimizer", choices=["sgd", "momentum", "adam"], help="update rule (the preset's; momentum is 0.9)")
+    train.add_argument("--optimizer", choices=OPTIMIZER_CHOICES, help="update rule (the preset's; momentum is 0.9)")
     train.add_argument("--l2", type=float, help="L2 strength λ (0)")
     train.add_argument("--seed", type=int, default=0, help="seed for weights, shuffling and splits (0)")
     train.add_argument("--dtype", choices=["float32", "float64"], default="float32", help="float32 (fast, default) or float64")
@@ -140,7 +141,7 @@ def add_training_parsers(sub) -> None:
     sweep.add_argument("--hidden", default="128", metavar="LIST", help="hidden layer sizes, comma-separated (128)")
     sweep.add_argument("--l2", default="0", metavar="LIST", help="L2 strengths, comma-separated (0)")
     sweep.add_argument("--activation", choices=["relu", "sigmoid", "tanh", "leakyrelu"], default="relu")
-    sweep.add_argument("--optimizer", choices=["sgd", "momentum", "adam"], help="update rule (the preset's)")
+    sweep.add_argument("--optimizer", choices=OPTIMIZER_CHOICES, help="update rule (the preset's)")
     sweep.add_argument("--epochs", type=int, help="epochs per run (the preset's)")
     sweep.add_argument("--batch-size", type=int, help="examples per update (the preset's)")
     sweep.add_argument("--seed", type=int, default=0)

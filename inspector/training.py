@@ -35,7 +35,7 @@ from engine.serialize import atomic_write
 from .plots import training_curves
 
 ACTIVATIONS = {"relu": ReLU, "sigmoid": Sigmoid, "tanh": Tanh, "leakyrelu": LeakyReLU}
-OPTIMIZER_CHOICES = ("sgd", "momentum", "adam")
+OPTIMIZER_CHOICES = ("sgd", "momentum", "adam")  # momentum: SGD with μ = 0.9
 MOMENTUM = 0.9
 HISTORY_KEYS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds")
 
