@@ -169,10 +169,11 @@ class RNN(Layer):
             hs, dzs = f"h{s['Wx'][2:]}", f"dz{s['Wx'][2:]}"
             l2 = {"l2": self.l2, "m": m} if self.l2 else {}
             suffix = "  + (λ/m)·{}" if self.l2 else ""
+            decayed = {name: ({s[name]: getattr(self, name)} if self.l2 else {}) for name in ("Wx", "Wh")}
             self.emit("backward", "rnn.dWx", self.equations["dWx"] + suffix.format(s["Wx"]),
-                      {s["in"]: X, dzs: dZ}, {s["dWx"]: self.dWx}, **l2)
+                      {s["in"]: X, dzs: dZ, **decayed["Wx"]}, {s["dWx"]: self.dWx}, **l2)
             self.emit("backward", "rnn.dWh", self.equations["dWh"] + suffix.format(s["Wh"]),
-                      {hs: H, dzs: dZ}, {s["dWh"]: self.dWh}, **l2)
+                      {hs: H, dzs: dZ, **decayed["Wh"]}, {s["dWh"]: self.dWh}, **l2)
             self.emit("backward", "rnn.db", self.equations["db"], {dzs: dZ}, {s["db"]: self.db})
         if not self.need_dX:
             return None  # the first layer's input needs no gradient

@@ -19,7 +19,7 @@ from engine.errors import shape_str
 from . import expr as E
 from .explain import explain_op_element
 from .render import gradient_of
-from .session import HYPERPARAMETERS, Session, SessionError, StepReport, grad_rows_data
+from .session import HYPERPARAMETERS, Session, SessionError, StepReport, grad_rows_data, is_timestep
 
 
 @dataclass
@@ -141,6 +141,8 @@ def stepped(session: Session, line: str, report: StepReport) -> Result:
     data["notes"] = report.notes
     data["reason"] = report.reason
     data["watches"] = watch_data(session)
+    if session.op is not None and is_timestep(session.op):  # an RNN step: the norms through time so far
+        data["timesteps"] = session.timestep_view()
     message = report.reason or ""
     return Result(line, True, "op", message, data)
 
@@ -202,6 +204,20 @@ def do_goto(s, arg, line="goto"):
     if not arg.strip():
         raise UsageError("goto: name an op, e.g. `goto 5`, `goto dense1.backward` or `goto start`")
     return stepped(s, line, s.goto(arg.strip()))
+
+
+@command("timestep", aliases=("ts",), usage="timestep [T]", args="none", repeat=True,
+         summary="step by timestep through an RNN: the next one in this phase, or timestep T",
+         help="""
+In an RNN's forward ops (h1_0, h1_1, …) the next timestep is t+1; in backpropagation through
+time (dh1_7, dh1_6, …) it is t−1. `timestep 3` jumps to timestep 3 of the phase at the cursor
+(or of the next recurrent phase ahead). Each stop shows ‖h_t‖ or ‖dh_t‖ of every timestep run
+so far, on a log scale, so a gradient vanishing through time can be seen.""")
+def do_timestep(s, arg, line="timestep"):
+    text = arg.strip()
+    if text and not re.fullmatch(r"\d+", text):
+        raise UsageError(f"timestep: expected a timestep (a whole number ≥ 0), got {text!r}")
+    return stepped(s, line, s.timestep(int(text) if text else None))
 
 
 @command("where", aliases=("w",), usage="where", summary="iteration, phase, op and loss so far")

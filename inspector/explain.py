@@ -55,33 +55,39 @@ def names(op: Op) -> tuple[list[str], list[str]]:
     return list(op.inputs), list(op.outputs)
 
 
+def with_l2(op, index, formula: str, numbers: str, value: float) -> tuple[str, str, float]:
+    """Add the weight decay term ``(λ/m)·W[index]`` of a gradient op that has one (W is its last input)."""
+    if "l2" not in op.attrs:
+        return formula, numbers, value
+    W = list(op.inputs)[-1]
+    lam, m, w = op.attrs["l2"], op.attrs["m"], float(op.inputs[W][index])
+    return (formula + f" + (λ/m)·{W}{idx(*index)}", numbers + f" + ({n(lam)}/{m})·{n(w)}",
+            value + lam / m * w)
+
+
+def products(a: np.ndarray, b: np.ndarray) -> tuple[list[str], float]:
+    """The terms ``a·b`` of a dot product, written out, and its value."""
+    a, b = np.ravel(a), np.ravel(b)
+    return [f"{n(x)}·{n(y)}" for x, y in zip(a, b)], float(a @ b)
+
+
 def _dense_forward(op, index):
     (X, W, b), (Z,) = names(op)
     i, j = index
-    x, w, bias = op.inputs[X][i], op.inputs[W][:, j], op.inputs[b][j]
-    terms = [f"{n(a)}·{n(c)}" for a, c in zip(x, w)]
-    value = float(x @ w + bias)
-    return (f"{Z}{idx(i, j)} = Σₖ {X}[{i},k]·{W}[k,{j}] + {b}[{j}]", f"{sum_of(terms)} + {n(bias)}", value,
-            [f"k runs over the {len(x)} inputs of neuron {j}"])
+    terms, value = products(op.inputs[X][i], op.inputs[W][:, j])
+    bias = op.inputs[b][j]
+    return (f"{Z}{idx(i, j)} = Σₖ {X}[{i},k]·{W}[k,{j}] + {b}[{j}]", f"{sum_of(terms)} + {n(bias)}",
+            value + float(bias), [f"k runs over the {len(terms)} inputs of neuron {j}"])
 
 
 def _dense_dW(op, index):
     ins, (dW,) = names(op)
     X, dZ = ins[0], ins[1]
     k, j = index
-    x, dz = op.inputs[X][:, k], op.inputs[dZ][:, j]
-    terms = [f"{n(a)}·{n(c)}" for a, c in zip(x, dz)]
-    value = float(x @ dz)
-    formula, numbers = f"{dW}{idx(k, j)} = Σᵢ {X}[i,{k}]·{dZ}[i,{j}]", sum_of(terms)
-    notes = [f"i runs over the {len(x)} examples of the batch"]
-    if len(ins) == 3:
-        W = ins[2]
-        lam, m = op.attrs["l2"], op.attrs["m"]
-        w = op.inputs[W][k, j]
-        value += lam / m * w
-        formula += f" + (λ/m)·{W}{idx(k, j)}"
-        numbers += f" + ({n(lam)}/{m})·{n(w)}"
-    return formula, numbers, value, notes
+    terms, value = products(op.inputs[X][:, k], op.inputs[dZ][:, j])
+    formula, numbers, value = with_l2(op, index, f"{dW}{idx(k, j)} = Σᵢ {X}[i,{k}]·{dZ}[i,{j}]", sum_of(terms),
+                                      value)
+    return formula, numbers, value, [f"i runs over the {len(terms)} examples of the batch"]
 
 
 def _dense_db(op, index):
@@ -94,10 +100,9 @@ def _dense_db(op, index):
 def _dense_dX(op, index):
     (dZ, W), (dX,) = names(op)
     i, k = index
-    dz, w = op.inputs[dZ][i], op.inputs[W][k]
-    terms = [f"{n(a)}·{n(c)}" for a, c in zip(dz, w)]
-    return (f"{dX}{idx(i, k)} = Σⱼ {dZ}[{i},j]·{W}[{k},j]", sum_of(terms), float(dz @ w),
-            [f"j runs over the {len(dz)} neurons that input {k} feeds"])
+    terms, value = products(op.inputs[dZ][i], op.inputs[W][k])
+    return (f"{dX}{idx(i, k)} = Σⱼ {dZ}[{i},j]·{W}[{k},j]", sum_of(terms), value,
+            [f"j runs over the {len(terms)} neurons that input {k} feeds"])
 
 
 def _elementwise_forward(op, index):
@@ -313,10 +318,13 @@ def _l2_penalty(op, index):
             data + lam / (2 * m) * total, [f"Σ‖W‖² sums the squares of {', '.join(weights)}"])
 
 
+def _padded(X: np.ndarray, p: int) -> np.ndarray:
+    return np.pad(X, ((0, 0), (0, 0), (p, p), (p, p))) if p else X
+
+
 def _receptive_field(X: np.ndarray, e: int, i: int, j: int, k: int, s: int, p: int) -> np.ndarray:
     """The (C, k, k) window of example e that output (i, j) sees, with the zero padding included."""
-    Xp = np.pad(X[e], ((0, 0), (p, p), (p, p))) if p else X[e]
-    return Xp[:, i * s:i * s + k, j * s:j * s + k]
+    return _padded(X[e:e + 1], p)[0, :, i * s:i * s + k, j * s:j * s + k]
 
 
 def _conv_forward(op, index):
@@ -326,11 +334,11 @@ def _conv_forward(op, index):
     kernel = op.inputs[K][f]
     patch = _receptive_field(op.inputs[X], e, i, j, kernel.shape[-1], s, p)
     bias = op.inputs[b][f]
-    terms = [f"{n(a)}·{n(w)}" for a, w in zip(patch.ravel(), kernel.ravel())]
+    terms, value = products(patch, kernel)
     patch_rows = "; ".join(" ".join(fmt(v, 6) for v in row) for row in patch[0])
     kernel_rows = "; ".join(" ".join(fmt(v, 6) for v in row) for row in kernel[0])
     return (f"{Z}{idx(e, f, i, j)} = Σ_c,u,v {X}[{e},c,{i}·{s}+u,{j}·{s}+v]·{K}[{f},c,u,v] + {b}[{f}]",
-            f"{sum_of(terms)} + {n(bias)}", float(np.sum(patch * kernel) + bias),
+            f"{sum_of(terms)} + {n(bias)}", value + float(bias),
             [f"the receptive field (channel 0, rows ;-separated): {patch_rows}",
              f"filter {f} (channel 0): {kernel_rows}"
              + (f"   ({kernel.shape[0]} channels in all)" if kernel.shape[0] > 1 else ""),
@@ -353,8 +361,237 @@ def _pool_forward(op, index):
             ["in backward each cell of the window receives 1/" + str(window.size) + " of the gradient"])
 
 
+def _conv_dK(op, index):
+    ins, (dK,) = names(op)
+    X, dZ = ins[0], ins[1]
+    f, c, u, v = index
+    s, p = op.attrs["stride"], op.attrs["padding"]
+    G = op.inputs[dZ][:, f]                                  # (m, oh, ow)
+    oh, ow = G.shape[1:]
+    touched = _padded(op.inputs[X], p)[:, c, u:u + s * (oh - 1) + 1:s, v:v + s * (ow - 1) + 1:s]
+    terms, value = products(G, touched)
+    shift = f"−{p}" if p else ""  # X's own rows: the padded input's row i·s+u is X's row i·s+u−p
+    formula, numbers, value = with_l2(
+        op, index, f"{dK}{idx(f, c, u, v)} = Σ_n,i,j {dZ}[n,{f},i,j]·{X}[n,{c},i·{s}+{u}{shift},j·{s}+{v}{shift}]",
+        sum_of(terms), value)
+    return formula, numbers, value, [
+        f"n, i, j run over the {G.shape[0]} examples and the {oh}×{ow} output positions: every place where "
+        f"weight {dK[1:]}{idx(f, c, u, v)} touched the input" + (f" (the padding around it reads 0)" if p else "")]
+
+
+def _conv_db(op, index):
+    (dZ,), (db,) = names(op)
+    (f,) = index
+    G = op.inputs[dZ][:, f]
+    return (f"{db}[{f}] = Σ_n,i,j {dZ}[n,{f},i,j]", sum_of([n(g) for g in G.ravel()]), float(G.sum()),
+            [f"filter {f}'s bias is added at every one of the {G[0].size} positions of every example"])
+
+
+def covering(h: int, k: int, s: int, size: int) -> list[tuple[int, int]]:
+    """(i, u): the output rows i of a k-wide, stride-s window whose offset u lands on input row h."""
+    return [((h - u) // s, u) for u in range(k) if (h - u) % s == 0 and 0 <= (h - u) // s < size]
+
+
+def _conv_dX(op, index):
+    (dZ, K), (dX,) = names(op)
+    e, c, h, w = index
+    s, p = op.attrs["stride"], op.attrs["padding"]
+    G, Kv = op.inputs[dZ], op.inputs[K]
+    F, _, kh, kw = Kv.shape
+    oh, ow = G.shape[2:]
+    terms, value, windows = [], 0.0, set()
+    for i, u in covering(h + p, kh, s, oh):
+        for j, v in covering(w + p, kw, s, ow):
+            windows.add((i, j))
+            for f in range(F):
+                terms.append(f"{n(G[e, f, i, j])}·{n(Kv[f, c, u, v])}")
+                value += float(G[e, f, i, j] * Kv[f, c, u, v])
+    where = ", ".join(f"({i},{j})" for i, j in sorted(windows)) or "none"
+    return (f"{dX}{idx(e, c, h, w)} = Σ_f,u,v {dZ}[{e},f,i,j]·{K}[f,{c},u,v] over i·{s}+u = {h}+{p}, j·{s}+v = {w}+{p}",
+            sum_of(terms), value,
+            [f"the outputs whose window covers this input: {where}; each passes back its gradient times "
+             f"the weight that joined them" if windows else "no window covers this input: it gets no gradient"])
+
+
+def _maxpool_backward(op, index):
+    (dS, M), (dA,) = names(op)
+    e, c, h, w = index
+    k, s = op.attrs["kernel_size"], op.attrs["stride"]
+    G, wins = op.inputs[dS], float(op.inputs[M][index])
+    oh, ow = G.shape[2:]
+    windows = [(i, j) for i, _ in covering(h, k, s, oh) for j, _ in covering(w, k, s, ow)]
+    at = idx(e, c, h, w)
+    if not windows:
+        return (f"{dA}{at} = 0", "0", 0.0, [f"no {k}×{k} window covers this cell: pooling never read it"])
+    if len(windows) == 1:
+        (i, j), = windows
+        g = float(G[e, c, i, j])
+        won = f"{M}{at} = 1: this cell was the max of window ({i},{j}), so it gets that window's gradient"
+        lost = f"{M}{at} = 0: another cell won window ({i},{j}), so this one gets no gradient"
+        return (f"{dA}{at} = {dS}{idx(e, c, i, j)}·{M}{at}", f"{n(g)}·{n(wins)}", g * wins, [won if wins else lost])
+    if wins not in (0, len(windows)):  # overlapping windows: the mask counts wins, not which ones
+        raise ValueError(f"explain: {dA}{at} lies in {len(windows)} overlapping windows and won {int(wins)} of "
+                         f"them; the mask {M} counts wins but not which. `explain` on the forward op's output "
+                         f"names each window's winner")
+    cells = [f"{dS}{idx(e, c, i, j)}" for i, j in windows]
+    total = float(sum(G[e, c, i, j] for i, j in windows)) if wins else 0.0
+    return (f"{dA}{at} = Σ over the windows it won of {dS}[{e},{c},i,j]",
+            sum_of([n(G[e, c, i, j]) for i, j in windows]) if wins else "0", total,
+            [f"it won {int(wins)} of its {len(windows)} windows ({', '.join(cells)})"])
+
+
+def _avgpool_backward(op, index):
+    (dS,), (dA,) = names(op)
+    e, c, h, w = index
+    k, s = op.attrs["kernel_size"], op.attrs["stride"]
+    G = op.inputs[dS]
+    oh, ow = G.shape[2:]
+    windows = [(i, j) for i, _ in covering(h, k, s, oh) for j, _ in covering(w, k, s, ow)]
+    shares = [f"{n(G[e, c, i, j])}/{k * k}" for i, j in windows]
+    return (f"{dA}{idx(e, c, h, w)} = Σ over the windows covering it of {dS}[{e},{c},i,j]/{k}²",
+            sum_of(shares), float(sum(G[e, c, i, j] for i, j in windows)) / (k * k),
+            [f"each of the {k * k} cells of a window gets an equal share of its gradient; windows covering "
+             f"this cell: {', '.join(f'({i},{j})' for i, j in windows) or 'none'}"])
+
+
+def _flatten_forward(op, index):
+    (A,), (F,) = names(op)
+    e, q = index
+    chw = np.unravel_index(q, op.inputs[A].shape[1:])
+    a = float(op.inputs[A][(e, *chw)])
+    C, H, W = op.inputs[A].shape[1:]
+    return (f"{F}[{e},{q}] = {A}{idx(e, *chw)}", n(a), a,
+            [f"column {q} = c·{H}·{W} + h·{W} + w with (c, h, w) = ({', '.join(map(str, chw))})"])
+
+
+def _flatten_backward(op, index):
+    (dF,), (dA,) = names(op)
+    e, *chw = index
+    q = int(np.ravel_multi_index(chw, op.outputs[dA].shape[1:]))
+    g = float(op.inputs[dF][e, q])
+    return f"{dA}{idx(*index)} = {dF}[{e},{q}]", n(g), g, ["flatten only reshapes: the gradient goes back unchanged"]
+
+
+def _rnn_inputs(op) -> dict[str, str]:
+    """The roles of an RNN step op's operands, by their position (see engine/recurrent.py)."""
+    ins = list(op.inputs)
+    if op.kind == "rnn.step":
+        return dict(zip(("x", "Wx", "b", "h_prev", "Wh"), ins))
+    roles = {"h": ins[0]}
+    if len(ins) in (2, 4):
+        roles["up"] = ins[1]  # dH1_t (many-to-many) or dH1 (many-to-one, last step)
+    if len(ins) >= 3:
+        roles["dz_next"], roles["Wh"] = ins[-2], ins[-1]
+    return roles
+
+
+def _rnn_step(op, index):
+    r, (h,) = _rnn_inputs(op), list(op.outputs)
+    i, j = index
+    a = op.inputs
+    x_terms, z = products(a[r["x"]][i], a[r["Wx"]][:, j])
+    parts, inner = [f"Σₖ {r['x']}[{i},k]·{r['Wx']}[k,{j}]"], [sum_of(x_terms)]
+    if "h_prev" in r:
+        h_terms, zh = products(a[r["h_prev"]][i], a[r["Wh"]][:, j])
+        z += zh
+        parts.append(f"Σₖ {r['h_prev']}[{i},k]·{r['Wh']}[k,{j}]")
+        inner.append(sum_of(h_terms))
+    bias = float(a[r["b"]][j])
+    z += bias
+    t = op.attrs["t"]
+    return (f"{h}{idx(i, j)} = tanh({' + '.join(parts)} + {r['b']}[{j}])", f"tanh({' + '.join(inner)} + {n(bias)})",
+            float(np.tanh(z)),
+            [f"the pre-activation is {fmt(z)}; tanh squashes it into (−1, 1)"]
+            + (["t = 0: there is no previous state (h_{−1} = 0)"] if t == 0 else
+               [f"the previous state {r['h_prev']} carries what steps 0…{t - 1} saw"]))
+
+
+def _rnn_step_back(op, index):
+    r, (dh, dz) = _rnn_inputs(op), list(op.outputs)
+    i, j = index
+    a = op.inputs
+    parts, numbers, value = [], [], 0.0
+    if "up" in r:
+        g = float(a[r["up"]][i, j])
+        parts.append(f"{r['up']}{idx(i, j)}")
+        numbers.append(n(g))
+        value += g
+    if "dz_next" in r:
+        terms, back = products(a[r["dz_next"]][i], a[r["Wh"]][j])
+        parts.append(f"Σₖ {r['dz_next']}[{i},k]·{r['Wh']}[{j},k]")
+        numbers.append(sum_of(terms))
+        value += back
+    size = f"‖{dh}‖ = {fmt(float(np.linalg.norm(op.outputs[dh])))}"
+    return (f"{dh}{idx(i, j)} = {' + '.join(parts)}", " + ".join(numbers), value,
+            [f"{size}: the gradient from step {op.attrs['t'] + 1} came back through {r['Wh']}ᵀ and tanh′ = 1 − h²; "
+             f"repeated step after step, that product can shrink (or grow) it" if "Wh" in r else
+             f"{size}: the last timestep, so only the gradient from the layer above reaches it"])
+
+
+def _rnn_dz(op, index):
+    r, (dh, dz) = _rnn_inputs(op), list(op.outputs)
+    g, h = float(op.outputs[dh][index]), float(op.inputs[r["h"]][index])
+    at = idx(*index)
+    return (f"{dz}{at} = {dh}{at}·(1 − {r['h']}{at}²)", f"{n(g)}·(1 − {n(h)}²)", g * (1 - h * h),
+            [f"tanh′ = 1 − h² = {fmt(1 - h * h)}" + (": the unit is saturated, little gradient gets through"
+                                                      if 1 - h * h < 0.1 else "")])
+
+
+def _rnn_output(op, index):
+    states, (H,) = list(op.inputs), list(op.outputs)
+    if len(index) == 3:  # many-to-many: every state
+        i, t, j = index
+        state = states[t]  # the op reads h1_0 … h1_T−1 in order
+        return f"{H}{idx(i, t, j)} = {state}{idx(i, j)}", n(op.inputs[state][i, j]), float(op.inputs[state][i, j]), []
+    i, j = index
+    last = states[-1]
+    return (f"{H}{idx(i, j)} = {last}{idx(i, j)}", n(op.inputs[last][i, j]), float(op.inputs[last][i, j]),
+            ["many-to-one: only the last state goes on to the next layer"])
+
+
+def _rnn_dWx(op, index):
+    ins, (dWx,) = names(op)
+    X, dz = ins[0], ins[1]
+    k, j = index
+    terms, value = products(op.inputs[X][:, :, k], op.inputs[dz][:, :, j])
+    formula, numbers, value = with_l2(op, index, f"{dWx}{idx(k, j)} = Σₜ Σᵢ {X}[i,t,{k}]·{dz}[i,t,{j}]",
+                                      sum_of(terms), value)
+    m, T = op.inputs[X].shape[:2]
+    return formula, numbers, value, [f"the same weight is used at all {T} timesteps of all {m} examples, "
+                                     f"so its gradient sums over both"]
+
+
+def _rnn_dWh(op, index):
+    ins, (dWh,) = names(op)
+    h, dz = ins[0], ins[1]
+    k, j = index
+    terms, value = products(op.inputs[h][:, :-1, k], op.inputs[dz][:, 1:, j])
+    formula, numbers, value = with_l2(op, index, f"{dWh}{idx(k, j)} = Σ_t≥1 Σᵢ {h}[i,t−1,{k}]·{dz}[i,t,{j}]",
+                                      sum_of(terms), value)
+    return formula, numbers, value, ["t starts at 1: the state before step 0 is 0, so step 0 adds nothing"]
+
+
+def _rnn_db(op, index):
+    (dz,), (db,) = names(op)
+    (j,) = index
+    col = op.inputs[dz][:, :, j]
+    return f"{db}[{j}] = Σₜ Σᵢ {dz}[i,t,{j}]", sum_of([n(v) for v in col.ravel()]), float(col.sum()), []
+
+
+def _rnn_dX(op, index):
+    (dz, Wx), (dX,) = names(op)
+    i, t, k = index
+    terms, value = products(op.inputs[dz][i, t], op.inputs[Wx][k])
+    return f"{dX}{idx(i, t, k)} = Σⱼ {dz}[{i},{t},j]·{Wx}[{k},j]", sum_of(terms), value, []
+
+
 EXPLAINERS = {
     "conv.forward": _conv_forward, "maxpool.forward": _pool_forward, "avgpool.forward": _pool_forward,
+    "conv.dK": _conv_dK, "conv.db": _conv_db, "conv.dX": _conv_dX,
+    "maxpool.backward": _maxpool_backward, "avgpool.backward": _avgpool_backward,
+    "flatten.forward": _flatten_forward, "flatten.backward": _flatten_backward,
+    "rnn.step": _rnn_step, "rnn.output": _rnn_output, "rnn.step_back": _rnn_step_back,
+    "rnn.dWx": _rnn_dWx, "rnn.dWh": _rnn_dWh, "rnn.db": _rnn_db, "rnn.dX": _rnn_dX,
     "dense.forward": _dense_forward, "dense.dW": _dense_dW, "dense.db": _dense_db, "dense.dX": _dense_dX,
     "relu.forward": _elementwise_forward, "leakyrelu.forward": _elementwise_forward,
     "sigmoid.forward": _elementwise_forward, "tanh.forward": _elementwise_forward,
@@ -372,14 +609,18 @@ EXPLAINERS = {
 }
 
 
+# Ops with two results whose second one has its own formula: dropout's mask, an RNN step's dz_t.
+SECOND_RESULT = {"dropout.forward": _dropout_mask, "rnn.step_back": _rnn_dz}
+
+
 def explain_op_element(op: Op, symbol: str, index: tuple) -> Explanation:
     """Explain ``symbol[index]`` as op ``op`` computed it."""
     if op.kind not in EXPLAINERS:
         raise ValueError(f"explain does not know {op.kind} ops yet; `print {symbol}` shows the values "
                          f"and `show` the equation {op.equation!r}")
     explainer = EXPLAINERS[op.kind]
-    if op.kind == "dropout.forward" and symbol == list(op.outputs)[1]:
-        explainer = _dropout_mask  # the op's second result, the mask M, has its own formula
+    position = list(op.outputs).index(symbol)
+    explainer = SECOND_RESULT.get(op.kind, explainer) if position == 1 else explainer
     formula, numbers, value, notes = explainer(op, index)
     recorded = float(np.asarray(op.outputs[symbol])[index]) if index else float(np.asarray(op.outputs[symbol]))
     target = symbol + (idx(*index) if index else "")

@@ -43,7 +43,7 @@ def value_style(x: float, scale: float) -> str:
 
 def gradient_of(name: str) -> str | None:
     """``dW1`` → ``W1``, ``dZ1[0,:]`` → ``Z1[0,:]``: what a gradient is of; None for other arrays."""
-    m = re.fullmatch(r"d([A-Z][A-Za-z0-9_]*|b\d+)(\[[^\]]*\])?", name)  # not dense1, dead(…)
+    m = re.fullmatch(r"d([A-Z][A-Za-z0-9_]*|b\d+|h\d+(?:_\d+)?)(\[[^\]]*\])?", name)  # not dense1, dead(…)
     return m.group(1) + (m.group(2) or "") if m and Op.is_gradient(name.split("[")[0]) else None
 
 
@@ -177,8 +177,39 @@ def render_op(data: dict) -> list:
             parts.append(array_view(a["name"], a["values"]))
         if op.get("edited_after"):
             parts.append(Text(f"edited after this op: {', '.join(op['edited_after'])}", style="yellow"))
+    parts += render_timesteps(data.get("timesteps"))
     parts += render_watches(data.get("watches", []))
     return parts
+
+
+DECADES = 4  # a timestep bar spans this many powers of ten: 1e-4 of the largest is an empty bar
+
+
+def log_bar(value: float, largest: float, width: int) -> str:
+    """A bar whose length is log10(value/largest) on a scale of DECADES decades, full at largest."""
+    if not (value > 0 and largest > 0 and np.isfinite(value)):
+        return ""
+    cells = width * (1 + np.log10(value / largest) / DECADES)
+    return "█" * int(np.clip(round(cells), 1 if value > 0 else 0, width))
+
+
+def render_timesteps(view: dict | None, width: int = 24) -> list:
+    """‖h_t‖ or ‖dh_t‖ of each timestep run so far, as log-scale bars, the current one marked."""
+    if not view or not (view["forward"] or view["backward"]):
+        return []
+    phase = "backward" if view["backward"] else "forward"
+    rows, symbol = view[phase], view["symbols"][phase]
+    largest = max(v for _, v in rows)
+    out = [Text(f"‖{symbol}_t‖ per timestep: {view['layer']} {phase}, {len(rows)} of {view['T']} "
+                f"(log scale)", style="bold")]
+    for t, v in rows:
+        mark = "▶" if t == view["t"] else " "
+        out.append(Text.assemble((f"{mark} t={t:<3}", "bold" if t == view["t"] else ""),
+                                 (f"{log_bar(v, largest, width):<{width}} ", PHASE_STYLE[phase]), fmt(v)))
+    if len(rows) > 1 and rows[0][1] > 0:
+        (t0, first), (t1, last) = rows[0], rows[-1]
+        out.append(Text(f"  ‖{symbol}_{t1}‖ / ‖{symbol}_{t0}‖ = {fmt(last / first)}", style="dim"))
+    return out
 
 
 def render_watches(watches: list[dict]) -> list:

@@ -316,6 +316,7 @@ class Session:
         values = self.base_values(self.current.snapshot)
         values.update(self.current.edited.get(-1, {}))
         for op in self.tape[:pos + 1]:
+            values.update(op.inputs)  # also names only ops read: an RNN's X_3, dH1_3, the stacks h1, dz1
             values.update(op.outputs)
             values.update(self.current.edited.get(op.index, {}))
         if "L" in values:
@@ -427,6 +428,63 @@ class Session:
         while end + 1 < len(self.tape) and self.tape[end + 1].phase == phase:
             end += 1
         return self.move_to(end)
+
+    def timestep(self, t: int | None = None) -> StepReport:
+        """To timestep ``t`` of the recurrent phase at the cursor (else the next one ahead).
+
+        Without ``t``: the next timestep in that phase's own order (forward t = 0 … T−1, backward
+        T−1 … 0); from the last one, on to the op after it. Per-step ops are those whose attrs
+        carry ``t`` (an RNN's ``h1_t`` and ``dh1_t``, see ``is_timestep``).
+        """
+        here = self.op
+        if here is not None and is_timestep(here):
+            layer, kind = here.layer, here.kind
+        else:
+            ahead = (next((op for op in self.tape[self.pos + 1:] if is_timestep(op)), None)
+                     or next((op for op in self.tape if is_timestep(op)), None))
+            if ahead is None:
+                raise SessionError("timestep: this model has no recurrent layer, so no op has a timestep "
+                                   "(the seq preset has an RNN: `nndb repl --preset seq`)")
+            if t is None:
+                return self.move_to(ahead.index)
+            layer, kind = ahead.layer, ahead.kind
+        steps = [op for op in self.tape if op.layer == layer and op.kind == kind]
+        if t is None:
+            later = [op for op in steps if op.index > self.pos]
+            if later:
+                return self.move_to(later[0].index)
+            report = self.step()
+            report.notes.append(f"that was the last timestep of {layer}.{here.phase}: on to the next op")
+            return report
+        by_t = {op.attrs["t"]: op for op in steps}
+        if t not in by_t:
+            raise SessionError(f"timestep: {layer} has timesteps 0..{len(steps) - 1}, got {t}")
+        return self.move_to(by_t[t].index)
+
+    def timestep_view(self) -> dict | None:
+        """The per-timestep norms of the recurrent layer at (or next after) the cursor, so far.
+
+        ``{"layer", "T", "t", "forward": [(t, ‖h_t‖)…], "backward": [(t, ‖dh_t‖)…], "symbols":
+        {"forward": "h1", "backward": "dh1"}}`` in the order the ops ran, up to the cursor; None for a
+        model without per-step ops.
+        """
+        here = self.op
+        stepped_ops = [op for op in self.tape if is_timestep(op)]
+        if not stepped_ops:
+            return None
+        layer = here.layer if here is not None and is_timestep(here) else next(
+            (op.layer for op in stepped_ops if op.index > self.pos), stepped_ops[-1].layer)
+        view = {"layer": layer, "t": here.attrs["t"] if here is not None and here.layer == layer
+                and is_timestep(here) else None, "forward": [], "backward": [], "symbols": {}}
+        values = self.values_at()  # edits included
+        for op in stepped_ops:
+            if op.layer == layer and op.index <= self.pos:
+                name = next(iter(op.outputs))  # h1_t, or dh1_t
+                state = values[name]
+                view["symbols"][op.phase] = name.rsplit("_", 1)[0]
+                view[op.phase].append((op.attrs["t"], float(np.linalg.norm(state))))
+        view["T"] = sum(1 for op in stepped_ops if op.layer == layer and op.phase == "forward")
+        return view
 
     def find_ops(self, pattern: str) -> list[Op]:
         return [op for op in self.tape if op_matches(op, pattern)]
@@ -799,6 +857,11 @@ class Session:
                 "edits": [e.target for e in self.current.edits], "batch": self.batch.tolist()}
 
 
+def is_timestep(op: Op) -> bool:
+    """Whether ``op`` is one timestep of a recurrent layer (its attrs carry ``t``; Adam's ``t`` counts updates)."""
+    return op.phase in ("forward", "backward") and "t" in op.attrs
+
+
 def op_matches(op: Op, pattern: str) -> bool:
     """``dense2.backward``, ``dense2``, ``update``, ``dW2``, ``dense*.forward`` or a full op name."""
     candidates = (op.name, f"{op.layer}.{op.phase}", op.layer, op.phase, op.result)
@@ -834,5 +897,5 @@ def grad_rows_data(rows) -> list[dict]:
              "rel_error": r.rel_error, "kink": r.kink, "verdict": r.verdict} for r in rows]
 
 
-__all__ = ["Session", "SessionError", "Breakpoint", "Watch", "Edit", "StepReport", "op_matches",
+__all__ = ["Session", "SessionError", "Breakpoint", "Watch", "Edit", "StepReport", "op_matches", "is_timestep",
            "HYPERPARAMETERS", "grad_rows_data", "format_index"]

@@ -446,7 +446,7 @@ def test_every_command_is_declared_once_with_name_usage_and_summary():
         assert lookup(name) is cmd
         for alias in cmd.aliases:
             assert ALIASES[alias] == name and lookup(alias) is cmd, alias
-    assert {c.name for c in REGISTRY.values() if c.repeat} == {"step", "next", "finish", "continue", "back"}
+    assert {c.name for c in REGISTRY.values() if c.repeat} == {"step", "next", "finish", "continue", "back", "timestep"}
     assert lookup("nosuch") is None
 
 
