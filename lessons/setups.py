@@ -3,7 +3,10 @@
 Front-matter keys: ``preset`` (data and default net), ``seed``, ``batch``, ``hidden`` (``8,8``),
 ``net`` (``relu``, ``leaky-relu``, ``sigmoid``, ``tanh``, ``deep-sigmoid``, ``planted-bug``), ``init``
 (``he``, ``xavier``, ``small``, ``zeros``, ``large``), ``optimizer`` (``sgd``, ``momentum``, ``adam``),
-``lr``, ``l2``.
+``lr``, ``l2``; for the bars CNN ``filters`` and ``pool`` (``max``, ``avg``, ``none``).
+
+``hidden``, ``net`` and ``init`` build a dense net, so they need a preset of 2-D points
+(``DENSE_PRESETS``); ``bars`` and ``seq`` otherwise open the preset's own CNN and RNN.
 
 A step may change any of these keys (``setup: net: tanh`` under its heading, see
 lessons/format.py); when the step begins the runner restarts the session with the lesson's
@@ -17,12 +20,16 @@ import numpy as np
 
 from engine import SGD, Adam, Dense, ReLU, Sigmoid, Tanh, load_preset
 from engine.activations import LeakyReLU
+from engine.conv import AvgPool2D, Conv2D, Flatten, MaxPool2D
 from engine.model import Sequential
 from engine.presets import PRESETS, Problem
 
 NETS = ("relu", "leaky-relu", "sigmoid", "tanh", "deep-sigmoid", "planted-bug")
 INITS = ("he", "xavier", "small", "zeros", "large")
 OPTIMIZERS = ("sgd", "momentum", "adam")
+POOLS = ("max", "avg", "none")
+DENSE_PRESETS = ("xor", "moons", "circles", "spiral")  # 2-D points: `hidden`, `net`, `init` build on them
+CONV_PRESETS = ("bars",)                               # 6×6 images: `filters`, `pool` change the CNN
 
 
 def merged(setup: dict[str, str], changes: dict[str, str]) -> dict[str, str]:
@@ -70,9 +77,14 @@ def setup_problem(setup: dict[str, str], seed: int) -> Problem:
             for p in model.parameters():
                 if p.attr == "W":
                     p.value = p.value * 10.0
+    if any(k in setup for k in ("filters", "pool")):
+        model = bars_cnn(base.X.shape, int(setup.get("filters", 2)), setup.get("pool", "none"),
+                         model.output_shape()[0], seed)
+        custom = True
     if "l2" in setup:
         model.l2 = float(setup["l2"])
-    kind = setup.get("optimizer", "momentum" if base.optimizer.config().get("momentum") else "sgd")
+    kind = setup.get("optimizer", "adam" if isinstance(base.optimizer, Adam) else
+                     "momentum" if base.optimizer.config().get("momentum") else "sgd")
     lr = float(setup.get("lr", base.optimizer.lr))
     optimizer = (Adam(model.parameters(), lr=lr) if kind == "adam" else
                  SGD(model.parameters(), lr=lr, momentum=0.9 if kind == "momentum" else 0.0))
@@ -80,11 +92,42 @@ def setup_problem(setup: dict[str, str], seed: int) -> Problem:
                    model, base.loss, optimizer, base.X, base.Y, base.batch_size, base.epochs, base.classes)
 
 
+def bars_cnn(image_shape: tuple, filters: int, pool: str, n_out: int, seed: int) -> Sequential:
+    """The bars preset's CNN with ``filters`` 3×3 filters and, unless ``pool`` is none, a 2×2 pooling layer.
+
+    conv1 → relu1 → [maxpool1 | avgpool1] → flatten1 → dense1; with the defaults (2, none) it is the
+    preset's own net, with the same weights for the same seed.
+    """
+    _, C, H, W = image_shape
+    oh, ow = H - 2, W - 2                 # a 3×3 filter, stride 1, no padding
+    layers = [Conv2D(C, filters, 3), ReLU()]
+    if pool != "none":
+        layers.append(MaxPool2D(2) if pool == "max" else AvgPool2D(2))
+        oh, ow = oh // 2, ow // 2
+    return Sequential(*layers, Flatten(), Dense(filters * oh * ow, n_out), seed=seed)
+
+
+def listed(words: list[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    return " and ".join([", ".join(words[:-1]), words[-1]] if len(words) > 1 else words)
+
+
 def check_setup(setup: dict[str, str]) -> str | None:
     """A problem with a lesson's setup keys, or None."""
-    if setup.get("preset", "moons") not in PRESETS or PRESETS[setup.get("preset", "moons")].needs_data:
+    preset = setup.get("preset", "moons")
+    if preset not in PRESETS or PRESETS[preset].needs_data:
         return f"preset must be one of {', '.join(n for n, p in PRESETS.items() if not p.needs_data)}"
-    for key, allowed in (("net", NETS), ("init", INITS), ("optimizer", OPTIMIZERS)):
+    dense_keys = [k for k in ("net", "hidden", "init") if k in setup]
+    if dense_keys and preset not in DENSE_PRESETS:
+        return (f"{listed(dense_keys)} build{'s' if len(dense_keys) == 1 else ''} a dense net, for the "
+                f"presets {', '.join(DENSE_PRESETS)}; {preset} opens its own network")
+    conv_keys = [k for k in ("filters", "pool") if k in setup]
+    if conv_keys and preset not in CONV_PRESETS:
+        return (f"{listed(conv_keys)} change{'s' if len(conv_keys) == 1 else ''} the CNN of the presets "
+                f"{', '.join(CONV_PRESETS)}, not the network of {preset}")
+    if "filters" in setup and not (setup["filters"].isdigit() and 1 <= int(setup["filters"]) <= 16):
+        return f"filters must be a whole number 1..16, got {setup['filters']!r}"
+    for key, allowed in (("net", NETS), ("init", INITS), ("optimizer", OPTIMIZERS), ("pool", POOLS)):
         if key in setup and setup[key] not in allowed:
             return f"{key} must be one of {', '.join(allowed)}, got {setup[key]!r}"
     for key in ("seed",):

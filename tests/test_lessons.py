@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from rich.console import Console
 
+from engine.presets import PRESETS
 from inspector.commands import lookup
 from inspector.expr import FUNCTIONS
 from inspector.repl import run_script
@@ -22,7 +23,7 @@ from lessons.cli import main as lessons_main
 from lessons.library import validate_lesson
 from lessons.progress import ProgressStore
 from lessons.runner import LessonRunner
-from lessons.setups import INITS, NETS, OPTIMIZERS, merged, setup_problem
+from lessons.setups import INITS, NETS, OPTIMIZERS, POOLS, merged, setup_problem
 
 LESSONS = all_lessons()
 BY_ID = {lesson.id: lesson for lesson in LESSONS}
@@ -55,8 +56,9 @@ def test_the_built_in_lessons_come_in_order_with_their_solutions():
     ids = [lesson.id for lesson in LESSONS]
     assert ids == ["one-neuron", "dense-layer", "activations", "softmax-cross-entropy", "output-backward",
                    "chain-rule", "learning-rate", "gradient-check", "initialization", "dead-relus",
-                   "vanishing-gradients", "l2-regularization", "optimizers"]
-    assert [lesson.order for lesson in LESSONS] == list(range(1, 14))
+                   "vanishing-gradients", "l2-regularization", "optimizers", "convolution", "pooling", "cnn", "rnn",
+                   "vanishing-through-time"]
+    assert [lesson.order for lesson in LESSONS] == list(range(1, 19))
     for lesson in LESSONS:
         assert lesson.path.name == f"{lesson.order:02d}-{lesson.id}.md"
         assert (SOLUTIONS / f"{lesson.id}.txt").is_file(), f"no reference solution for {lesson.id}"
@@ -285,7 +287,7 @@ def test_a_good_lesson_parses():
     (lambda t: t.replace("preset: xor\n---", "preset: xor\n"),
      "teacher/lesson.md:1: the front matter is not closed by a line `---`"),
     (lambda t: t.replace("preset: xor", "colour: blue"),
-     "teacher/lesson.md:5: unknown front-matter key 'colour'; known: batch, hidden, id,"),
+     "teacher/lesson.md:5: unknown front-matter key 'colour'; known: batch, filters, hidden, id,"),
     (lambda t: t.replace("id: tiny\n", ""),
      "teacher/lesson.md:1: the front matter needs `id:`"),
     (lambda t: t.replace("id: tiny", "id: Tiny Lesson"),
@@ -311,7 +313,7 @@ def test_a_good_lesson_parses():
     (lambda t: t.replace("preset: xor", "preset: xor\nnet: capsule"),
      "teacher/lesson.md:1: net must be one of relu, leaky-relu, sigmoid, tanh, deep-sigmoid, planted-bug"),
     (lambda t: t.replace("## Step: Step\n", "## Step: Step\nsetup: colour: red\n"),
-     "teacher/lesson.md:16: a step cannot change 'colour'; `setup:` takes batch, hidden, init,"),
+     "teacher/lesson.md:16: a step cannot change 'colour'; `setup:` takes batch, filters, hidden, init,"),
     (lambda t: t.replace("## Step: Step\n", "## Step: Step\nsetup: init: huge\n"),
      "teacher/lesson.md:15: step 'Step': setup: init must be one of he, xavier, small, zeros, large, got 'huge'"),
     (lambda t: t.split("## Step")[0],
@@ -594,9 +596,9 @@ def test_docs_describe_every_check_and_every_setup_key():
     for kind in CHECKS.values():
         assert f"| `{kind.usage}` | {kind.help} |" in docs, f"docs/lessons.md lacks the check {kind.name}"
     for key in ("id", "title", "learn", "order", "preset", "seed", "batch", "hidden", "net", "init", "optimizer",
-                "lr", "l2"):
+                "lr", "l2", "filters", "pool"):
         assert f"| `{key}` |" in docs, key
-    for value in (*NETS, *INITS, *OPTIMIZERS):
+    for value in (*NETS, *INITS, *OPTIMIZERS, *POOLS, *(n for n, p in PRESETS.items() if not p.needs_data)):
         assert f"`{value}`" in docs, value
     assert "nndb lesson ID --repl --reset --lessons-dir PATH < solution.txt" in docs
 

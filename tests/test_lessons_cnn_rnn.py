@@ -1,0 +1,183 @@
+"""The convolutional and recurrent lessons (14–18): their setups (bars with filters and pooling, seq) and wrong attempts refused."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine import Adam, load_preset
+from lessons import LessonFormatError, all_lessons, parse_lesson
+from lessons.checks import CHECKS
+from lessons.library import validate_lesson
+from lessons.runner import LessonRunner
+from lessons.setups import check_setup, setup_problem
+
+BY_ID = {lesson.id: lesson for lesson in all_lessons()}
+SOLUTIONS = Path(__file__).resolve().parent.parent / "lessons" / "solutions"
+
+
+@pytest.fixture(autouse=True)
+def state_home(tmp_path, monkeypatch):
+    """Progress never touches the real $XDG_STATE_HOME."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+
+
+def solution(lesson_id: str) -> list[str]:
+    return [line for line in (SOLUTIONS / f"{lesson_id}.txt").read_text(encoding="utf-8").splitlines()
+            if line.strip()]
+
+
+def play(runner: LessonRunner, lines) -> list:
+    results = [runner.run(line) for line in lines]
+    assert all(r.ok for r in results), [(r.command, r.message) for r in results if not r.ok]
+    return results
+
+
+def up_to_step(lesson_id: str, step: int) -> LessonRunner:
+    """A runner that played the reference solution until step ``step`` (0-based) began."""
+    runner = LessonRunner(BY_ID[lesson_id])
+    for line in solution(lesson_id):
+        if runner.step_index >= step:
+            break
+        play(runner, [line])
+    assert runner.step_index == step and runner.completed == list(range(step))
+    return runner
+
+
+# -- setups ------------------------------------------------------------------------------------------------------
+def layer_names(setup: dict) -> list[str]:
+    return [layer.name for layer in setup_problem(setup, 0).model.layers]
+
+
+def test_bars_and_seq_open_the_presets_own_networks_with_their_optimizer():
+    for name in ("bars", "seq"):
+        problem, preset = setup_problem({"preset": name}, 0), load_preset(name, seed=0)
+        assert [l.name for l in problem.model.layers] == [l.name for l in preset.model.layers]
+        assert isinstance(problem.optimizer, Adam) and problem.optimizer.lr == preset.optimizer.lr == 0.02
+    assert setup_problem({"preset": "bars", "optimizer": "sgd"}, 0).optimizer.config()["momentum"] == 0.0
+
+
+def test_pool_and_filters_rebuild_the_bars_cnn():
+    assert layer_names({"preset": "bars", "pool": "max"}) == ["conv1", "relu1", "maxpool1", "flatten1", "dense1"]
+    assert layer_names({"preset": "bars", "pool": "avg"}) == ["conv1", "relu1", "avgpool1", "flatten1", "dense1"]
+    model = setup_problem({"preset": "bars", "pool": "max", "filters": "4"}, 0).model
+    assert model.param("K1").value.shape == (4, 1, 3, 3) and model.param("W2").value.shape == (16, 2)
+    assert model.forward(np.zeros((3, 1, 6, 6))).shape == (3, 2)
+    same = setup_problem({"preset": "bars", "pool": "none", "filters": "2"}, 0)
+    assert same.description == "lesson network on the bars data"
+    for mine, theirs in zip(same.model.parameters(), load_preset("bars", seed=0).model.parameters()):
+        assert mine.symbol == theirs.symbol
+        np.testing.assert_array_equal(mine.value, theirs.value)
+
+
+@pytest.mark.parametrize("setup, problem", [
+    ({"preset": "seq", "hidden": "4"}, "hidden builds a dense net, for the presets xor, moons, circles, spiral; "
+                                       "seq opens its own network"),
+    ({"preset": "bars", "net": "tanh", "init": "he"}, "net and init build a dense net, for the presets"),
+    ({"preset": "seq", "net": "tanh", "hidden": "4", "init": "he"}, "net, hidden and init build a dense net"),
+    ({"preset": "moons", "pool": "max"}, "pool changes the CNN of the presets bars, not the network of moons"),
+    ({"preset": "seq", "filters": "3", "pool": "avg"}, "filters and pool change the CNN of the presets bars"),
+    ({"preset": "bars", "pool": "min"}, "pool must be one of max, avg, none, got 'min'"),
+    ({"preset": "bars", "filters": "0"}, "filters must be a whole number 1..16, got '0'"),
+    ({"preset": "bars", "filters": "two"}, "filters must be a whole number 1..16, got 'two'"),
+    ({"preset": "digits-cnn"}, "preset must be one of xor, moons, circles, spiral, seq, bars"),
+])
+def test_setup_keys_that_do_not_fit_the_preset_are_refused(setup, problem):
+    assert check_setup(setup).startswith(problem)
+
+
+def test_a_step_that_pools_a_network_without_convolutions_names_its_line():
+    text = """---
+id: tiny
+title: T
+learn: L
+preset: moons
+---
+
+## Step: Pool
+setup: pool: max
+Look.
+check: ran print X
+hint: `print X`.
+"""
+    with pytest.raises(LessonFormatError, match=r"^t\.md:8: step 'Pool': setup: pool changes the CNN of the presets"):
+        validate_lesson(parse_lesson(text, "t.md", CHECKS))
+
+
+# -- wrong attempts ----------------------------------------------------------------------------------------------
+def test_convolution_the_detector_must_be_the_middle_column_alone():
+    runner = up_to_step("convolution", 3)
+    play(runner, ["goto start", "set K1[0,0,:,1] = 1", "predict 3", "step"])
+    assert runner.step_index == 3, "the other six weights are still random"
+    play(runner, ["goto start", "set K1[1,0] = 0", "set K1[1,0,:,1] = 1", "step"])
+    assert runner.step_index == 3, "filter 1 is not filter 0"
+    play(runner, ["goto start", "set K1[0,0] = 0", "set K1[0,0,1,:] = 1", "step"])
+    assert runner.step_index == 3, "a horizontal detector does not fire on image 0's vertical bar"
+    assert runner.session.evaluate("Z1[0,0,0,3]")[1] < 1
+    play(runner, ["goto start", "set K1[0,0] = 0", "set K1[0,0,:,1] = 1", "step"])
+    assert runner.completed == [0, 1, 2, 3]
+
+
+def test_pooling_the_mask_is_seen_at_the_pooling_backward_op():
+    runner = up_to_step("pooling", 3)
+    play(runner, ["step", "show", "print dA1[0,0]"])
+    assert runner.step_index == 3, "`show` at relu1's backward shows no mask"
+    play(runner, ["back", "show"])
+    assert runner.step_index == 4 and runner.setup["pool"] == "avg"
+    assert [layer.name for layer in runner.session.model.layers][2] == "avgpool1"
+
+
+def test_pooling_a_block_max_and_its_winner_are_what_the_lesson_says():
+    runner = up_to_step("pooling", 1)
+    s = runner.session
+    assert s.evaluate("S1[0,0,0,0]")[1] == pytest.approx(0.3006, abs=1e-4)
+    assert s.evaluate("A1[0,0,0,1]")[1] == s.evaluate("max(A1[0,0,0:2,0:2])")[1] == s.evaluate("S1[0,0,0,0]")[1]
+    play(runner, ["until maxpool1.backward"])
+    assert s.evaluate("dA1[0,0,0,1]")[1] == s.evaluate("dS1[0,0,0,0]")[1]
+    assert s.evaluate("dA1[0,0,0,0]")[1] == s.evaluate("dA1[0,0,1,0]")[1] == s.evaluate("dA1[0,0,1,1]")[1] == 0
+
+
+def test_cnn_filter_3_detects_horizontal_bars():
+    runner = up_to_step("cnn", 4)
+    play(runner, ["print K1[3,0]", "step", "print Z1[1,3]"])
+    result = runner.run("answer vertical")
+    assert result.ok and not runner.done
+    assert result.extra[0].startswith("✗ 'vertical' is not the answer")
+    s = runner.session
+    assert s.evaluate("min(K1[3,0,0,:])")[1] > 0 > s.evaluate("max(K1[3,0,2,:])")[1]
+    assert s.evaluate("min(Z1[1,3,2,:])")[1] > 2 > s.evaluate("max(Z1[1,3,0:2,:])")[1]
+    play(runner, ["answer horizontal"])
+    assert runner.done
+
+
+def test_rnn_back_through_time_must_stop_at_the_first_timestep():
+    runner = up_to_step("rnn", 3)
+    play(runner, ["step", "list", "until dWx1"])
+    assert runner.step_index == 3, "dWx1 comes after dh1_0: the learner ran past it"
+    play(runner, ["goto rnn1.backward.dh1_1"])
+    assert runner.step_index == 3
+    play(runner, ["step"])
+    assert runner.step_index == 4
+    assert runner.session.op.attrs["t"] == 0
+
+
+def test_rnn_the_first_bit_reaches_the_last_state():
+    runner = up_to_step("rnn", 2)
+    s = runner.session
+    edited = s.evaluate("H1[0,0]")[1]
+    assert edited != pytest.approx(0.2043, abs=1e-4)  # the unedited h1_7[0,0]
+    assert [e.target for e in s.current.edits] == ["X[0,0,0]"]
+
+
+def test_vanishing_through_time_a_mild_change_of_wh_is_not_enough():
+    runner = up_to_step("vanishing-through-time", 2)
+    play(runner, ["goto start", "set Wh1 = Wh1 * 0.9", "predict 0", "until dWx1"])
+    assert runner.step_index == 2, "×0.9 shrinks the gradient, but does not make it vanish"
+    assert 0.01 < runner.session.evaluate("norm(dh1_0) / norm(dh1_7)")[1] < 0.37
+    play(runner, ["reset", "set Wh1 = Wh1 * 0.5", "until dWx1", "print norm(dz1_0) / norm(dz1_7)"])
+    assert runner.completed == [0, 1, 2, 3]
+    play(runner, ["reset", "set Wh1 = Wh1 * 1.5", "until dWx1", "print norm(dWx1)"])
+    assert runner.step_index == 4 and not runner.done, "×1.5 does not make it explode"
+    play(runner, ["reset", "set Wh1 = Wh1 * 3", "until dWx1"])
+    assert runner.done
