@@ -216,7 +216,8 @@ def test_texts_name_only_arrays_that_exist(lesson_id):
     checked = 0
     for setup, texts in step_setups(lesson):
         s = scratch_session(setup)
-        known = set(s.known_symbols()) | set(s.hyper_names()) | {"loss"}
+        read = {name for op in s.tape for name in op.inputs}  # X_3, M1: read by an op, printable too
+        known = set(s.known_symbols()) | set(s.hyper_names()) | read | {"loss"}
         for span in (span for text in texts for span in backticked(text)):
             for token in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", span):
                 if PLACEHOLDER.fullmatch(token) or not ARRAY.fullmatch(token):

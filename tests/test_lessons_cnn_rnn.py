@@ -121,9 +121,9 @@ def test_convolution_the_detector_must_be_the_middle_column_alone():
 
 def test_pooling_the_mask_is_seen_at_the_pooling_backward_op():
     runner = up_to_step("pooling", 3)
-    play(runner, ["step", "show", "print dA1[0,0]"])
+    play(runner, ["step", "show", "print M1[0,0]", "explain dA1[0,0,0,0]"])
     assert runner.step_index == 3, "`show` at relu1's backward shows no mask"
-    play(runner, ["back", "show"])
+    play(runner, ["back"])
     assert runner.step_index == 4 and runner.setup["pool"] == "avg"
     assert [layer.name for layer in runner.session.model.layers][2] == "avgpool1"
 
@@ -152,18 +152,18 @@ def test_cnn_filter_3_detects_horizontal_bars():
 
 
 def test_rnn_back_through_time_must_stop_at_the_first_timestep():
-    runner = up_to_step("rnn", 3)
-    play(runner, ["step", "list", "until dWx1"])
-    assert runner.step_index == 3, "dWx1 comes after dh1_0: the learner ran past it"
+    runner = up_to_step("rnn", 4)
+    play(runner, ["timestep", "explain dh1_6[0,0]", "until dWx1"])
+    assert runner.step_index == 4, "dWx1 comes after dh1_0: the learner ran past it"
     play(runner, ["goto rnn1.backward.dh1_1"])
-    assert runner.step_index == 3
-    play(runner, ["step"])
     assert runner.step_index == 4
+    play(runner, ["timestep"])
+    assert runner.step_index == 5
     assert runner.session.op.attrs["t"] == 0
 
 
 def test_rnn_the_first_bit_reaches_the_last_state():
-    runner = up_to_step("rnn", 2)
+    runner = up_to_step("rnn", 3)
     s = runner.session
     edited = s.evaluate("H1[0,0]")[1]
     assert edited != pytest.approx(0.2043, abs=1e-4)  # the unedited h1_7[0,0]
