@@ -7,13 +7,13 @@ from .layers import Dense, Dropout, Layer
 from .losses import MSE, BinaryCrossEntropy, Loss, SoftmaxCrossEntropy
 from .model import History, Parameter, Sequential
 from .optim import SGD, Adam, Optimizer
-from .recurrent import RNN
+from .recurrent import LSTM, RNN
 from .presets import PRESETS, Problem, load_preset
 from .serialize import load, save
 from .trace import NULL_TRACER, Op, RecordingTracer, Tracer
 
 __all__ = [
-    "Sequential", "Dense", "RNN", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax", "Dropout", "Layer",
+    "Sequential", "Dense", "RNN", "LSTM", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax", "Dropout", "Layer",
     "MSE", "SoftmaxCrossEntropy", "BinaryCrossEntropy", "Loss", "SGD", "Adam", "Optimizer",
     "save", "load", "Op", "Tracer", "RecordingTracer", "NULL_TRACER", "Parameter", "History",
     "check_parameters", "neuron_entries", "relative_error", "GradRow", "PRESETS", "Problem",

@@ -106,13 +106,14 @@ def neuron_entries(model, layer_name: str, neuron: int) -> list[tuple[str, tuple
             raise IndexError(f"{layer_name} has filters 0..{n_filters - 1}, got {neuron}")
         K, b = layer.sym["K"], layer.sym["b"]
         return [(K, (neuron, *idx)) for idx in np.ndindex(*layer.K.shape[1:])] + [(b, (neuron,))]
-    if "Wx" in layer.params:  # hidden unit j of an RNN: Wx[:, j], Wh[:, j] and b[j]
-        n_in, n_h = layer.Wx.shape
+    if "Wx" in layer.params:  # hidden unit j of an RNN: Wx[:, j], Wh[:, j], b[j]; of an LSTM, its 4 gates'
+        n_in, n_h = layer.input_size, layer.hidden_size
         if not 0 <= neuron < n_h:
             raise IndexError(f"{layer_name} has hidden units 0..{n_h - 1}, got {neuron}")
         Wx, Wh, b = layer.sym["Wx"], layer.sym["Wh"], layer.sym["b"]
-        return ([(Wx, (k, neuron)) for k in range(n_in)] + [(Wh, (k, neuron)) for k in range(n_h)]
-                + [(b, (neuron,))])
+        columns = [q * n_h + neuron for q in range(layer.blocks)]
+        return ([(Wx, (k, j)) for j in columns for k in range(n_in)] + [(Wh, (k, j)) for j in columns for k in range(n_h)]
+                + [(b, (j,)) for j in columns])
     if "W" not in layer.params:
         raise ValueError(f"{layer_name} has no weights to check; pick a dense or conv layer")
     n_in, n_out = layer.W.shape

@@ -14,9 +14,9 @@ import numpy as np
 
 from .activations import LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
 from .conv import AvgPool2D, Conv2D, Flatten, MaxPool2D
-from .errors import ShapeError
+from .errors import ShapeError, shape_str
 from .layers import Dense, Dropout, Layer
-from .recurrent import RNN
+from .recurrent import LSTM, RNN, Recurrent
 from .trace import NULL_TRACER, Op, Tracer
 
 LAYER_TYPES: dict[str, type[Layer]] = {
@@ -24,7 +24,7 @@ LAYER_TYPES: dict[str, type[Layer]] = {
 }
 LAYER_TYPES.update({cls.__name__: cls for cls in (Conv2D, MaxPool2D, AvgPool2D, Flatten)})
 DECAYED = ("W", "K")  # parameters that L2 regularization shrinks (weights and kernels, not biases)
-LAYER_TYPES["RNN"] = RNN
+LAYER_TYPES.update(RNN=RNN, LSTM=LSTM)
 DECAYED += ("Wx", "Wh")  # an RNN's input and recurrent weights
 
 
@@ -72,6 +72,22 @@ class History:
 
     def __getitem__(self, key: str) -> list[float]:
         return self.history[key]
+
+
+def short_description(layer: Layer) -> str:
+    """``conv1 1→8 5×5``, ``maxpool1 2×2``, ``rnn1 1→8``, ``dense2 256→64``, ``relu1``."""
+    c = layer.config()
+    size = lambda k: f"{k}×{k}" if isinstance(k, int) else "×".join(map(str, k))
+    if "out_channels" in c:
+        extra = (f" stride {c['stride']}" if c["stride"] != 1 else "") + (f" pad {c['padding']}" if c["padding"] else "")
+        return f"{layer.name} {c['in_channels']}→{c['out_channels']} {size(c['kernel_size'])}{extra}"
+    if "hidden_size" in c:
+        return f"{layer.name} {c['input_size']}→{c['hidden_size']}" + (" (sequences)" if c["return_sequences"] else "")
+    if "n_out" in c:
+        return f"{layer.name} {c['n_in']}→{c['n_out']}"
+    if "kernel_size" in c:
+        return f"{layer.name} {size(c['kernel_size'])}"
+    return layer.name
 
 
 class Sequential:
@@ -293,6 +309,22 @@ class Sequential:
                 on_epoch(epoch, logs)
         return history
 
+    def check_data(self, X) -> None:
+        """Raise ShapeError, saying what the network expects, if examples shaped like ``X[0]`` do not fit."""
+        X = np.asarray(X)
+        first = self.layers[0]
+        if isinstance(first, Dense) and (X.ndim != 2 or X.shape[1] != first.n_in):
+            raise ShapeError(f"the network takes {first.n_in} inputs but the data has examples of shape "
+                             f"{shape_str(X.shape[1:])}")
+        self.predict(X[:1])  # images and sequences: the layers check their own input
+
+    def describe(self) -> str:
+        """The architecture in one line: ``784 → 128 → 10`` for a dense net, else layer by layer."""
+        if all(isinstance(l, Dense) or not l.params for l in self.layers):
+            dense = [l for l in self.layers if isinstance(l, Dense)]
+            return " → ".join(str(n) for n in [dense[0].n_in] + [l.n_out for l in dense])
+        return " → ".join(short_description(l) for l in self.layers)
+
     def predict(self, X, batch_size: int = 1024) -> np.ndarray:
         """Network outputs in eval mode (dropout off), computed in batches, untraced."""
         X = np.asarray(X, dtype=self.dtype)
@@ -308,7 +340,7 @@ class Sequential:
 
     def output_shape(self) -> tuple[int, ...]:
         for layer in reversed(self.layers):
-            if isinstance(layer, RNN) and not layer.return_sequences:
+            if isinstance(layer, Recurrent) and not layer.return_sequences:
                 return (layer.hidden_size,)
             if isinstance(layer, Dense):
                 return (layer.n_out,)

@@ -13,7 +13,7 @@ from .errors import DataError
 from .layers import Dense
 from .losses import MSE, Loss, SoftmaxCrossEntropy
 from .model import Sequential
-from .recurrent import RNN
+from .recurrent import LSTM, RNN
 from .optim import SGD, Adam, Optimizer
 
 DEFAULT = "moons"
@@ -78,12 +78,16 @@ def _spiral(seed: int, data=None, dtype=np.float64) -> Problem:
     return _toy_relu("spiral", X, y, (32, 32), seed, dtype, lr=0.05, epochs=300)
 
 
-def _seq(seed: int, data=None, dtype=np.float64) -> Problem:
+def _seq(seed: int, data=None, dtype=np.float64, cell=RNN, name="seq") -> Problem:
     X, y = datasets.bit_sums(400, length=8, noise=0.1, seed=seed)
-    model = Sequential(RNN(1, 8), Dense(8, 2, init="xavier"), seed=seed, dtype=dtype)
-    return Problem("seq", PRESETS["seq"].description, model, SoftmaxCrossEntropy(),
+    model = Sequential(cell(1, 8), Dense(8, 2, init="xavier"), seed=seed, dtype=dtype)
+    return Problem(name, PRESETS[name].description, model, SoftmaxCrossEntropy(),
                    Adam(model.parameters(), lr=0.02), X, y, batch_size=16, epochs=30,
                    classes=["< 4 ones", "≥ 4 ones"])
+
+
+def _seq_lstm(seed: int, data=None, dtype=np.float64) -> Problem:
+    return _seq(seed, data, dtype, cell=LSTM, name="seq-lstm")
 
 
 def mnist_path(data=None) -> str:
@@ -132,6 +136,8 @@ PRESETS: dict[str, Preset] = {
     "spiral": Preset("spiral", "2-32-32-3 ReLU net, softmax cross-entropy, CS231n's three-arm spiral", _spiral),
     "seq": Preset("seq", "RNN(1→8, tanh) + dense 8-2, softmax cross-entropy: are at least 4 of these 8 noisy "
                   "bits 1? (many-to-one)", _seq),
+    "seq-lstm": Preset("seq-lstm", "the seq task with an LSTM(1→8): gates i, f, g, o and a cell state c per "
+                       "timestep", _seq_lstm),
     "digits": Preset("digits", "784-128-10 ReLU net, softmax cross-entropy, MNIST-format digits from --data",
                      _digits, needs_data=True),
     "bars": Preset("bars", "tiny CNN (conv 3×3 ×2, ReLU, flatten, dense 32-2) on 6×6 images of horizontal "

@@ -10,6 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from engine import datasets, load
+from engine.errors import ShapeError
 from engine.losses import LOSSES
 
 from .plots import digit_image
@@ -98,8 +99,10 @@ def cmd_eval(args, console: Console) -> int:
     model = load(args.model)
     extra = getattr(model, "file_extra", {}) or {}
     data, (X, Y), note = eval_data(model, args)
-    if X.shape[1] != model.layers[0].n_in:
-        raise CommandError(f"{args.model} takes {model.layers[0].n_in} inputs but the data has {X.shape[1]} features")
+    try:
+        model.check_data(X)
+    except ShapeError as e:
+        raise CommandError(f"{args.model}: {e}") from None
     loss = LOSSES.get(extra.get("loss", "softmax_ce"), LOSSES["softmax_ce"])()
     out = model.predict(X)
     result = model.evaluate(X, Y, loss)

@@ -6,7 +6,9 @@ numbers give, which the caller checks against what the code computed.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 
@@ -549,6 +551,141 @@ def _rnn_output(op, index):
             ["many-to-one: only the last state goes on to the next layer"])
 
 
+def sigmoid(a: float) -> float:
+    return float(0.5 * (1 + np.tanh(0.5 * a)))
+
+
+def _lstm_names(op) -> tuple[str, int]:
+    """The layer number k and the timestep t of an LSTM step op (its first result is h{k}_t or dh{k}_t)."""
+    first = next(iter(op.outputs))
+    return re.fullmatch(r"d?h(\d+)_\d+", first).group(1), op.attrs["t"]
+
+
+GATE_NAMES = ("input gate", "forget gate", "candidate", "output gate")
+
+
+def _lstm_gate(op, index, q: int):
+    ins, outs = names(op)
+    x, Wx, b = ins[:3]
+    gate = outs[2 + q]
+    i, j = index
+    a = op.inputs
+    nh = op.outputs[gate].shape[1]
+    col = q * nh + j
+    x_terms, z = products(a[x][i], a[Wx][:, col])
+    parts, inner = [f"Σₖ {x}[{i},k]·{Wx}[k,{col}]"], [sum_of(x_terms)]
+    if len(ins) > 3:
+        h_prev, Wh = ins[3], ins[4]
+        h_terms, zh = products(a[h_prev][i], a[Wh][:, col])
+        z += zh
+        parts.append(f"Σₖ {h_prev}[{i},k]·{Wh}[k,{col}]")
+        inner.append(sum_of(h_terms))
+    z += float(a[b][col])
+    squash, value = ("tanh", float(np.tanh(z))) if q == 2 else ("σ", sigmoid(z))
+    return (f"{gate}{idx(i, j)} = {squash}({' + '.join(parts)} + {b}[{col}])",
+            f"{squash}({' + '.join(inner)} + {n(a[b][col])})", value,
+            [f"the {GATE_NAMES[q]} of unit {j} uses column {col} = {q}·{nh} + {j} of {Wx}, "
+             f"{ins[4] if len(ins) > 3 else Wx.replace('Wx', 'Wh')} and {b}; its pre-activation is {fmt(z)}"])
+
+
+def _lstm_c(op, index):
+    ins, (h, c, ig, fg, gg, og) = names(op)
+    o = op.outputs
+    i_, g_ = float(o[ig][index]), float(o[gg][index])
+    at = idx(*index)
+    if len(ins) == 3:  # t = 0: no previous cell
+        return f"{c}{at} = {ig}{at}·{gg}{at}", f"{n(i_)}·{n(g_)}", i_ * g_, ["t = 0: the cell starts empty (c_{−1} = 0)"]
+    c_prev = ins[5]
+    f_, cp = float(o[fg][index]), float(op.inputs[c_prev][index])
+    return (f"{c}{at} = {fg}{at}·{c_prev}{at} + {ig}{at}·{gg}{at}", f"{n(f_)}·{n(cp)} + {n(i_)}·{n(g_)}",
+            f_ * cp + i_ * g_, [f"the forget gate keeps {fmt(f_)} of the old cell, the input gate adds "
+                                f"{fmt(i_)} of the candidate"])
+
+
+def _lstm_h(op, index):
+    _, (h, c, ig, fg, gg, og) = names(op)
+    o_, c_ = float(op.outputs[og][index]), float(op.outputs[c][index])
+    at = idx(*index)
+    return f"{h}{at} = {og}{at}·tanh({c}{at})", f"{n(o_)}·tanh({n(c_)})", o_ * float(np.tanh(c_)), []
+
+
+def _lstm_back_roles(op) -> dict[str, str]:
+    k, t = _lstm_names(op)
+    roles = {key: f"{key}{k}_{t}" for key in ("c", "i", "f", "g", "o", "dh", "dc", "da")}
+    roles |= {"c_prev": f"c{k}_{t - 1}", "da_next": f"da{k}_{t + 1}", "dc_next": f"dc{k}_{t + 1}",
+              "f_next": f"f{k}_{t + 1}", "Wh": f"Wh{k}"}
+    known = set(roles.values())
+    up = [name for name in op.inputs if name not in known]
+    if up:
+        roles["up"] = up[0]  # dH1_t (many-to-many) or dH1 (many-to-one, last step)
+    return roles
+
+
+def _lstm_dh(op, index):
+    r, a = _lstm_back_roles(op), op.inputs
+    i, j = index
+    parts, numbers, value = [], [], 0.0
+    if "up" in r:
+        g = float(a[r["up"]][i, j])
+        parts.append(f"{r['up']}{idx(i, j)}")
+        numbers.append(n(g))
+        value += g
+    if r["da_next"] in a:
+        terms, back = products(a[r["da_next"]][i], a[r["Wh"]][j])
+        parts.append(f"Σₖ {r['da_next']}[{i},k]·{r['Wh']}[{j},k]")
+        numbers.append(sum_of(terms))
+        value += back
+    return (f"{r['dh']}{idx(i, j)} = {' + '.join(parts)}", " + ".join(numbers), value,
+            [f"‖{r['dh']}‖ = {fmt(float(np.linalg.norm(op.outputs[r['dh']])))}; k runs over all four gates' "
+             f"columns of {r['Wh']}"])
+
+
+def _lstm_dc(op, index):
+    r, a = _lstm_back_roles(op), op.inputs
+    at = idx(*index)
+    dh, o, c = float(op.outputs[r["dh"]][index]), float(a[r["o"]][index]), float(a[r["c"]][index])
+    tc = float(np.tanh(c))
+    formula = f"{r['dc']}{at} = {r['dh']}{at}·{r['o']}{at}·(1 − tanh²{r['c']}{at})"
+    numbers, value = f"{n(dh)}·{n(o)}·(1 − tanh²{n(c)})", dh * o * (1 - tc * tc)
+    notes = []
+    if r["dc_next"] in a:
+        dc_next, f_next = float(a[r["dc_next"]][index]), float(a[r["f_next"]][index])
+        formula += f" + {r['dc_next']}{at}·{r['f_next']}{at}"
+        numbers += f" + {n(dc_next)}·{n(f_next)}"
+        value += dc_next * f_next
+        notes.append(f"the cell path: {r['f_next']}{at} = {fmt(f_next)} of the next step's cell gradient comes "
+                     f"straight back, with no weight matrix and no squashing in between: a forget gate near 1 "
+                     f"keeps the gradient from vanishing")
+    return formula, numbers, value, notes
+
+
+def _lstm_da(op, index):
+    r, a = _lstm_back_roles(op), op.inputs
+    i, col = index
+    nh = a[r["i"]].shape[1]
+    q, j = divmod(col, nh)
+    at = idx(i, j)
+    dc, dh = float(op.outputs[r["dc"]][i, j]), float(op.outputs[r["dh"]][i, j])
+    ig, fg, gg, og, c = (float(a[r[key]][i, j]) for key in ("i", "f", "g", "o", "c"))
+    da = f"{r['da']}{idx(i, col)}"
+    note = [f"column {col} = {q}·{nh} + {j}: the {GATE_NAMES[q]} of unit {j}"]
+    if q == 0:
+        return (f"{da} = {r['dc']}{at}·{r['g']}{at}·{r['i']}{at}·(1 − {r['i']}{at})",
+                f"{n(dc)}·{n(gg)}·{n(ig)}·(1 − {n(ig)})", dc * gg * ig * (1 - ig), note)
+    if q == 1:
+        if r["c_prev"] not in a:
+            return f"{da} = 0", "0", 0.0, note + ["t = 0: the forget gate had no old cell to forget"]
+        cp = float(a[r["c_prev"]][i, j])
+        return (f"{da} = {r['dc']}{at}·{r['c_prev']}{at}·{r['f']}{at}·(1 − {r['f']}{at})",
+                f"{n(dc)}·{n(cp)}·{n(fg)}·(1 − {n(fg)})", dc * cp * fg * (1 - fg), note)
+    if q == 2:
+        return (f"{da} = {r['dc']}{at}·{r['i']}{at}·(1 − {r['g']}{at}²)", f"{n(dc)}·{n(ig)}·(1 − {n(gg)}²)",
+                dc * ig * (1 - gg * gg), note)
+    tc = float(np.tanh(c))
+    return (f"{da} = {r['dh']}{at}·tanh({r['c']}{at})·{r['o']}{at}·(1 − {r['o']}{at})",
+            f"{n(dh)}·tanh({n(c)})·{n(og)}·(1 − {n(og)})", dh * tc * og * (1 - og), note)
+
+
 def _rnn_dWx(op, index):
     ins, (dWx,) = names(op)
     X, dz = ins[0], ins[1]
@@ -590,8 +727,11 @@ EXPLAINERS = {
     "conv.dK": _conv_dK, "conv.db": _conv_db, "conv.dX": _conv_dX,
     "maxpool.backward": _maxpool_backward, "avgpool.backward": _avgpool_backward,
     "flatten.forward": _flatten_forward, "flatten.backward": _flatten_backward,
-    "rnn.step": _rnn_step, "rnn.output": _rnn_output, "rnn.step_back": _rnn_step_back,
+    "rnn.step": _rnn_step, "rnn.output": _rnn_output, "rnn.step_back": (_rnn_step_back, _rnn_dz),
     "rnn.dWx": _rnn_dWx, "rnn.dWh": _rnn_dWh, "rnn.db": _rnn_db, "rnn.dX": _rnn_dX,
+    "lstm.step": (_lstm_h, _lstm_c, *(partial(_lstm_gate, q=q) for q in range(4))), "lstm.output": _rnn_output,
+    "lstm.step_back": (_lstm_dh, _lstm_dc, _lstm_da),
+    "lstm.dWx": _rnn_dWx, "lstm.dWh": _rnn_dWh, "lstm.db": _rnn_db, "lstm.dX": _rnn_dX,
     "dense.forward": _dense_forward, "dense.dW": _dense_dW, "dense.db": _dense_db, "dense.dX": _dense_dX,
     "relu.forward": _elementwise_forward, "leakyrelu.forward": _elementwise_forward,
     "sigmoid.forward": _elementwise_forward, "tanh.forward": _elementwise_forward,
@@ -602,15 +742,12 @@ EXPLAINERS = {
     "softmax_ce.loss": _ce_loss, "softmax_ce.backward": _ce_backward,
     "mse.loss": _mse_loss, "mse.backward": _mse_backward,
     "bce.sigmoid": _bce_sigmoid, "bce.loss": _bce_loss, "bce.backward": _bce_backward,
-    "dropout.forward": _dropout_forward, "dropout.backward": _dropout_backward, "dropout.eval": _dropout_eval,
+    "dropout.forward": (_dropout_forward, _dropout_mask), "dropout.backward": _dropout_backward,
+    "dropout.eval": _dropout_eval,
     "sgd.update": _sgd, "momentum.velocity": _velocity, "momentum.update": _momentum_update,
     "nesterov.update": _nesterov_update, "adam.m": _adam_moment, "adam.v": _adam_moment,
     "adam.update": _adam_update, "l2.penalty": _l2_penalty,
 }
-
-
-# Ops with two results whose second one has its own formula: dropout's mask, an RNN step's dz_t.
-SECOND_RESULT = {"dropout.forward": _dropout_mask, "rnn.step_back": _rnn_dz}
 
 
 def explain_op_element(op: Op, symbol: str, index: tuple) -> Explanation:
@@ -619,8 +756,8 @@ def explain_op_element(op: Op, symbol: str, index: tuple) -> Explanation:
         raise ValueError(f"explain does not know {op.kind} ops yet; `print {symbol}` shows the values "
                          f"and `show` the equation {op.equation!r}")
     explainer = EXPLAINERS[op.kind]
-    position = list(op.outputs).index(symbol)
-    explainer = SECOND_RESULT.get(op.kind, explainer) if position == 1 else explainer
+    if isinstance(explainer, tuple):  # one formula per result: dropout's D and M, an LSTM step's h, c, gates
+        explainer = explainer[list(op.outputs).index(symbol)]
     formula, numbers, value, notes = explainer(op, index)
     recorded = float(np.asarray(op.outputs[symbol])[index]) if index else float(np.asarray(op.outputs[symbol]))
     target = symbol + (idx(*index) if index else "")

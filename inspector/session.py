@@ -789,7 +789,8 @@ class Session:
         clone.loss(X, Y, loss)
         clone.backward(loss.backward())
         biases = [e for e in entries if clone.param(e[0]).attr == "b"]
-        keep = biases if len(biases) == 1 else []  # a neuron's bias always: it is half of "a neuron"
+        # a neuron's bias always, it is half of "a neuron" (an LSTM unit has one per gate)
+        keep = biases if len(biases) <= 4 else []
         live = [e for e in entries if clone.param(e[0]).grad[e[1]] != 0 and e not in keep]
         rest = [e for e in entries if clone.param(e[0]).grad[e[1]] == 0 and e not in keep]
         rng = np.random.default_rng(0)

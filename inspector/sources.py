@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 
 from engine import load, load_preset
+from engine.errors import ShapeError
 from engine.losses import LOSSES
 from engine.optim import OPTIMIZERS
 from engine.presets import PRESETS, Problem
@@ -21,7 +22,13 @@ def open_preset(name: str, seed: int = 0, data=None, batch=None) -> Session:
 
 def guess_preset(model) -> str:
     """The preset whose data fits a model file that does not say where it came from."""
-    n_in = model.layers[0].n_in if hasattr(model.layers[0], "n_in") else None
+    first = model.layers[0]
+    if first.kind in ("rnn", "lstm") and first.input_size == 1:
+        return "seq" if first.kind == "rnn" else "seq-lstm"
+    if first.kind == "conv":
+        raise SessionError("this model starts with a convolution; pass --preset bars or --preset digits-cnn "
+                           "(with --data) for the images to use")
+    n_in = getattr(first, "n_in", None)
     if n_in == 784:
         return "digits"
     if n_in == 2:
@@ -32,11 +39,10 @@ def guess_preset(model) -> str:
 
 def problem_with_model(model, base: Problem, path) -> Problem:
     """``base``'s data with ``model`` in place of its network; the loss and optimizer from the file."""
-    n_features = base.X.shape[1]
-    n_in = getattr(model.layers[0], "n_in", n_features)
-    if n_in != n_features:
-        raise SessionError(f"{path}: the model takes {n_in} inputs but the {base.name} data has "
-                           f"{n_features} features per example")
+    try:
+        model.check_data(base.X)
+    except ShapeError as e:
+        raise SessionError(f"{path} on the {base.name} data: {e}") from None
     extra = getattr(model, "file_extra", {}) or {}
     loss_kind = extra.get("loss", base.loss.kind)
     if loss_kind not in LOSSES:

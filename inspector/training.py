@@ -27,7 +27,7 @@ from rich.text import Text
 
 from engine import SGD, Adam, Dense, Dropout, LeakyReLU, ReLU, Sequential, Sigmoid, Tanh, load, save
 from engine import datasets
-from engine.errors import DataError
+from engine.errors import DataError, ShapeError
 from engine.losses import LOSSES, SoftmaxCrossEntropy
 from engine.presets import PRESETS, load_preset
 from engine.serialize import atomic_write
@@ -65,6 +65,8 @@ class Data:
 
     @property
     def image_side(self) -> int | None:
+        if self.source.get("preset") == "digits-cnn":
+            return self.train[0].shape[-1]
         side = math.isqrt(self.n_features)
         return side if self.source.get("preset") == "digits" and side * side == self.n_features else None
 
@@ -133,13 +135,15 @@ def load_data(source: dict, data=None, seed: int = 0, val: float = 0.1, test: fl
                     f"standardized with the training rows' mean and std",
                     standardizer=st, extra={"feature_names": list(table.feature_names)})
     name = source["preset"]
-    if name == "digits":
+    if name in ("digits", "digits-cnn"):
         (X, y), test_pair, note = mnist_splits(data)
+        if name == "digits-cnn":  # the CNN reads (batch, 1, 28, 28) images
+            X, test_pair = as_images(X), (as_images(test_pair[0]), test_pair[1])
         n_val = int(round(len(X) * val))
         train_pair = (X[:len(X) - n_val], y[:len(X) - n_val])
         val_pair = (X[len(X) - n_val:], y[len(X) - n_val:]) if n_val else None
         note += f"; the last {n_val:,} training digits validate" if n_val else ""
-        return Data(train_pair, val_pair, test_pair, [str(k) for k in range(10)], {"preset": "digits"}, note)
+        return Data(train_pair, val_pair, test_pair, [str(k) for k in range(10)], {"preset": name}, note)
     problem = load_preset(name, seed=seed)
     if len(problem.X) < 20:  # xor: four points, nothing to hold out
         pair = (problem.X, problem.Y)
@@ -148,8 +152,14 @@ def load_data(source: dict, data=None, seed: int = 0, val: float = 0.1, test: fl
                     loss_kind=problem.loss.kind)
     parts = _split(problem.X, problem.Y, val, test, seed)
     return Data(parts["train"], _nonempty(parts["val"]), _nonempty(parts["test"]), problem.classes,
-                {"preset": name}, f"{len(problem.X)} {name} points, seed {seed}: {len(parts['train'][0])} train / "
+                {"preset": name}, f"{len(problem.X)} {name} {'points' if problem.X.ndim == 2 else 'examples'}, seed {seed}: {len(parts['train'][0])} train / "
                 f"{len(parts['val'][0])} validation / {len(parts['test'][0])} test", loss_kind=problem.loss.kind)
+
+
+def as_images(X: np.ndarray) -> np.ndarray:
+    """Rows of 784 pixels as (n, 1, 28, 28) single-channel images."""
+    side = math.isqrt(X.shape[1])
+    return X.reshape(len(X), 1, side, side)
 
 
 def data_source(args) -> dict:
@@ -231,6 +241,10 @@ def plan_training(args, data: Data) -> Plan:
     base = load_preset(preset, seed=args.seed, data=args.data) if preset else None
     custom = args.layers or args.activation or args.init or args.dropout or base is None
     if custom:
+        if base is not None and not args.layers and not isinstance(base.model.layers[0], Dense):
+            raise CommandError(f"--activation, --init and --dropout rebuild a dense network, but the {preset} "
+                               f"preset's network starts with a {base.model.layers[0].kind} layer; drop those "
+                               f"flags (or give --layers for a dense network)")
         sizes = parse_ints(args.layers, "--layers") if args.layers else (
             [base.model.layers[0].n_in] + [l.n_out for l in base.model.layers if isinstance(l, Dense)]
             if base else None)
@@ -241,9 +255,11 @@ def plan_training(args, data: Data) -> Plan:
         loss = LOSSES[data.loss_kind]() if base is None else type(base.loss)()
     else:
         model, loss = base.model.astype(args.dtype), base.loss
-    if model.layers[0].n_in != data.n_features:
-        raise CommandError(f"the network takes {model.layers[0].n_in} inputs but the data has "
-                           f"{data.n_features} features per example; start --layers with {data.n_features}")
+    try:
+        model.check_data(data.train[0])
+    except ShapeError as e:
+        hint = f"; start --layers with {data.n_features}" if custom and data.train[0].ndim == 2 else ""
+        raise CommandError(f"{e}{hint}") from None
     n_out = model.output_shape()[0]
     if isinstance(loss, SoftmaxCrossEntropy) and n_out < len(data.classes):
         raise CommandError(f"the network has {n_out} outputs but the data has {len(data.classes)} classes; "
@@ -341,8 +357,7 @@ def cmd_train(args, console: Console) -> int:
     model, loss, opt = plan.model, plan.loss, plan.optimizer
     console.print(Text.assemble(("nndb train", "bold"), f": {source.get('preset') or Path(source['csv']).name} data — ",
                                 (data.note, "dim")))
-    console.print(Text(f"{' → '.join(str(s) for s in [model.layers[0].n_in] + [l.n_out for l in model.layers if isinstance(l, Dense)])}"
-                       f"  {loss.kind}, {optimizer_name(opt)} lr={opt.lr:g}, l2={model.l2:g}, "
+    console.print(Text(f"{model.describe()}  {loss.kind}, {optimizer_name(opt)} lr={opt.lr:g}, l2={model.l2:g}, "
                        f"{plan.epochs} epochs of batch {plan.batch_size}, {model.dtype.name}, seed {args.seed}",
                        style="dim"))
     rows: list[dict] = resume_from(out, model) if getattr(args, "resume", False) else []

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from engine import (
-    MSE, RNN, SGD, Adam, AvgPool2D, BinaryCrossEntropy, Conv2D, Dense, Dropout, Flatten, LeakyReLU, MaxPool2D,
+    LSTM, MSE, RNN, SGD, Adam, AvgPool2D, BinaryCrossEntropy, Conv2D, Dense, Dropout, Flatten, LeakyReLU, MaxPool2D,
     RecordingTracer, ReLU, Sequential, Sigmoid, Softmax, SoftmaxCrossEntropy, Tanh, datasets, load, load_preset,
     save,
 )
@@ -909,7 +909,18 @@ def rnn_zoo(seed: int) -> Problem:
     return Problem("rnn", "rnn zoo", model, SoftmaxCrossEntropy(), SGD(model.parameters(), lr=0.1), X, Y, 4, 1)
 
 
-ZOOS = {"adam": adam_zoo, "nesterov": nesterov_zoo, "conv": conv_zoo, "rnn": rnn_zoo}
+def lstm_zoo(seed: int) -> Problem:
+    """A many-to-many LSTM feeding a many-to-one LSTM, L2; biases moved off their start."""
+    model = Sequential(LSTM(2, 3, return_sequences=True), LSTM(3, 2), Dense(2, 2), seed=seed, l2=0.1)
+    rng = np.random.default_rng(seed)
+    for layer in model.layers[:2]:
+        layer.b += rng.normal(0, 0.5, layer.b.shape)
+    X = rng.standard_normal((6, 3, 2))
+    Y = np.eye(2)[rng.integers(0, 2, 6)]
+    return Problem("lstm", "lstm zoo", model, SoftmaxCrossEntropy(), SGD(model.parameters(), lr=0.1), X, Y, 4, 1)
+
+
+ZOOS = {"adam": adam_zoo, "nesterov": nesterov_zoo, "conv": conv_zoo, "rnn": rnn_zoo, "lstm": lstm_zoo}
 
 
 def session_for(name: str) -> Session:

@@ -323,3 +323,41 @@ def test_a_csv_model_opens_in_the_debugger_on_its_standardized_rows(tmp_path, ca
     r = Interpreter(session).run("step")
     assert r.ok and r.data["op"]["name"] == "dense1.forward.Z1"
     np.testing.assert_array_equal(session.values_at()["W1"], load(out).param("W1").value)
+
+
+# -- convolutional and recurrent presets ------------------------------------------------------------
+@pytest.mark.parametrize("preset,header", [("bars", "conv1 1→2 3×3 → relu1 → flatten1 → dense1 32→2"),
+                                           ("seq", "rnn1 1→8 → dense1 8→2"),
+                                           ("seq-lstm", "lstm1 1→8 → dense1 8→2")])
+def test_train_eval_and_debug_the_image_and_sequence_presets(tmp_path, capsys, preset, header):
+    out = tmp_path / f"{preset}.npz"
+    rc, text = run(capsys, "train", "--preset", preset, "--epochs", "2", "--out", out)
+    assert rc == 0, text
+    assert header in text, text
+    rc, text2 = run(capsys, "eval", out)
+    assert rc == 0 and printed_accuracy(text2) == printed_accuracy(text), text2
+    assert f"{preset} examples" in " ".join(text2.split())
+    script = tmp_path / "s.txt"
+    script.write_text("step\n")
+    rc, text3 = run(capsys, "repl", "--model", out, "--script", script, "--json")
+    assert rc == 0 and json.loads(text3.splitlines()[-1])["ok"], text3
+
+
+def test_dense_flags_on_a_cnn_preset_and_a_dense_net_on_sequences_are_one_message(tmp_path, capsys):
+    rc, text = run(capsys, "train", "--preset", "bars", "--activation", "tanh", "--out", tmp_path / "m.npz")
+    assert rc == 2 and "the bars preset's network starts with a conv layer" in " ".join(text.split())
+    rc, text = run(capsys, "train", "--preset", "seq", "--layers", "8,2", "--out", tmp_path / "m.npz")
+    flat = " ".join(text.split())
+    assert rc == 2 and "the network takes 8 inputs but the data has examples of shape 8×1" in flat
+    assert "start --layers" not in flat and "Traceback" not in text
+
+
+def test_train_and_eval_the_digits_cnn_on_digit_files(tmp_path, capsys, fake_digits):
+    out = tmp_path / "cnn.npz"
+    rc, text = run(capsys, "train", "--preset", "digits-cnn", "--data", fake_digits, "--epochs", "1",
+                   "--batch-size", "32", "--out", out)
+    assert rc == 0, text
+    assert "first 160 of 200 digits train" in " ".join(text.split())
+    rc, text2 = run(capsys, "eval", out, "--data", fake_digits, "--samples", "2")
+    assert rc == 0 and printed_accuracy(text2) == printed_accuracy(text), text2
+    assert text2.count("▀") == 2 * 28 * 14, "the digits are drawn from the (1, 28, 28) images"
