@@ -81,7 +81,7 @@ def test_pool_and_filters_rebuild_the_bars_cnn():
     ({"preset": "bars", "pool": "min"}, "pool must be one of max, avg, none, got 'min'"),
     ({"preset": "bars", "filters": "0"}, "filters must be a whole number 1..16, got '0'"),
     ({"preset": "bars", "filters": "two"}, "filters must be a whole number 1..16, got 'two'"),
-    ({"preset": "digits-cnn"}, "preset must be one of xor, moons, circles, spiral, seq, bars"),
+    ({"preset": "digits-cnn"}, "preset must be one of xor, moons, circles, spiral, seq, seq-lstm, bars"),
 ])
 def test_setup_keys_that_do_not_fit_the_preset_are_refused(setup, problem):
     assert check_setup(setup).startswith(problem)
