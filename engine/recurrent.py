@@ -87,6 +87,21 @@ class Recurrent(Layer):
             raise ShapeError(f"{self.name}: expected a sequence batch of shape (batch, time, {n_features}), "
                              f"got {shape_str(X.shape)}")
 
+    def dh_equation(self, n: dict, t: int, T: int, next_grad: str) -> str:
+        """``dh1_t = dH1_t + dz1_t+1·Wh1ᵀ``: what reaches h_t, from above and from step t+1."""
+        terms = []
+        if self.return_sequences or t == T - 1:
+            terms.append(n["dH"] if self.return_sequences else self.sym["dout"])
+        if t < T - 1:
+            terms.append(f"{n[next_grad]}·{self.sym['Wh']}ᵀ")
+        return f"{n['dh']} = {' + '.join(terms)}"
+
+    def from_above(self, dH: np.ndarray, n: dict, t: int, T: int) -> dict:
+        """The gradient the layer above sends to step t: dH1_t (many-to-many), dH1 at the last step, else none."""
+        if self.return_sequences:
+            return {n["dH"]: dH[:, t]}
+        return {self.sym["dout"]: dH} if t == T - 1 else {}
+
     def emit_output(self, H: np.ndarray, out: np.ndarray) -> None:
         T = H.shape[1]
         steps = range(T) if self.return_sequences else [T - 1]
@@ -157,12 +172,7 @@ class RNN(Recurrent):
             if t == 0:
                 return f"{n['h']} = tanh({n['x']}·{s['Wx']} + {s['b']})  (the state before step 0 is 0)"
             return f"{n['h']} = tanh({n['x']}·{s['Wx']} + {n['h_prev']}·{s['Wh']} + {s['b']})"
-        terms = []
-        if self.return_sequences or t == T - 1:
-            terms.append(n["dH"] if self.return_sequences else s["dout"])
-        if t < T - 1:
-            terms.append(f"{n['dz_next']}·{s['Wh']}ᵀ")
-        return f"{n['dh']} = {' + '.join(terms)};  {n['dz']} = {n['dh']} ⊙ (1 − {n['h']}²)"
+        return f"{self.dh_equation(n, t, T, 'dz_next')};  {n['dz']} = {n['dh']} ⊙ (1 − {n['h']}²)"
 
     def forward(self, X: np.ndarray) -> np.ndarray:
         self.check_input(X, self.input_size)
@@ -203,11 +213,7 @@ class RNN(Recurrent):
             dZ[:, t] = dh_all[:, t] * (1.0 - H[:, t] * H[:, t])
             if tracing:
                 n = self.step_symbols(t)
-                inputs = {n["h"]: H[:, t]}
-                if self.return_sequences:
-                    inputs[n["dH"]] = dH[:, t]
-                elif t == T - 1:
-                    inputs[s["dout"]] = dH
+                inputs = {n["h"]: H[:, t], **self.from_above(dH, n, t, T)}
                 if t < T - 1:
                     inputs |= {n["dz_next"]: dZ[:, t + 1], s["Wh"]: Wh}
                 self.emit("backward", "rnn.step_back", self.step_equation("dh", t, T), inputs,
@@ -280,13 +286,8 @@ class LSTM(Recurrent):
             a = f"{n['x']}·{s['Wx']}" + (f" + {n['h_prev']}·{s['Wh']}" if t else "") + f" + {s['b']}"
             c = f"{n['f']}⊙{n['c_prev']} + {n['i']}⊙{n['g']}" if t else f"{n['i']}⊙{n['g']}"
             return f"a = {a};  {gates};  {n['c']} = {c};  {n['h']} = {n['o']}⊙tanh({n['c']})"
-        terms = []
-        if self.return_sequences or t == T - 1:
-            terms.append(n["dH"] if self.return_sequences else s["dout"])
-        if t < T - 1:
-            terms.append(f"{n['da_next']}·{s['Wh']}ᵀ")
         dc = f"{n['dh']}⊙{n['o']}⊙(1 − tanh²{n['c']})" + (f" + {n['dc_next']}⊙{n['f_next']}" if t < T - 1 else "")
-        return (f"{n['dh']} = {' + '.join(terms)};  {n['dc']} = {dc};  "
+        return (f"{self.dh_equation(n, t, T, 'da_next')};  {n['dc']} = {dc};  "
                 f"{n['da']} = [d{n['i']}⊙{n['i']}(1−{n['i']}), …] with d{n['i']} = {n['dc']}⊙{n['g']}, "
                 f"d{n['f']} = {n['dc']}⊙{n['c_prev'] if t else '0'}, d{n['g']} = {n['dc']}⊙{n['i']}, "
                 f"d{n['o']} = {n['dh']}⊙tanh({n['c']})")
@@ -350,11 +351,7 @@ class LSTM(Recurrent):
             dA[:, t, 3 * n:] = dh_all[:, t] * tanh_c * o * (1.0 - o)
             if tracing:
                 names = self.step_symbols(t)
-                inputs = {}
-                if self.return_sequences:
-                    inputs[names["dH"]] = dH[:, t]
-                elif t == T - 1:
-                    inputs[s["dout"]] = dH
+                inputs = self.from_above(dH, names, t, T)
                 if t < T - 1:
                     inputs |= {names["da_next"]: dA[:, t + 1], s["Wh"]: Wh, names["dc_next"]: dc_all[:, t + 1],
                                names["f_next"]: G[:, t + 1, n:2 * n]}

@@ -508,23 +508,30 @@ def _rnn_step(op, index):
                [f"the previous state {r['h_prev']} carries what steps 0…{t - 1} saw"]))
 
 
-def _rnn_step_back(op, index):
-    r, (dh, dz) = _rnn_inputs(op), list(op.outputs)
+def hidden_gradient(op, index, up: str | None, next_grad: str | None, Wh: str) -> tuple[str, str, float]:
+    """``dh_t[i,j] = up[i,j] + Σₖ next_grad[i,k]·Wh[j,k]``: from the layer above and from step t+1."""
     i, j = index
     a = op.inputs
     parts, numbers, value = [], [], 0.0
-    if "up" in r:
-        g = float(a[r["up"]][i, j])
-        parts.append(f"{r['up']}{idx(i, j)}")
+    if up:
+        g = float(a[up][i, j])
+        parts.append(f"{up}{idx(i, j)}")
         numbers.append(n(g))
         value += g
-    if "dz_next" in r:
-        terms, back = products(a[r["dz_next"]][i], a[r["Wh"]][j])
-        parts.append(f"Σₖ {r['dz_next']}[{i},k]·{r['Wh']}[{j},k]")
+    if next_grad:
+        terms, back = products(a[next_grad][i], a[Wh][j])
+        parts.append(f"Σₖ {next_grad}[{i},k]·{Wh}[{j},k]")
         numbers.append(sum_of(terms))
         value += back
+    dh = next(iter(op.outputs))
+    return f"{dh}{idx(i, j)} = {' + '.join(parts)}", " + ".join(numbers), value
+
+
+def _rnn_step_back(op, index):
+    r, (dh, dz) = _rnn_inputs(op), list(op.outputs)
+    formula, numbers, value = hidden_gradient(op, index, r.get("up"), r.get("dz_next"), r.get("Wh"))
     size = f"‖{dh}‖ = {fmt(float(np.linalg.norm(op.outputs[dh])))}"
-    return (f"{dh}{idx(i, j)} = {' + '.join(parts)}", " + ".join(numbers), value,
+    return (formula, numbers, value,
             [f"{size}: the gradient from step {op.attrs['t'] + 1} came back through {r['Wh']}ᵀ and tanh′ = 1 − h²; "
              f"repeated step after step, that product can shrink (or grow) it" if "Wh" in r else
              f"{size}: the last timestep, so only the gradient from the layer above reaches it"])
@@ -622,20 +629,10 @@ def _lstm_back_roles(op) -> dict[str, str]:
 
 
 def _lstm_dh(op, index):
-    r, a = _lstm_back_roles(op), op.inputs
-    i, j = index
-    parts, numbers, value = [], [], 0.0
-    if "up" in r:
-        g = float(a[r["up"]][i, j])
-        parts.append(f"{r['up']}{idx(i, j)}")
-        numbers.append(n(g))
-        value += g
-    if r["da_next"] in a:
-        terms, back = products(a[r["da_next"]][i], a[r["Wh"]][j])
-        parts.append(f"Σₖ {r['da_next']}[{i},k]·{r['Wh']}[{j},k]")
-        numbers.append(sum_of(terms))
-        value += back
-    return (f"{r['dh']}{idx(i, j)} = {' + '.join(parts)}", " + ".join(numbers), value,
+    r = _lstm_back_roles(op)
+    next_grad = r["da_next"] if r["da_next"] in op.inputs else None
+    formula, numbers, value = hidden_gradient(op, index, r.get("up"), next_grad, r["Wh"])
+    return (formula, numbers, value,
             [f"‖{r['dh']}‖ = {fmt(float(np.linalg.norm(op.outputs[r['dh']])))}; k runs over all four gates' "
              f"columns of {r['Wh']}"])
 

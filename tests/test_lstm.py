@@ -5,8 +5,7 @@ import numpy as np
 import pytest
 
 from engine import LSTM, RecordingTracer, load, save
-from grad_helpers import assert_grad, numeric_grad
-from test_rnn import close
+from test_rnn import check_recurrent_gradients, close
 
 
 def make_lstm(n_in, n_h, seq, seed, l2=0.0):
@@ -20,21 +19,7 @@ def make_lstm(n_in, n_h, seq, seed, l2=0.0):
 @pytest.mark.parametrize("seq", [False, True], ids=["many-to-one", "many-to-many"])
 @pytest.mark.parametrize("l2", [0.0, 0.4])
 def test_lstm_gradients(m, T, n_in, n_h, seq, l2):
-    rng = np.random.default_rng(1000 * m + 100 * T + 10 * n_in + n_h)
-    lstm = make_lstm(n_in, n_h, seq, seed=T, l2=l2)
-    X = rng.standard_normal((m, T, n_in))
-    G = rng.standard_normal((m, T, n_h) if seq else (m, n_h))
-
-    def f():
-        penalty = l2 / (2 * m) * (np.sum(lstm.Wx ** 2) + np.sum(lstm.Wh ** 2))
-        return float(np.sum(lstm.forward(X) * G)) + penalty
-
-    f()
-    dX = lstm.backward(G)
-    grads = {"dWx": lstm.dWx.copy(), "dWh": lstm.dWh.copy(), "db": lstm.db.copy()}
-    assert_grad("dX", dX, numeric_grad(f, X))
-    for name in ("Wx", "Wh", "b"):
-        assert_grad("d" + name, grads["d" + name], numeric_grad(f, getattr(lstm, name)))
+    check_recurrent_gradients(make_lstm(n_in, n_h, seq, seed=T, l2=l2), m, T)
 
 
 def test_lstm_starts_with_the_forget_gate_open_and_rejects_bad_shapes():

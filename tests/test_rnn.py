@@ -21,22 +21,26 @@ def make_rnn(n_in, n_h, seq, seed, l2=0.0):
 @pytest.mark.parametrize("seq", [False, True], ids=["many-to-one", "many-to-many"])
 @pytest.mark.parametrize("l2", [0.0, 0.4])
 def test_rnn_gradients(m, T, n_in, n_h, seq, l2):
+    check_recurrent_gradients(make_rnn(n_in, n_h, seq, seed=T, l2=l2), m, T)
+
+
+def check_recurrent_gradients(layer, m: int, T: int) -> None:
+    """dX, dWx, dWh, db of an RNN or LSTM against central differences of f = Σ(out ⊙ G) + L2 penalty."""
+    n_in, n_h, l2 = layer.input_size, layer.hidden_size, layer.l2
     rng = np.random.default_rng(1000 * m + 100 * T + 10 * n_in + n_h)
-    rnn = make_rnn(n_in, n_h, seq, seed=T, l2=l2)
-    rnn.need_dX = True
     X = rng.standard_normal((m, T, n_in))
-    G = rng.standard_normal((m, T, n_h) if seq else (m, n_h))
+    G = rng.standard_normal((m, T, n_h) if layer.return_sequences else (m, n_h))
 
     def f():
-        penalty = l2 / (2 * m) * (np.sum(rnn.Wx ** 2) + np.sum(rnn.Wh ** 2))
-        return float(np.sum(rnn.forward(X) * G)) + penalty
+        penalty = l2 / (2 * m) * (np.sum(layer.Wx ** 2) + np.sum(layer.Wh ** 2))
+        return float(np.sum(layer.forward(X) * G)) + penalty
 
     f()
-    dX = rnn.backward(G)
-    grads = {"dWx": rnn.dWx.copy(), "dWh": rnn.dWh.copy(), "db": rnn.db.copy()}
-    assert_grad("dX", dX, numeric_grad(f, X))
+    dX = layer.backward(G)
+    grads = {"dWx": layer.dWx.copy(), "dWh": layer.dWh.copy(), "db": layer.db.copy()}
+    assert_grad(f"{layer.kind} dX", dX, numeric_grad(f, X))
     for name in ("Wx", "Wh", "b"):
-        assert_grad("d" + name, grads["d" + name], numeric_grad(f, getattr(rnn, name)))
+        assert_grad(f"{layer.kind} d{name}", grads["d" + name], numeric_grad(f, getattr(layer, name)))
 
 
 def test_rnn_first_layer_returns_no_dX_and_rejects_bad_shapes():
