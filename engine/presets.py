@@ -115,6 +115,15 @@ def _bars(seed: int, data=None, dtype=np.float64) -> Problem:
                    classes=["horizontal", "vertical"])
 
 
+def _segments(seed: int, data=None, dtype=np.float64) -> Problem:
+    X, y = datasets.segment_digits(600, seed=seed)
+    model = Sequential(Conv2D(1, 8, 3, padding=1), ReLU(), MaxPool2D(2), Flatten(), Dense(8 * 6 * 5, 10),
+                       seed=seed, dtype=dtype)
+    return Problem("segments", PRESETS["segments"].description, model, SoftmaxCrossEntropy(),
+                   Adam(model.parameters(), lr=0.01), X, y, batch_size=32, epochs=30,
+                   classes=[str(k) for k in range(10)])
+
+
 def digits_cnn_model(seed: int | None = 0, dtype=np.float64) -> Sequential:
     """LeNet-like: conv 5×5 (8) → pool → conv 5×5 (16) → pool → 256-64-10, on 1×28×28 digits."""
     return Sequential(Conv2D(1, 8, 5), ReLU(), MaxPool2D(2), Conv2D(8, 16, 5), ReLU(), MaxPool2D(2),
@@ -142,6 +151,8 @@ PRESETS: dict[str, Preset] = {
                      _digits, needs_data=True),
     "bars": Preset("bars", "tiny CNN (conv 3×3 ×2, ReLU, flatten, dense 32-2) on 6×6 images of horizontal "
                    "vs vertical bars", _bars),
+    "segments": Preset("segments", "small CNN (conv 3×3 ×8 padded, ReLU, max pool, dense 240-10) on 12×10 "
+                       "seven-segment digits 0–9: digits with no download", _segments),
     "digits-cnn": Preset("digits-cnn", "LeNet-like CNN (conv 5×5 ×8, pool, conv 5×5 ×16, pool, 256-64-10) on "
                          "MNIST-format 28×28 digits from --data", _digits_cnn, needs_data=True),
 }

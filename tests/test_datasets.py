@@ -7,7 +7,7 @@ import struct
 import numpy as np
 import pytest
 
-from engine import DataError
+from engine import DataError, load_preset
 from engine import datasets
 from engine.datasets import load_mnist, read_idx
 
@@ -218,3 +218,30 @@ def test_shared_mnist(mnist_dir):
     images = read_idx(next(mnist_dir.glob("t10k-images-idx3-ubyte*")))
     assert images.shape == (10000, 28, 28) and images.dtype == np.uint8
     np.testing.assert_array_equal(X[0], images[0].ravel() / 255.0)
+
+
+def test_segment_digits_draw_each_digit_with_its_segments():
+    X, y = datasets.segment_digits(200, noise=0.0, seed=3)
+    assert X.shape == (200, 1, 12, 10) and np.bincount(y).tolist() == [20] * 10
+    for k in range(10):
+        image = X[np.flatnonzero(y == k)[0], 0]
+        rows, cols = np.nonzero(image)
+        r, c = rows.min(), cols.min()
+        if k == 1:  # only the right strokes: its box starts at column c + 5 of the glyph
+            c -= 5
+        glyph = image[r:r + 9, c:c + 6] > 0
+        lit = {s for s, (i, j) in {"a": (0, 2), "b": (2, 5), "c": (6, 5), "d": (8, 2), "e": (6, 0), "f": (2, 0),
+                                   "g": (4, 2)}.items() if glyph[i, j]}
+        assert lit == set(datasets.SEGMENTS[k]), f"digit {k}: lit {sorted(lit)}, expected {datasets.SEGMENTS[k]}"
+    again, _ = datasets.segment_digits(200, noise=0.0, seed=3)
+    assert np.array_equal(X, again), "seeded"
+
+
+def test_segments_preset_learns_digits_without_a_download():
+    problem = load_preset("segments", seed=0)
+    model = problem.model
+    model.fit(problem.X, problem.Y, problem.loss, problem.optimizer, epochs=problem.epochs,
+              batch_size=problem.batch_size)
+    X, y = datasets.segment_digits(400, seed=1)
+    accuracy = float((model.predict(X).argmax(1) == y).mean())
+    assert accuracy >= 0.97, f"segments: held-out accuracy {accuracy:.3f}"
