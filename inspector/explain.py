@@ -68,9 +68,18 @@ def with_l2(op, index, formula: str, numbers: str, value: float) -> tuple[str, s
 
 
 def products(a: np.ndarray, b: np.ndarray) -> tuple[list[str], float]:
-    """The terms ``a·b`` of a dot product, written out, and its value."""
+    """The terms ``a·b`` of a dot product, written out, and its value.
+
+    Terms with a factor exactly 0 (a ReLU that did not fire, a pixel of background, a masked
+    gradient) are counted, not written, so the terms that make the value stay in sight.
+    """
     a, b = np.ravel(a), np.ravel(b)
-    return [f"{n(x)}·{n(y)}" for x, y in zip(a, b)], float(a @ b)
+    live = (a != 0) & (b != 0)
+    terms = [f"{n(x)}·{n(y)}" for x, y in zip(a[live], b[live])]
+    zeros = int(a.size - live.sum())
+    if zeros:
+        terms.append(f"[{zeros} term{'s' if zeros > 1 else ''} with a factor 0]")
+    return terms, float(a @ b)
 
 
 def _dense_forward(op, index):
