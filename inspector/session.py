@@ -328,10 +328,11 @@ class Session:
         return next((op for op in self.tape if symbol in op.outputs), None)
 
     def known_symbols(self) -> list[str]:
-        names = list(self.base_values(self.current.snapshot))
+        """Every name print and explain can reach in this iteration: inputs, results, and what ops only read."""
+        names = dict.fromkeys(self.base_values(self.current.snapshot))
         for op in self.tape:
-            names += [k for k in op.outputs if k not in names]
-        return names
+            names |= dict.fromkeys(op.inputs) | dict.fromkeys(op.outputs)
+        return list(names)
 
     def canonical(self, name: str) -> str:
         """``dense1.W`` → ``W1``, ``dense1.dW`` → ``dW1``, ``relu1`` → ``A1`` (its output), ``loss`` → ``L``."""
@@ -433,33 +434,39 @@ class Session:
         """To timestep ``t`` of the recurrent phase at the cursor (else the next one ahead).
 
         Without ``t``: the next timestep in that phase's own order (forward t = 0 … T−1, backward
-        T−1 … 0); from the last one, on to the op after it. Per-step ops are those whose attrs
-        carry ``t`` (an RNN's ``h1_t`` and ``dh1_t``, see ``is_timestep``).
+        T−1 … 0); from the last one, on to the op after it. Past the last recurrent op of the
+        iteration, on into the next iteration, as a step would. Per-step ops are those whose
+        attrs carry ``t`` (an RNN's ``h1_t`` and ``dh1_t``, see ``is_timestep``).
         """
         here = self.op
         if here is not None and is_timestep(here):
-            layer, kind = here.layer, here.kind
+            target = here
         else:
-            ahead = (next((op for op in self.tape[self.pos + 1:] if is_timestep(op)), None)
-                     or next((op for op in self.tape if is_timestep(op)), None))
-            if ahead is None:
+            stepped_ops = [op for op in self.tape if is_timestep(op)]
+            if not stepped_ops:
                 raise SessionError("timestep: this model has no recurrent layer, so no op has a timestep "
                                    "(the seq preset has an RNN: `nndb repl --preset seq`)")
-            if t is None:
-                return self.move_to(ahead.index)
-            layer, kind = ahead.layer, ahead.kind
-        steps = [op for op in self.tape if op.layer == layer and op.kind == kind]
-        if t is None:
+            # the first recurrent op ahead; past the last one, the first of the next iteration
+            target = next((op for op in stepped_ops if op.index > self.pos), stepped_ops[0])
+        steps = [op for op in self.tape if op.layer == target.layer and op.kind == target.kind]
+        if t is not None:
+            by_t = {op.attrs["t"]: op for op in steps}
+            if t not in by_t:
+                raise SessionError(f"timestep: {target.layer} has timesteps 0..{len(steps) - 1}, got {t}")
+            target = by_t[t]
+        elif target is here:
             later = [op for op in steps if op.index > self.pos]
-            if later:
-                return self.move_to(later[0].index)
-            report = self.step()
-            report.notes.append(f"that was the last timestep of {layer}.{here.phase}: on to the next op")
+            if not later:
+                report = self.step()
+                report.notes.append(f"that was the last timestep of {here.layer}.{here.phase}: on to the next op")
+                return report
+            target = later[0]
+        if here is not None and not is_timestep(here) and target.index <= self.pos:
+            self.finish_iteration()  # nothing recurrent ahead in this iteration
+            report = self.move_to(target.index)
+            report.notes.append(f"into iteration {self.current.number}")
             return report
-        by_t = {op.attrs["t"]: op for op in steps}
-        if t not in by_t:
-            raise SessionError(f"timestep: {layer} has timesteps 0..{len(steps) - 1}, got {t}")
-        return self.move_to(by_t[t].index)
+        return self.move_to(target.index)
 
     def timestep_view(self) -> dict | None:
         """The per-timestep norms of the recurrent layer at (or next after) the cursor, so far.

@@ -124,3 +124,25 @@ def test_explain_the_recurrence_and_bptt_with_their_numbers(seq):
     h = v[f"h1_{T - 2}"][0, 1]
     assert d["value"] == pytest.approx(v[f"dh1_{T - 2}"][0, 1] * (1 - h * h), abs=1e-12)
     assert d["formula"] == f"dz1_{T - 2}[0,1] = dh1_{T - 2}[0,1]·(1 − h1_{T - 2}[0,1]²)"
+
+
+def test_timestep_past_the_last_recurrent_op_goes_on_into_the_next_iteration(seq):
+    s, interp = seq
+    run(interp, "until dWx1")
+    r = run(interp, "timestep")
+    assert (s.current.number, r.data["op"]["name"]) == (2, "rnn1.forward.h1_0")
+    assert "into iteration 2" in r.data["notes"]
+    run(interp, "until update")
+    r = run(interp, "ts 3")
+    assert (s.current.number, r.data["op"]["name"]) == (3, "rnn1.forward.h1_3")
+    run(interp, "until update")
+    before = fingerprint(s)
+    assert not interp.run("ts 99").ok and not diff_fingerprints(before, fingerprint(s)), "checked before moving"
+
+
+def test_print_lists_the_arrays_ops_only_read(seq):
+    s, interp = seq
+    run(interp, "ts 2")
+    assert {"X_2", "h1_1", "Wx1"} <= set(s.known_symbols())
+    r = interp.run("print nothing_here")
+    assert not r.ok and "X_2" in r.message
