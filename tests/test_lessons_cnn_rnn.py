@@ -1,4 +1,4 @@
-"""The convolutional and recurrent lessons (14–18): their setups (bars with filters and pooling, seq) and wrong attempts refused."""
+"""The convolutional and recurrent lessons (14–18): their setups (bars with filters and pooling, segments, seq) and wrong attempts refused."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -144,16 +144,42 @@ def test_pooling_a_block_max_and_its_winner_are_what_the_lesson_says():
     assert s.evaluate("dA1[0,0,0,0]")[1] == s.evaluate("dA1[0,0,1,0]")[1] == s.evaluate("dA1[0,0,1,1]")[1] == 0
 
 
-def test_cnn_filter_3_detects_horizontal_bars():
+def test_cnn_runs_on_the_segments_digits_and_the_backward_numbers_are_what_the_lesson_says():
+    runner = up_to_step("cnn", 1)
+    s = runner.session
+    assert [layer.name for layer in s.model.layers] == ["conv1", "relu1", "maxpool1", "flatten1", "dense1"]
+    assert s.problem.name == "segments" and s.evaluate("F1")[1].shape == (4, 240)
+    assert s.evaluate("argmax(Y)")[1].tolist() == [5, 3, 9, 2]
+    play(runner, ["until dK1"])
+    assert np.count_nonzero(s.evaluate("dA1[:,2]")[1]) == 120, "one winner per 2×2 block: 4 images × 6×5 blocks"
+    assert np.count_nonzero(s.evaluate("dZ1[:,2]")[1]) == 480 - 361
+    assert s.evaluate("max(dK1[2,0,0,:])")[1] < 0 < s.evaluate("min(dK1[2,0,1:3,:])")[1]
+
+
+def test_cnn_a_step_that_does_not_look_at_filter_2s_gradient_is_not_done():
+    runner = up_to_step("cnn", 1)
+    play(runner, ["until dK1", "explain dK1[1,0,1,1]", "print dK1[2,0]"])
+    assert runner.step_index == 1, "filter 1's gradient is not filter 2's"
+    play(runner, ["explain dK1[2,0,1,1]"])
+    assert runner.step_index == 2
+
+
+def test_cnn_filter_1_detects_horizontal_strokes():
     runner = up_to_step("cnn", 4)
-    play(runner, ["print K1[3,0]", "step", "print Z1[1,3]"])
+    s = runner.session
+    result = runner.run("print S1[1,1]")
+    assert not result.ok, "after training, the forward has not run on the batch yet"
+    play(runner, ["print K1[1,0]", "until maxpool1", "print S1[1,2]"])
     result = runner.run("answer vertical")
     assert result.ok and not runner.done
     assert result.extra[0].startswith("✗ 'vertical' is not the answer")
-    s = runner.session
-    assert s.evaluate("min(K1[3,0,0,:])")[1] > 0 > s.evaluate("max(K1[3,0,2,:])")[1]
-    assert s.evaluate("min(Z1[1,3,2,:])")[1] > 2 > s.evaluate("max(Z1[1,3,0:2,:])")[1]
+    assert s.evaluate("max(K1[1,0,0,:])")[1] < 0 < s.evaluate("min(K1[1,0,1,:])")[1]
+    assert s.evaluate("max(K1[2,0,:,1])")[1] < 0 < s.evaluate("min(K1[2,0,:,2])")[1], "filter 2 is vertical"
+    pooled = s.evaluate("S1[1,1]")[1]  # image 1 is a 3: three horizontal strokes
+    assert pooled[[0, 2, 4], :4].min() > 1 > 0.6 > pooled[[1, 3, 5]].max()
     play(runner, ["answer horizontal"])
+    assert not runner.done, "S1[1,2] is filter 2's map, not filter 1's"
+    play(runner, ["print S1[1,1]"])
     assert runner.done
 
 
