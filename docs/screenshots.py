@@ -10,9 +10,12 @@ from inspector.tui.app import NndbApp
 DOCS = Path(__file__).parent
 
 
-async def shoot(name: str, size: tuple[int, int], keys: list[str]) -> None:
-    app = NndbApp(open_preset("moons"))
+async def shoot(name: str, size: tuple[int, int], keys: list[str], preset: str = "moons",
+                commands: tuple[str, ...] = ()) -> None:
+    app = NndbApp(open_preset(preset))
     async with app.run_test(size=size) as pilot:
+        for line in commands:
+            app.run_command(line)
         for key in keys:
             await pilot.press(key)
             await pilot.pause()
@@ -27,6 +30,10 @@ async def main() -> None:
     await shoot("tui-gradcheck", (120, 36), ["s", "g"])
     await shoot("tui-help", (120, 40), ["question_mark"])
     await shoot("tui-network", (120, 36), ["s"] * 5 + ["3"])
+    # a CNN's 4-D arrays one H×W slice at a time: relu1.backward on example 1, channel 1
+    await shoot("tui-cnn", (120, 36), ["greater_than_sign", "full_stop"], preset="bars", commands=("goto 11",))
+    # an RNN's Time tab: ‖dh1_t‖ per timestep when backward has reached t = 2
+    await shoot("tui-time", (120, 36), ["5"], preset="seq", commands=("goto rnn1.backward.dh1_2",))
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 
 import numpy as np
 import pytest
@@ -830,3 +831,254 @@ def test_big_network_shows_784x128_without_rendering_every_cell(monkeypatch):
         assert 0 < len(blocks) <= width  # the whole 128 columns, in blocks that fit the view
         assert len(formatted) < 5_000
     drive(script, session=big_session())
+
+
+# -- 3-D and 4-D arrays: one 2-D slice at a time -------------------------------------------------------
+def header_of(view: MatrixView) -> str:
+    """The slice header line of a 3-D/4-D array's view."""
+    return view.render_line(0).text
+
+
+def test_conv_maps_show_one_slice_and_the_keys_move_example_and_channel():
+    async def script(app, pilot):
+        s = app.session
+        await pilot.press("s")
+        await pilot.pause()
+        Z = s.tape[0].outputs["Z1"]
+        z1, x, k1 = view_of(app, "Z1"), view_of(app, "X"), view_of(app, "K1")
+        assert Z.shape == (4, 2, 4, 4)
+        assert (z1.lead, x.lead, k1.lead) == ((0, 0), (0, 0), (0, 0))
+        np.testing.assert_array_equal(z1.grid, Z[0, 0])
+        assert z1.border_title == "Z1[0, 0, :, :]  4×2×4×4"
+        assert "example 0 of 4" in header_of(z1) and "channel 0 of 2" in header_of(z1)
+        assert "filter 0 of 2" in header_of(k1) and "channel 0 of 1" in header_of(k1)
+        await pilot.press("greater_than_sign")  # from the listing: the op's first 4-D array
+        await pilot.pause()
+        assert z1.lead == (0, 1) and z1.border_title.startswith("Z1[0, 1, :, :]")
+        np.testing.assert_array_equal(z1.grid, Z[0, 1])
+        assert "channel 1 of 2" in header_of(z1)
+        assert x.lead == (0, 0) and k1.lead == (0, 0)  # X has one channel; K1's first index is a filter
+        await pilot.press("full_stop", "full_stop")
+        await pilot.pause()
+        assert z1.lead == (2, 1) and x.lead == (2, 0)  # every array of the batch shows the same example
+        np.testing.assert_array_equal(x.grid, s.tape[0].inputs["X"][2, 0])
+        assert k1.lead == (0, 0)
+        await pilot.press("greater_than_sign", "full_stop", "full_stop", "full_stop")
+        await pilot.pause()
+        assert z1.lead == (3, 1)  # clamped to 4 examples, 2 channels
+        await pilot.press("comma", "less_than_sign")
+        await pilot.pause()
+        assert z1.lead == (2, 0) and "example 2 of 4" in header_of(z1)
+        await pilot.press("greater_than_sign", "s")  # the choice stays while stepping
+        await pilot.pause()
+        a1, z1 = view_of(app, "A1"), view_of(app, "Z1")
+        assert a1.lead == (2, 1) and z1.lead == (2, 1)
+        np.testing.assert_array_equal(a1.grid, s.tape[1].outputs["A1"][2, 1])
+        a1.focus()
+        await pilot.press("down", "right", "right")
+        assert a1.selected_index == (2, 1, 1, 2)
+        assert a1.selected_value == s.tape[1].outputs["A1"][2, 1, 1, 2]
+        await command(pilot, "goto 11")  # relu backward: dA1, Z1 and dZ1 on the same slice
+        assert [v.lead for v in visible_views(app)] == [(2, 1)] * 3
+        assert view_of(app, "dZ1").border_title == "dZ1[2, 1, :, :]  4×2×4×4  (∂L/∂Z1)"
+    drive(script, session=open_preset("bars"))
+
+
+def test_a_focused_kernel_moves_by_filter_and_the_footer_offers_only_its_slice_keys():
+    async def script(app, pilot):
+        await pilot.press("s")
+        await pilot.pause()
+        k1 = view_of(app, "K1")
+        k1.focus()
+        await pilot.pause()
+        shown = {b.action: enabled for _, b, enabled, _ in app.screen.active_bindings.values() if b.show}
+        assert shown["app.slice(0, 1)"] and shown["app.slice(1, 1)"]
+        await pilot.press("full_stop")
+        await pilot.pause()
+        assert k1.lead == (1, 0) and k1.border_title.startswith("K1[1, 0, :, :]")
+        assert "filter 1 of 2" in header_of(k1)
+        np.testing.assert_array_equal(k1.grid, app.session.tape[0].inputs["K1"][1, 0])
+        assert view_of(app, "Z1").lead == (0, 0)  # filters and examples are different axes
+        view_of(app, "b1").focus()
+        await pilot.pause()
+        active = app.screen.active_bindings.values()
+        assert not any(enabled for _, b, enabled, _ in active if b.action.endswith("slice(0, 1)"))
+        await pilot.press("full_stop")  # a 1-D array has nothing to slice: the key does nothing
+        await pilot.pause()
+        assert k1.lead == (1, 0) and view_of(app, "Z1").lead == (0, 0)
+    drive(script, session=open_preset("bars"))
+
+
+def test_clicking_the_arrows_of_a_slice_header_moves_the_slice():
+    async def script(app, pilot):
+        await pilot.press("s")
+        await pilot.pause()
+        z1 = view_of(app, "Z1")
+        header_of(z1)  # lays the arrows out
+        x0, _, axis, delta = next(a for a in z1.arrows if a[2:] == (1, 1))
+        await pilot.click(f"#{z1.id}", offset=(1 + x0, 1))  # inside the border, the header line
+        await pilot.pause()
+        assert z1.lead == (0, 1) and app.focused is z1
+        x0 = next(a for a in z1.arrows if a[2:] == (0, 1))[0]
+        await pilot.click(f"#{z1.id}", offset=(1 + x0, 1))
+        await pilot.pause()
+        assert z1.lead == (1, 1)
+        # a cell below the header and the column numbers is still a cell
+        await pilot.click(f"#{z1.id}", offset=(1 + z1.label_width + 2, 1 + 2 + 3))
+        await pilot.pause()
+        assert z1.cursor == (3, 0) and z1.selected_index == (1, 1, 3, 0)
+    drive(script, session=open_preset("bars"))
+
+
+def test_editing_a_cell_of_a_slice_marks_it_and_the_heat_map_draws_the_slice():
+    async def script(app, pilot):
+        s = app.session
+        await pilot.press("s")
+        await pilot.pause()
+        z1 = view_of(app, "Z1")
+        z1.focus()
+        await pilot.press("greater_than_sign", "right", "e")
+        await pilot.pause()
+        assert app.screen.target == "Z1[0,1,0,1]"
+        await pilot.press("ctrl+u")
+        await type_text(pilot, "5")
+        await pilot.press("enter")
+        await pilot.pause()
+        z1 = view_of(app, "Z1")
+        assert z1.array[0, 1, 0, 1] == 5.0 and z1.lead == (0, 1)
+        assert z1.changed.shape == (4, 4) and z1.changed.sum() == 1 and z1.changed[0, 1]
+        assert z1.changed_all.sum() == 1
+        await pilot.press("less_than_sign")  # the other channel: nothing changed there
+        await pilot.pause()
+        assert z1.changed.sum() == 0
+        await pilot.press("greater_than_sign", "h")
+        await pilot.pause()
+        assert z1.heatmap and "channel 1 of 2" in header_of(z1)  # the header stays above the blocks
+        blocks = [seg for seg in z1.render_line(1) if seg.style is not None and (seg.style.bgcolor or seg.style.dim)]
+        assert len(blocks) == 4  # one per column of the 4×4 slice (dim: a mean of 0)
+        await pilot.press("h", "g")  # a cell of channel 1 belongs to filter 1 of conv1
+        await pilot.pause()
+        assert isinstance(app.screen, GradcheckScreen)
+        assert app.screen.data["spec"] == "conv1 1"
+        assert s.current.edits and s.current.edits[0].target == "Z1[0,1,0,1]"
+    drive(script, session=open_preset("bars"))
+
+
+def test_sequence_batches_show_one_example_and_a_smaller_batch_clamps_it():
+    async def script(app, pilot):
+        s = app.session
+        await command(pilot, "until rnn1.backward.dWx1")
+        x, dz1 = view_of(app, "X"), view_of(app, "dz1")
+        assert x.array.shape == (4, 8, 1) and x.grid.shape == (8, 1)  # one example: T rows
+        assert x.lead == (0,) and "rows: timestep t" in header_of(x)
+        await pilot.press("escape", "full_stop", "full_stop", "full_stop")
+        await pilot.pause()
+        assert x.lead == (3,) and dz1.lead == (3,) and x.border_title.startswith("X[3, :, :]")
+        np.testing.assert_array_equal(dz1.grid, s.op.inputs["dz1"][3])
+        await pilot.press("greater_than_sign")  # no second index to move
+        await pilot.pause()
+        assert x.lead == (3,)
+        await command(pilot, "batch 0:2")
+        await command(pilot, "until rnn1.backward.dWx1")
+        x = view_of(app, "X")
+        assert x.array.shape == (2, 8, 1) and x.lead == (1,)  # clamped to the smaller batch
+        np.testing.assert_array_equal(x.grid, s.op.inputs["X"][1])
+    drive(script, session=open_preset("seq"))
+
+
+def test_slice_keys_on_a_net_without_3d_arrays_warn():
+    async def script(app, pilot):
+        await pilot.press("s", "full_stop")
+        await pilot.pause()
+        warnings = [n for n in notes(app) if n.severity == "warning"]
+        assert warnings and "nothing to slice" in warnings[-1].message
+        assert all(not v.lead for v in visible_views(app))
+    drive(script)
+
+
+# -- the Time tab: ‖dh_t‖ per timestep of an RNN ---------------------------------------------------------
+def test_time_tab_shows_the_norm_of_every_backward_step_computed_so_far():
+    from inspector.render import fmt
+    from inspector.tui.timeline import TimePanel
+
+    async def script(app, pilot):
+        s = app.session
+        await pilot.press("5")
+        await pilot.pause()
+        tabs = app.query_one("#tabs", TabbedContent)
+        panel = app.query_one("#time-panel", TimePanel)
+        assert tabs.active == "tab-time"
+        n = panel.norms
+        assert (n.layer, n.T, n.backward, n.forward) == ("rnn1", 8, {}, {})
+        await command(pilot, "until rnn1.backward")
+        n = panel.norms
+        first = s.op
+        assert first.name == "rnn1.backward.dh1_7" and n.backward == pytest.approx({7: first.attrs["norm"]})
+        assert n.current == ("backward", 7)
+        assert n.forward == pytest.approx({t: float(np.linalg.norm(s.tape[t].outputs[f"h1_{t}"]))
+                                           for t in range(8)})
+        await pilot.press("escape", "s", "s", "s")
+        await pilot.pause()
+        n = panel.norms
+        steps = {op.attrs["t"]: op.attrs["norm"] for op in s.tape[:s.pos + 1] if op.kind == "rnn.step_back"}
+        assert sorted(steps) == [4, 5, 6, 7] and n.current == ("backward", 4)
+        assert n.backward == pytest.approx(steps, rel=1e-12)  # the norms the engine recorded
+        await command(pilot, "goto rnn1.backward.dh1_0")
+        n = panel.norms
+        steps = {op.attrs["t"]: op.attrs["norm"] for op in s.tape if op.kind == "rnn.step_back"}
+        assert n.backward == pytest.approx(steps, rel=1e-12) and n.current == ("backward", 0)
+        assert n.ratio == pytest.approx(steps[0] / steps[7])
+        lines = rendered_lines(app.query_one("#time"))
+        row0 = next(line for line in lines if line.split()[:2] == ["▶", "0"])
+        assert fmt(steps[0]) in row0 and f"{steps[0] / steps[7]:.1e}" in row0
+        for t in range(1, 8):
+            assert any(line.split()[:1] == [str(t)] and fmt(steps[t]) in line for line in lines), t
+        assert any(f"‖dh1_0‖ / ‖dh1_7‖ = {steps[0] / steps[7]:.1e}" in line for line in lines)
+        await pilot.press("escape", "1")
+        await pilot.pause()
+        assert f"‖dh1_0‖ = {fmt(steps[0])}" in equation(app)
+    drive(script, session=open_preset("seq"))
+
+
+def test_time_tab_shows_an_edited_gradient_and_is_hidden_without_an_rnn():
+    from inspector.tui.timeline import TimePanel
+
+    async def script(app, pilot):
+        s = app.session
+        await command(pilot, "until rnn1.backward.dh1_5")
+        await command(pilot, "set dh1_5 = 0")
+        await pilot.press("escape", "5")
+        await pilot.pause()
+        n = app.query_one("#time-panel", TimePanel).norms
+        assert n.backward[5] == 0.0 and s.op.attrs["norm"] != 0.0  # what the rest of the iteration used
+    drive(script, session=open_preset("seq"))
+
+    async def script_moons(app, pilot):
+        tabs = app.query_one("#tabs", TabbedContent)
+        await pilot.press("5")
+        await pilot.pause()
+        assert tabs.active == "tab-op"
+        warnings = [n for n in notes(app) if n.severity == "warning"]
+        assert warnings and "no" in warnings[-1].message and "Time tab" in warnings[-1].message
+    drive(script_moons)
+
+
+def rendered_lines(static) -> list[str]:
+    """The plain text lines a Static draws (wide enough for its whole content)."""
+    from rich.console import Console
+    console = Console(width=200, record=True, color_system=None, file=io.StringIO())
+    console.print(static.content)
+    return console.export_text().splitlines()
+
+
+def test_time_tab_bars_are_logarithmic_and_the_ratio_is_read_out():
+    from inspector.tui.timeline import BAR, PER_DECADE, bar, verdict
+
+    assert bar(1.0, 1.0, "").plain == "█" * BAR
+    assert bar(0.01, 1.0, "").plain.count("█") == BAR - 2 * PER_DECADE  # two factors of 10 less
+    assert bar(1e-12, 1.0, "").plain.count("█") == 1  # below the scale: still visible
+    assert bar(0.0, 1.0, "").plain.count("█") == 0
+    assert "vanishing" in verdict(3e-4, True).plain and "3333× less" in verdict(3e-4, True).plain
+    assert "exploding" in verdict(500.0, False).plain and "so far" in verdict(500.0, False).plain
+    assert "reaches back" in verdict(0.4, True).plain
+    assert "no gradient reaches the first step" in verdict(0.0, True).plain

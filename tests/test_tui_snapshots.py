@@ -1,4 +1,4 @@
-"""SVG snapshots of the TUI (pytest-textual-snapshot): the main screen at 80×24 and 160×48, the gradcheck view, the help screen."""
+"""SVG snapshots of the TUI (pytest-textual-snapshot): main screen, gradcheck, help, CNN slices, RNN Time tab."""
 # Regenerate after an intended change of the layout with
 #     python -m pytest tests/test_tui_snapshots.py --snapshot-update
 # and look at the SVGs in tests/__snapshots__/test_tui_snapshots/. Everything shown is
@@ -56,3 +56,22 @@ def test_gradcheck_view(snap_compare, monkeypatch):
 
 def test_help_screen(snap_compare):
     assert snap_compare(app(), press=["question_mark"], terminal_size=(120, 40))
+
+
+def test_conv_feature_maps_one_slice_at_a_time(snap_compare):
+    # bars: relu1.backward shows dZ1, dA1 and Z1 on example 1, channel 1 (the keys move all three)
+    async def go(pilot):
+        pilot.app.run_command("goto 11")
+        await pilot.pause()
+        await pilot.press("greater_than_sign", "full_stop")
+        await pilot.pause()
+    assert snap_compare(NndbApp(open_preset("bars", seed=0)), run_before=go, terminal_size=(120, 40))
+
+
+def test_rnn_time_tab_mid_backward(snap_compare):
+    # seq: backward has reached t = 2; ‖dh1_t‖ for t = 7 … 2, the current step highlighted
+    async def go(pilot):
+        pilot.app.run_command("goto rnn1.backward.dh1_2")
+        await pilot.press("5")
+        await pilot.pause()
+    assert snap_compare(NndbApp(open_preset("seq", seed=0)), run_before=go, terminal_size=(120, 40))

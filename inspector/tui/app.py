@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import gc
 import re
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
@@ -21,8 +22,9 @@ from engine.layers import Dense
 from ..commands import REGISTRY, Interpreter, Result
 from ..render import render_result, where_line
 from ..session import Session
-from .matrix import MatrixView
+from .matrix import KERNEL, SLICE_KEYS, MatrixView
 from .network import diagram, is_small, summary
+from .timeline import TimePanel, has_timesteps
 from .screens import EditScreen, GradcheckScreen, HelpScreen, TrainScreen
 from .widgets import CommandBar, LossPanel, OpList, OpPanel, ParamsPanel
 
@@ -69,7 +71,11 @@ class NndbApp(App):
         Binding("2", "tab('tab-params')", "Parameters tab", show=False),
         Binding("3", "tab('tab-network')", "Network tab", show=False),
         Binding("4", "tab('tab-loss')", "Loss tab", show=False),
+        Binding("5", "tab('tab-time')", "Time tab", show=False,
+                tooltip="Time tab: ‖dh_t‖ per timestep (models with an RNN)"),
         Binding("l", "focus_listing", "Listing", show=False, tooltip="focus the op listing"),
+        # shown in the footer by a focused matrix (MatrixView.BINDINGS); these act from anywhere
+        *[replace(b, action=b.action.removeprefix("app."), show=False) for b in SLICE_KEYS],
     ]
 
     def __init__(self, session: Session, interp=None):
@@ -80,6 +86,7 @@ class NndbApp(App):
         self.baseline: dict[int, dict[str, np.ndarray]] = {}  # the tape before the latest edit
         self.baseline_at: int | None = None
         self.cancel_training = False
+        self.slices: dict[str, int] = {}  # the index shown per kind of axis of 3-D/4-D arrays (matrix.slice_key)
 
     # -- layout ------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -96,6 +103,8 @@ class NndbApp(App):
                         yield Static(id="network")
                 with TabPane("Loss", id="tab-loss"):
                     yield LossPanel(id="loss-tab")
+                with TabPane("Time", id="tab-time"):
+                    yield TimePanel(id="time-panel")
             with Vertical(id="side"):
                 yield LossPanel(id="loss-side")
             yield from self.compose_extra()
@@ -108,6 +117,7 @@ class NndbApp(App):
         return iter(())
 
     def on_mount(self) -> None:
+        self.has_time = True  # the Time tab until refresh_views hides it for a model without an RNN
         self.query_one("#ops", OpList).border_title = "iteration"
         self.query_one("#log", RichLog).border_title = "output"
         self.refresh_views()
@@ -136,7 +146,16 @@ class NndbApp(App):
         if self.baseline_at != s.current.number or not s.current.edits:
             self.baseline, self.baseline_at = {}, None
         self.query_one("#op-panel", OpPanel).show(s, self.baseline)
-        active = self.query_one("#tabs", TabbedContent).active
+        tabs = self.query_one("#tabs", TabbedContent)
+        has_time = has_timesteps(s)
+        if has_time != self.has_time:  # a loaded model may bring or drop its RNN
+            self.has_time = has_time
+            if not has_time and tabs.active == "tab-time":
+                tabs.active = "tab-op"
+            (tabs.show_tab if has_time else tabs.hide_tab)("tab-time")
+        active = tabs.active
+        if active == "tab-time":
+            self.query_one("#time-panel", TimePanel).show(s)
         if active == "tab-params":
             self.query_one("#params", ParamsPanel).show(s)
         if active == "tab-network":
@@ -222,6 +241,10 @@ class NndbApp(App):
 
     def action_tab(self, tab: str) -> None:
         tabs = self.query_one("#tabs", TabbedContent)
+        if tab == "tab-time" and not self.has_time:
+            self.notify("the Time tab shows ‖dh_t‖ per timestep of a recurrent layer; this model has none",
+                        severity="warning")
+            return
         if tab != tabs.active and self.focused is not None and tabs.active \
                 and tabs.get_pane(tabs.active) in self.focused.ancestors:
             # a focused widget in the pane being hidden passes focus to a sibling there, which
@@ -245,6 +268,43 @@ class NndbApp(App):
         else:
             self.run_command(f"break {name}", quiet_steps=False)
         self.query_one("#ops", OpList).highlight_op(index)  # stay on the op whose mark changed
+
+    def focused_matrix(self) -> MatrixView | None:
+        """The matrix focused on the main screen, also while a dialog is open over it."""
+        focused = self.screen_stack[0].focused if self.screen_stack else None
+        return focused if isinstance(focused, MatrixView) else None
+
+    def slice_view(self, axis: int) -> MatrixView | None:
+        """The array the slice keys move: the focused matrix, else the op's first one with that index."""
+        focused = self.focused_matrix()
+        if focused is not None:
+            return focused
+        views = [v for v in self.query_one("#op-panel", OpPanel).views() if v.display]
+        return next((v for v in views if axis < len(v.lead)), None)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """A focused matrix offers the slice keys (in the footer) only for the indices it can move."""
+        if action == "slice":
+            focused = self.focused_matrix()
+            return focused is None or parameters[0] < len(focused.lead)
+        return True
+
+    def action_slice(self, axis: int, delta: int) -> None:
+        """Show the previous/next slice of a 3-D/4-D array along its first (axis 0) or second index."""
+        view = self.slice_view(axis)
+        if view is None or axis >= len(view.lead):
+            what = ("a 3-D or 4-D array (a sequence batch, feature maps, filters)" if axis == 0
+                    else "a 4-D array (feature maps or filters)")
+            self.notify(f"nothing to slice: the {'first' if axis == 0 else 'second'} index moves through {what}",
+                        severity="warning")
+            return
+        view.step_slice(axis, delta)
+
+    def on_matrix_view_slice_changed(self, event: MatrixView.SliceChanged) -> None:
+        """Every other view follows: the op's arrays stay on one example and channel."""
+        for view in self.query(MatrixView):
+            if view is not event.view and view.lead:
+                view.sync_slice()
 
     def selected_cell(self) -> tuple[MatrixView, str] | None:
         """The cell the keys act on: the focused matrix view's cursor, else the op's first result."""
@@ -287,15 +347,25 @@ class NndbApp(App):
             self.notify(d.get("text") or "; ".join(d["notes"]), title=f"explain {picked[1]}", timeout=10)
 
     def neuron_of(self, symbol: str, index: tuple) -> tuple[str, int] | None:
-        """The dense layer and neuron a cell belongs to: W1[:,j], b1[j], Z1[:,j], A1[:,j], dZ1[:,j]…"""
-        m = re.search(r"(\d+)$", symbol)
+        """The layer and neuron a cell belongs to, by the number in its symbol (the k-th layer with
+        parameters): dense W1[:,j], b1[j], Z1[:,j], A1[:,j], dZ1[:,j]…; conv filter j: K1[j], b1[j],
+        Z1[:,j], A1[:,j] of 4-D maps; RNN hidden unit j: Wx1[:,j], Wh1[:,j], b1[j], h1_t[:,j]…"""
+        m = re.search(r"[A-Za-z](\d+)(?:_\d+)?$", symbol)
         if not m or not index:
             return None
         k = int(m.group(1))
-        dense = [l for l in self.session.model.layers if isinstance(l, Dense)]
-        if not 1 <= k <= len(dense):
+        layers = [l for l in self.session.model.layers if l.params]
+        if not 1 <= k <= len(layers):
             return None
-        return dense[k - 1].name, int(index[-1])
+        layer = layers[k - 1]
+        if isinstance(layer, Dense) or "Wx" in layer.params:
+            return layer.name, int(index[-1])
+        if "K" in layer.params:  # a filter: K[j] and b[j], channel j of the maps it makes
+            if len(index) == 4:
+                return layer.name, int(index[0] if KERNEL.match(symbol) else index[1])
+            if len(index) == 1:
+                return layer.name, int(index[0])
+        return None
 
     def action_gradcheck_cell(self) -> None:
         picked = self.selected_cell()
@@ -312,14 +382,19 @@ class NndbApp(App):
             self.push_screen(GradcheckScreen(result.data, result.message))
 
     def action_help(self) -> None:
-        rows = []
+        rows, listed = [], set()
         for source, where in ((self.BINDINGS, "anywhere"), (OpList.BINDINGS, "op listing"),
                               (MatrixView.BINDINGS, "matrix"), (CommandBar.BINDINGS, "command bar")):
             for b in source:
-                rows.append((b.key.replace("question_mark", "?").replace("colon", ":"),
+                if (b.key, b.action.removeprefix("app.")) in listed:
+                    continue  # the slice keys: listed once, under "anywhere"
+                listed.add((b.key, b.action.removeprefix("app.")))
+                rows.append((b.key_display or b.key.replace("question_mark", "?").replace("colon", ":"),
                              b.tooltip or b.description, where))
         rows += [("enter / click", "run (or go back) to that op", "op listing"),
-                 ("click", "select a cell", "matrix"), ("tab", "move between panels", "anywhere"),
+                 ("click", "select a cell", "matrix"),
+                 ("click ◀ ▶", "the previous/next slice of a 3-D/4-D array (its header line)", "matrix"),
+                 ("tab", "move between panels", "anywhere"),
                  ("ctrl+p", "command palette: every command", "anywhere")]
         self.push_screen(HelpScreen(rows))
 

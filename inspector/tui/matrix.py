@@ -2,10 +2,17 @@
 
 Values are coloured by sign (red +, blue −) and magnitude; cells an edit changed are marked;
 ``h`` switches to a heat-map overview of the whole array, one character per block of values.
+A 3-D or 4-D array (a sequence batch (m, T, n), feature maps (m, C, H, W), filters (F, C, kh, kw))
+shows one 2-D slice at a time, ``Z1[0, 1, :, :]``, moved with ``,``/``.`` (first index) and
+``<``/``>`` (second index) or by clicking the ◀ ▶ of its header line. The choice is remembered per
+kind of axis, not per view: every array's example axis shows the same example, and every array
+with C channels the same channel, so X, Z1, A1, dA1 and dZ1 stay on one example and channel while
+stepping (clamped where an array is smaller).
 """
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,9 +25,23 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from engine.errors import shape_str
+
 from ..render import NEGATIVE, POSITIVE, describe_array, fmt, stats, value_style
 
 CELL = 8
+SLICE = Binding.Group("Slice", compact=True)  # one footer entry, ",.<> Slice": the footer is full
+SLICE_KEYS = [  # the app's action: it picks the view (the focused matrix, else the op's first sliced one)
+    Binding("comma", "app.slice(0, -1)", "Previous example", key_display=",", group=SLICE,
+            tooltip="3-D/4-D array: the previous slice along its first index (the example; a kernel's filter)"),
+    Binding("full_stop", "app.slice(0, 1)", "Next example", key_display=".", group=SLICE,
+            tooltip="3-D/4-D array: the next slice along its first index (the example; a kernel's filter)"),
+    Binding("less_than_sign", "app.slice(1, -1)", "Previous channel", key_display="<", group=SLICE,
+            tooltip="4-D array: the previous slice along its second index (the channel)"),
+    Binding("greater_than_sign", "app.slice(1, 1)", "Next channel", key_display=">", group=SLICE,
+            tooltip="4-D array: the next slice along its second index (the channel)"),
+]
+KERNEL = re.compile(r"^[dmv]?K\d+$")  # K1, its gradient dK1 and its optimizer state mK1/vK1: (filters, channels, …)
 BLOCK = {style: Style.parse(style.replace("bold ", "")).color for style in POSITIVE + NEGATIVE}
 HEADER_STYLE = Style(dim=True)
 
@@ -37,6 +58,7 @@ class MatrixView(ScrollView, can_focus=True):
         Binding("pagedown", "move(10, 0)", "Page down", show=False, tooltip="down ten rows"),
         Binding("home", "home", "First cell", show=False, tooltip="back to the first cell"),
         Binding("h", "toggle_heatmap", "Heat map", tooltip="overview of the whole array, one colour per block"),
+        *SLICE_KEYS,
     ]
 
     cursor: reactive[tuple[int, int]] = reactive((0, 0), always_update=True)
@@ -50,36 +72,116 @@ class MatrixView(ScrollView, can_focus=True):
         row: int
         col: int
 
-    def __init__(self, **kwargs):
+    @dataclass
+    class SliceChanged(Message):
+        """The slice shown of a 3-D/4-D array moved: the other views should ``sync_slice``."""
+
+        view: "MatrixView"
+
+    def __init__(self, slices: dict[str, int] | None = None, **kwargs):
+        """``slices``: the index chosen per kind of axis (``slice_key``), shared by the views."""
         super().__init__(**kwargs)
         self.symbol = ""
         self.array = np.zeros((0,))
         self.grid = np.zeros((0, 0))
         self.changed = np.zeros((0, 0), dtype=bool)
+        self.changed_all = self.changed  # over the whole array; ``changed`` is the slice's part
         self.scale = 0.0
         self.label_width = 3
+        self.note = ""
+        self.lead: tuple[int, ...] = ()  # the leading indices of the slice shown (3-D and 4-D arrays)
+        self.axis_names: tuple[str, ...] = ()
+        self.axis_keys: tuple[str, ...] = ()  # where ``slices`` keeps each leading index
+        self.slices = {} if slices is None else slices
+        self.arrows: list[tuple[int, int, int, int]] = []  # (x0, x1, axis, delta) of the header's ◀ ▶
 
     # -- data ------------------------------------------------------------------------------
-    def show(self, symbol: str, array, previous=None, title: str | None = None) -> None:
-        """Display ``array`` under ``symbol``; cells that differ from ``previous`` are marked."""
+    def show(self, symbol: str, array, previous=None, note: str = "") -> None:
+        """Display ``array`` under ``symbol``; cells that differ from ``previous`` are marked.
+
+        ``note`` goes in the title after the name (``before``: the operand as the op read it).
+        """
         a = np.asarray(array, dtype=float)
-        self.symbol, self.array = symbol, a
-        self.grid = a.reshape(1, -1) if a.ndim <= 1 else a.reshape(a.shape[0], -1)
+        was_sliced = bool(self.lead)
+        self.symbol, self.array, self.note = symbol, a, note
+        self.axis_names = slice_axes(symbol, a.ndim) if a.size else ()
+        self.axis_keys = tuple(slice_key(name, a.shape[k]) for k, name in enumerate(self.axis_names))
+        self.lead = self.remembered()
         if previous is not None and np.shape(previous) == a.shape:
             with np.errstate(invalid="ignore"):
-                self.changed = (np.asarray(previous, dtype=float) != a).reshape(self.grid.shape)
+                self.changed_all = np.asarray(previous, dtype=float) != a
         else:
-            self.changed = np.zeros(self.grid.shape, dtype=bool)
-        finite = np.abs(self.grid[np.isfinite(self.grid)])
-        self.scale = float(finite.max()) if finite.size else 0.0
+            self.changed_all = np.zeros(a.shape, dtype=bool)
+        finite = np.abs(a[np.isfinite(a)])
+        self.scale = float(finite.max()) if finite.size else 0.0  # the whole array's: slices compare
+        self.border_subtitle = stats(a) if a.size > 64 else ""
+        self.fill()
+        if was_sliced != bool(self.lead) and self.has_focus:
+            self.app.refresh_bindings()  # the slice keys show in the footer for sliced arrays only
+
+    def fill(self) -> None:
+        """Take the grid (the slice shown) from the array, with its marks, title and cursor."""
+        a = self.array
+        if self.lead:
+            self.grid, self.changed = a[self.lead], self.changed_all[self.lead]
+        else:
+            self.grid = a.reshape(1, -1) if a.ndim <= 1 else a.reshape(a.shape[0], -1)
+            self.changed = self.changed_all.reshape(self.grid.shape)
         self.label_width = len(str(max(self.grid.shape[0] - 1, 0))) + 2
         self.fit_virtual_size()
-        self.border_title = title or describe_array(symbol, a)
-        big = self.grid.size > 64
-        self.border_subtitle = stats(a) if big else ""
+        name = self.symbol + (slice_text(self.lead) if self.lead else "")
+        if self.note:
+            self.border_title = f"{name} ({self.note})  {shape_str(a.shape)}"
+        else:  # Z1[0, 1, :, :]  4×2×4×4, dZ1[0, 1, :, :]  4×2×4×4  (∂L/∂Z1)
+            self.border_title = name + describe_array(self.symbol, a)[len(self.symbol):]
         r, c = self.cursor
-        self.cursor = (min(r, self.grid.shape[0] - 1), min(c, self.grid.shape[1] - 1))
+        self.cursor = (max(0, min(r, self.grid.shape[0] - 1)), max(0, min(c, self.grid.shape[1] - 1)))
         self.refresh()
+
+    @property
+    def top(self) -> int:
+        """Lines above the first row: the slice header (sliced arrays) and the column numbers."""
+        return 2 if self.lead else 1
+
+    def remembered(self) -> tuple[int, ...]:
+        """The leading indices ``slices`` holds for this array, clamped to its shape."""
+        return tuple(max(0, min(self.slices.get(key, 0), self.array.shape[k] - 1))
+                     for k, key in enumerate(self.axis_keys))
+
+    def sync_slice(self) -> None:
+        """Show the slice ``slices`` now holds (another view moved it)."""
+        lead = self.remembered()
+        if lead != self.lead:
+            self.lead = lead
+            self.fill()
+
+    def set_slice(self, axis: int, value: int) -> bool:
+        """Show index ``value`` (clamped) of leading axis ``axis``, and remember it for that kind of axis."""
+        if axis >= len(self.lead):
+            return False
+        value = max(0, min(value, self.array.shape[axis] - 1))
+        if value == self.lead[axis]:
+            return False
+        self.slices[self.axis_keys[axis]] = value
+        self.lead = self.lead[:axis] + (value,) + self.lead[axis + 1:]
+        self.fill()
+        self.post_message(self.SliceChanged(self))
+        return True
+
+    def step_slice(self, axis: int, delta: int) -> bool:
+        return axis < len(self.lead) and self.set_slice(axis, self.lead[axis] + delta)
+
+    def slice_header(self) -> list[tuple[str, str, tuple[int, int] | None]]:
+        """The header line of a slice: (text, style, (axis, delta) of an arrow or None) pieces."""
+        keys = (", .", "< >")
+        pieces: list = []
+        for k, (name, i) in enumerate(zip(self.axis_names, self.lead)):
+            n = self.array.shape[k]
+            pieces += [("◀", "bold" if i > 0 else "dim", (k, -1)), (f" {name} {i} of {n} ", "bold cyan", None),
+                       ("▶", "bold" if i < n - 1 else "dim", (k, 1)), (f" ({keys[k]})   ", "dim", None)]
+        if self.array.ndim == 3:
+            pieces.append(("rows: timestep t", "dim", None))
+        return pieces
 
     def overflows(self, cols: int) -> bool:
         """Whether ``cols`` columns need the horizontal scrollbar (True before the first layout)."""
@@ -93,7 +195,7 @@ class MatrixView(ScrollView, can_focus=True):
             return ()
         if self.array.ndim == 1:
             return (col,)
-        return (row,) + tuple(np.unravel_index(col, self.array.shape[1:]))
+        return self.lead + (row, col)
 
     @property
     def selected_index(self) -> tuple[int, ...]:
@@ -132,7 +234,7 @@ class MatrixView(ScrollView, can_focus=True):
             self.virtual_size = Size(0, 0)
             self.scroll_to(0, 0, animate=False)
         else:
-            self.virtual_size = Size(self.label_width + self.grid.shape[1] * CELL, self.grid.shape[0] + 1)
+            self.virtual_size = Size(self.label_width + self.grid.shape[1] * CELL, self.grid.shape[0] + self.top)
 
     def watch_cursor(self) -> None:
         self.refresh()
@@ -148,7 +250,7 @@ class MatrixView(ScrollView, can_focus=True):
 
     def scroll_to_cursor(self) -> None:
         r, c = self.cursor
-        height = max(1, self.scrollable_content_region.height - 1)
+        height = max(1, self.scrollable_content_region.height - self.top)
         y = self.scroll_offset.y
         if r < y:
             y = r
@@ -163,9 +265,17 @@ class MatrixView(ScrollView, can_focus=True):
 
     def on_click(self, event) -> None:
         offset = event.get_content_offset(self)
-        if offset is None or not self.grid.size or self.heatmap:
+        if offset is None or not self.grid.size:
             return
-        row = self.scroll_offset.y + offset.y - 1
+        if self.lead and offset.y == 0:
+            for x0, x1, axis, delta in self.arrows:
+                if x0 <= offset.x < x1:
+                    self.focus()
+                    self.step_slice(axis, delta)
+            return
+        if self.heatmap:
+            return
+        row = self.scroll_offset.y + offset.y - self.top
         cell = (offset.x - self.label_width) // CELL
         col = self.first_col + cell
         if 0 <= row < self.grid.shape[0] and 0 <= cell < self.visible_cols() and col < self.grid.shape[1]:
@@ -192,11 +302,14 @@ class MatrixView(ScrollView, can_focus=True):
         width = self.scrollable_content_region.width
         if not self.grid.size:
             return Strip.blank(width)
+        if self.lead and y == 0:
+            return self.header_line(width)
         if self.heatmap:
-            return self.heat_line(y, width)
+            return self.heat_line(y - self.top + 1, width)
         scroll_y = self.scroll_offset.y
         first_col = self.first_col
         cols = range(first_col, min(self.grid.shape[1], first_col + self.visible_cols()))
+        y -= self.top - 1
         if y == 0:
             segments = [Segment(" " * self.label_width, HEADER_STYLE)]
             segments += [Segment(f"{c:>{CELL - 1}} ", HEADER_STYLE) for c in cols]
@@ -214,10 +327,21 @@ class MatrixView(ScrollView, can_focus=True):
             segments.append(Segment(" "))
         return Strip(segments).crop_extend(0, width, None)
 
+    def header_line(self, width: int) -> Strip:
+        """The slice header: ◀ example 0 of 4 ▶ (, .)   ◀ channel 1 of 2 ▶ (< >); the arrows click."""
+        segments, arrows, x = [], [], 0
+        for text, style, arrow in self.slice_header():
+            segments.append(Segment(text, Style.parse(style)))
+            if arrow is not None:
+                arrows.append((x, x + len(text), *arrow))
+            x += len(text)
+        self.arrows = arrows
+        return Strip(segments).crop_extend(0, width, None)
+
     def heat_line(self, y: int, width: int) -> Strip:
-        """One line of the overview: each character is the mean of a block of the array."""
+        """One line of the overview: each character is the mean of a block of the array (or slice)."""
         rows, cols = self.grid.shape
-        height = max(1, self.scrollable_content_region.height)
+        height = max(1, self.scrollable_content_region.height - self.top + 1)
         per_row = max(1, math.ceil(rows / height))
         usable = max(1, width - 1)
         per_col = max(1, math.ceil(cols / usable))
@@ -237,3 +361,27 @@ class MatrixView(ScrollView, can_focus=True):
                                     Style(color="magenta", bold=True) if not math.isfinite(m) else
                                     Style(bgcolor=colour) if colour else Style(dim=True)))
         return Strip(segments).crop_extend(0, width, None)
+
+
+def slice_axes(symbol: str, ndim: int) -> tuple[str, ...]:
+    """What the leading indices of a 3-D/4-D array count (the last two are the 2-D slice shown)."""
+    if ndim == 3:
+        return ("example",)  # a sequence batch (m, T, n): one example's T×n at a time
+    if ndim == 4:
+        return ("filter", "channel") if KERNEL.match(symbol) else ("example", "channel")
+    return tuple("index" for _ in range(max(0, ndim - 2)))
+
+
+def slice_key(axis_name: str, size: int) -> str:
+    """Where an index is remembered: one example for every array, one channel per channel count.
+
+    So X (m, 1, 6, 6) and Z1 (m, 2, 4, 4) show the same example; Z1, A1 and dZ1 the same channel;
+    S1 and the next conv's kernels K2 (16, 8, 5, 5) the same one of 8 channels. A kernel's filters
+    are counted apart from channels: K (8, 8, …) must not move both indices at once.
+    """
+    return axis_name if axis_name == "example" else f"{axis_name}:{size}"
+
+
+def slice_text(lead: tuple[int, ...]) -> str:
+    """``(0, 1)`` → ``[0, 1, :, :]``."""
+    return "[" + ", ".join([str(i) for i in lead] + [":", ":"]) + "]"

@@ -12,7 +12,7 @@ from engine.errors import shape_str
 
 from ..complete import complete, names_of
 from ..render import PHASE_STYLE, fmt, shaped_equation
-from ..session import Session, op_matches
+from ..session import Session, is_timestep, op_matches
 from .matrix import MatrixView
 
 POOL = 8  # matrix views kept mounted for the current op's arrays (the l2 op has the most)
@@ -67,7 +67,7 @@ class OpPanel(Vertical):
         yield Static(id="equation")
         with VerticalScroll(id="arrays"):
             for i in range(POOL):
-                yield MatrixView(id=f"array-{i}", classes="array")
+                yield MatrixView(slices=getattr(self.app, "slices", None), id=f"array-{i}", classes="array")
 
     def views(self) -> list[MatrixView]:
         return list(self.query(MatrixView))
@@ -84,7 +84,7 @@ class OpPanel(Vertical):
                                         ("next: ", "dim"), (nxt.equation, ""),
                                         ("\nparameters, inputs X and labels Y as the iteration starts", "dim")))
             names = ["X", "Y"] + [p.symbol for p in session.model.parameters()]
-            arrays = [(k, values[k], k) for k in names]
+            arrays = [(k, values[k], False) for k in names]
         else:
             shapes = op.shapes()
             grads = [n for n in op.arrays if op.is_gradient(n)]
@@ -93,23 +93,25 @@ class OpPanel(Vertical):
                                  (op.equation, "bold"), "\n", (shaped_equation(op.equation, shapes), "dim"))
             if grads:
                 text.append("\n" + ",  ".join(f"{g} = ∂L/∂{g[1:]}" for g in grads), style="magenta")
+            if is_timestep(op):  # an RNN's step: its state's norm, and where every step's is
+                norm = float(np.linalg.norm(values[op.result]))
+                text.append(f"\n‖{op.result}‖ = {fmt(norm)}   (every timestep: the Time tab, 5)",
+                            style="magenta" if op.phase == "backward" else "")
             edited = session.current.edited.get(op.index)
             if edited:
                 text.append(f"\nedited right after this op: {', '.join(edited)}", style="yellow")
             header.update(text)
             # results as they are now (an edit made at this op shows), operands as the op read them
-            arrays = [(k, values[k], k) for k in op.outputs]
-            arrays += [(k, v, f"{k} (before)" if k in op.outputs else k) for k, v in op.inputs.items()]
+            arrays = [(k, values[k], False) for k in op.outputs]
+            arrays += [(k, v, k in op.outputs) for k, v in op.inputs.items()]
             previous = baseline.get(op.index, {})
         views = self.views()
-        for view, (name, value, label) in zip(views, arrays):
+        for view, (name, value, before) in zip(views, arrays):
             view.display = True
-            rows = 1 if np.ndim(value) <= 1 else np.shape(value)[0]
-            cols = int(np.size(value) // max(rows, 1)) if np.ndim(value) else 1
-            # borders and the column header, plus a line for the scrollbar when the columns overflow
-            view.styles.height = min(rows, 12) + 3 + view.overflows(cols)
-            view.show(name, value, previous.get(name) if label == name else None,
-                      title=None if label == name else f"{label}  {shape_str(np.shape(value))}")
+            view.show(name, value, None if before else previous.get(name), note="before" if before else "")
+            rows, cols = view.grid.shape
+            # borders and the header lines, plus a line for the scrollbar when the columns overflow
+            view.styles.height = min(rows, 12) + 2 + view.top + view.overflows(cols)
         for view in views[len(arrays):]:
             view.display = False
 
@@ -126,7 +128,7 @@ class ParamsPanel(Vertical):
 
     def compose(self):
         yield Tree("model", id="param-tree")
-        view = MatrixView(id="param-view")
+        view = MatrixView(slices=getattr(self.app, "slices", None), id="param-view")
         view.display = False  # until a parameter is picked in the tree
         yield view
 
