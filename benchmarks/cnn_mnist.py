@@ -13,10 +13,12 @@ alternate so machine load hits each alike; the table reports the median seconds 
 Targets (issue 7): engine ≤ 2× PyTorch per epoch; ≥ 97 % test accuracy. Figures only: this
 script never fails a build.
 
-Measured on the development machine (2 CPUs shared with other work, so times vary by ±50 %),
-3 epochs: with --threads 1 the engine 1.05 s/epoch, the NumPy loop 3.64 s, PyTorch 0.91 s
-(engine 1.15× PyTorch); with 2 threads the engine 1.55 s, PyTorch 0.97 s (1.6×); test accuracy
-97.8 % (engine), 97.9 % (NumPy loop), 97.7 % (PyTorch), 98.05 % for the engine after 5 epochs.
+Measured on the development machine (2 CPUs), quiet, 3 epochs, after max pooling's forward
+became one np.maximum per window offset: engine 0.80–0.86 s/epoch, the NumPy loop 2.4 s,
+PyTorch 0.38–0.42 s with 2 threads: engine 1.9–2.2× PyTorch, which parallelizes its conv and
+pooling kernels where NumPy splits only the matrix products (with --threads 1, before that
+change: engine 0.99 s, PyTorch 0.63 s, 1.6×). Test accuracy 97.8 % (engine), 97.9 % (NumPy
+loop), 97.7 % (PyTorch); 98.05 % for the engine after 5 epochs.
 """
 from __future__ import annotations
 

@@ -221,34 +221,44 @@ class MaxPool2D(_Pool2D):
         check_image(self, A, None, self.kh, self.kw)
         m, C, H, W = A.shape
         oh, ow = _out_size(H, self.kh, self.stride), _out_size(W, self.kw, self.stride)
-        S = A[window_slice(0, 0, oh, ow, self.stride)]
-        k = np.zeros(S.shape, dtype=np.int16)                      # (m, C, oh, ow): u·kw + v of each winner
+        S = A[window_slice(0, 0, oh, ow, self.stride)].copy()
         for u in range(self.kh):
             for v in range(self.kw):
                 if u or v:
-                    candidate = A[window_slice(u, v, oh, ow, self.stride)]
-                    better = candidate > S                         # strict: ties keep the first, as argmax
-                    S = np.where(better, candidate, S)
-                    k = np.where(better, np.int16(u * self.kw + v), k)
-        S = np.array(S, copy=True) if S.base is not None else S   # a 1×1 window leaves a view of A
-        self.winner, self.in_shape = k, A.shape  # backward needs only these
+                    np.maximum(S, A[window_slice(u, v, oh, ow, self.stride)], out=S)
+        self.A, self.S = A, S  # backward finds each window's winner from these
         if self.tracer.enabled:
             self.emit("forward", "maxpool.forward", self.equations["S"], {self.sym["in"]: A},
                       {self.sym["out"]: S}, kernel_size=self.kh, stride=self.stride)
         return S
 
     def backward(self, dS: np.ndarray) -> np.ndarray:
-        """``dA[n,c,i·s+u,j·s+v] += dS[n,c,i,j]`` where (u, v) won window (i, j); 0 elsewhere."""
-        oh, ow = dS.shape[2:]
-        dA = np.zeros(self.in_shape, dtype=dS.dtype)
+        """``dA[n,c,i·s+u,j·s+v] += dS[n,c,i,j]`` where (u, v) won window (i, j); 0 elsewhere.
+
+        The winner is the window's first element equal to its max, in row-major order (as
+        argmax and PyTorch pick it): a window of equal values, say a dead ReLU's zeros, sends
+        its gradient to one element, not to all.
+        """
+        A, S = self.A, self.S
+        oh, ow = S.shape[2:]
+        dA = np.zeros(A.shape, dtype=dS.dtype)
+        open_ = np.ones(S.shape, dtype=bool)  # windows whose winner is not found yet
+        won = np.empty(S.shape, dtype=bool)
+        overlapping = self.stride < max(self.kh, self.kw)
         tracing = self.tracer.enabled
-        M = np.zeros(self.in_shape, dtype=dS.dtype) if tracing else None
+        M = np.zeros(A.shape, dtype=dS.dtype) if tracing else None
         for u in range(self.kh):
             for v in range(self.kw):
-                won = self.winner == u * self.kw + v
-                dA[window_slice(u, v, oh, ow, self.stride)] += dS * won
+                window = window_slice(u, v, oh, ow, self.stride)
+                np.equal(A[window], S, out=won)
+                won &= open_
+                open_ ^= won
+                if overlapping:
+                    dA[window] += dS * won
+                else:  # each element of A lies in one window: write, no need to add
+                    np.multiply(dS, won, out=dA[window])
                 if tracing:
-                    M[window_slice(u, v, oh, ow, self.stride)] += won
+                    M[window] += won
         if tracing:
             s = self.sym
             self.emit("backward", "maxpool.backward", self.equations["dA"], {s["dout"]: dS, s["mask"]: M},

@@ -531,6 +531,20 @@ def test_pooling_forward_backward(k, stride, kind):
     close(layer.backward(G), Xt.grad, f"{kind}pool dA")
 
 
+@pytest.mark.parametrize("k,stride", [(2, None), (2, 1), (3, 2)])
+def test_maxpool_ties_send_the_gradient_to_one_element_as_torch_does(k, stride):
+    """Windows of equal values (a dead ReLU's zeros, rounded inputs): the first max in row-major order wins."""
+    rng = rng_(k + (stride or 0))
+    X = np.maximum(np.round(rng.normal(size=(2, 3, 7, 8)), 0), 0.0)  # many 0s and repeated 1s, 2s
+    layer = MaxPool2D(k, stride)
+    Xt = tt(X, True)
+    S, St = layer.forward(X), F.max_pool2d(Xt, k, stride)
+    close(S, St, "maxpool S with ties")
+    G = rng.normal(size=S.shape)
+    St.backward(tt(G))
+    close(layer.backward(G), Xt.grad, "maxpool dA with ties")
+
+
 def test_small_cnn_train_steps_match_torch():
     """conv → relu → maxpool → conv(stride 2, pad 1) → relu → avgpool → flatten → dense: 3 SGD steps."""
     model = Sequential(Conv2D(2, 3, 3, padding=1), ReLU(), MaxPool2D(2), Conv2D(3, 4, 2, stride=2, padding=1),
