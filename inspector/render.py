@@ -182,33 +182,54 @@ def render_op(data: dict) -> list:
     return parts
 
 
-DECADES = 4  # a timestep bar spans this many powers of ten: 1e-4 of the largest is an empty bar
+DECADES = 6     # a log-scale bar spans this many factors of 10 below the largest value
+PER_DECADE = 3  # characters per factor of 10
+BAR = DECADES * PER_DECADE
 
 
-def log_bar(value: float, largest: float, width: int) -> str:
-    """A bar whose length is log10(value/largest) on a scale of DECADES decades, full at largest."""
-    if not (value > 0 and largest > 0 and np.isfinite(value)):
-        return ""
-    cells = width * (1 + np.log10(value / largest) / DECADES)
-    return "█" * int(np.clip(round(cells), 1 if value > 0 else 0, width))
+def log_bar(value: float, top: float, style: str = "") -> Text:
+    """``value`` on a log scale, full at ``top``; each ┊ marks one factor of 10 less. Tiny but not 0: one █."""
+    length = 0
+    if value > 0 and top > 0 and np.isfinite(value):
+        length = max(1, min(BAR, round(PER_DECADE * (DECADES + np.log10(value / top)))))
+    text = Text("█" * length, style=style)
+    for i in range(length, BAR):
+        text.append("┊" if (BAR - i) % PER_DECADE == 0 else " ", style="dim")
+    return text
 
 
-def render_timesteps(view: dict | None, width: int = 24) -> list:
+def gradient_verdict(ratio: float, complete: bool) -> Text:
+    """What ‖dh_earliest‖ / ‖dh_last‖ says about the gradient through time, in words."""
+    where = "the first step" if complete else "the earliest step so far"
+    if ratio == 0:
+        return Text(f"  no gradient reaches {where}", style="bold red")
+    if not np.isfinite(ratio):
+        return Text("  the last step got no gradient", style="bold red")
+    if ratio < 1e-2:
+        return Text(f"  vanishing: {where} gets {1 / ratio:.0f}× less gradient than the last", style="bold red")
+    if ratio > 1e2:
+        return Text(f"  exploding: {where} gets {ratio:.0f}× more gradient than the last", style="bold red")
+    return Text("  the gradient reaches back through time" + ("" if complete else " (so far)"), style="green")
+
+
+def render_timesteps(view: dict | None) -> list:
     """‖h_t‖ or ‖dh_t‖ of each timestep run so far, as log-scale bars, the current one marked."""
     if not view or not (view["forward"] or view["backward"]):
         return []
     phase = "backward" if view["backward"] else "forward"
     rows, symbol = view[phase], view["symbols"][phase]
-    largest = max(v for _, v in rows)
+    top = max(v for _, v in rows)
     out = [Text(f"‖{symbol}_t‖ per timestep: {view['layer']} {phase}, {len(rows)} of {view['T']} "
-                f"(log scale)", style="bold")]
+                f"(log scale: ┊ = ×10)", style="bold")]
     for t, v in rows:
         mark = "▶" if t == view["t"] else " "
-        out.append(Text.assemble((f"{mark} t={t:<3}", "bold" if t == view["t"] else ""),
-                                 (f"{log_bar(v, largest, width):<{width}} ", PHASE_STYLE[phase]), fmt(v)))
-    if len(rows) > 1 and rows[0][1] > 0:
-        (t0, first), (t1, last) = rows[0], rows[-1]
-        out.append(Text(f"  ‖{symbol}_{t1}‖ / ‖{symbol}_{t0}‖ = {fmt(last / first)}", style="dim"))
+        line = Text.assemble((f"{mark} t={t:<3}", "bold" if t == view["t"] else ""), (f"{fmt(v):>9} ", ""))
+        out.append(line + log_bar(v, top, PHASE_STYLE[phase]))
+    if phase == "backward" and len(rows) > 1:
+        (t0, last), (t1, earliest) = rows[0], rows[-1]
+        ratio = earliest / last if last else np.inf
+        out.append(Text(f"  ‖{symbol}_{t1}‖ / ‖{symbol}_{t0}‖ = {ratio:.1e}", style="bold")
+                   + gradient_verdict(ratio, t1 == 0))
     return out
 
 

@@ -1072,12 +1072,13 @@ def rendered_lines(static) -> list[str]:
 
 
 def test_time_tab_bars_are_logarithmic_and_the_ratio_is_read_out():
-    from inspector.tui.timeline import BAR, PER_DECADE, bar, verdict
+    from inspector.render import BAR, PER_DECADE, gradient_verdict, log_bar
 
-    assert bar(1.0, 1.0, "").plain == "█" * BAR
-    assert bar(0.01, 1.0, "").plain.count("█") == BAR - 2 * PER_DECADE  # two factors of 10 less
-    assert bar(1e-12, 1.0, "").plain.count("█") == 1  # below the scale: still visible
-    assert bar(0.0, 1.0, "").plain.count("█") == 0
+    assert log_bar(1.0, 1.0).plain == "█" * BAR
+    assert log_bar(0.01, 1.0).plain.count("█") == BAR - 2 * PER_DECADE  # two factors of 10 less
+    assert log_bar(1e-12, 1.0).plain.count("█") == 1  # below the scale: still visible
+    assert log_bar(0.0, 1.0).plain.count("█") == 0
+    verdict = gradient_verdict
     assert "vanishing" in verdict(3e-4, True).plain and "3333× less" in verdict(3e-4, True).plain
     assert "exploding" in verdict(500.0, False).plain and "so far" in verdict(500.0, False).plain
     assert "reaches back" in verdict(0.4, True).plain

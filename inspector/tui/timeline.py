@@ -8,13 +8,8 @@ from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from ..render import fmt
+from ..render import fmt, gradient_verdict, log_bar
 from ..session import is_timestep
-
-DECADES = 6     # the bar's log scale spans this many factors of 10 below the largest ‖dh_t‖
-PER_DECADE = 3  # characters per factor of 10
-BAR = DECADES * PER_DECADE
-
 
 def has_timesteps(session) -> bool:
     """Whether this iteration has per-timestep ops (a recurrent layer): the Time tab is shown then."""
@@ -67,31 +62,6 @@ def step_norms(session) -> StepNorms | None:
     return n
 
 
-def bar(norm: float, top: float, style: str) -> Text:
-    """``norm`` on a log scale: the full bar is ``top``, each ┊ one factor of 10 less."""
-    length = 0
-    if norm > 0 and top > 0:
-        length = max(1, min(BAR, round(PER_DECADE * (DECADES + math.log10(norm / top)))))
-    text = Text("█" * length, style=style)
-    for i in range(length, BAR):
-        text.append("┊" if (BAR - i) % PER_DECADE == 0 else " ", style="dim")
-    return text
-
-
-def verdict(ratio: float, complete: bool) -> Text:
-    """What the ratio ‖dh_earliest‖ / ‖dh_last‖ says, in words."""
-    where = "the first step" if complete else "the earliest step so far"
-    if ratio == 0:
-        return Text(f"  no gradient reaches {where}", style="bold red")
-    if not math.isfinite(ratio):
-        return Text("  the last step got no gradient", style="bold red")
-    if ratio < 1e-2:
-        return Text(f"  vanishing: {where} gets {1 / ratio:.0f}× less gradient than the last", style="bold red")
-    if ratio > 1e2:
-        return Text(f"  exploding: {where} gets {ratio:.0f}× more gradient than the last", style="bold red")
-    return Text("  the gradient reaches back through time" + ("" if complete else " (so far)"), style="green")
-
-
 def layer_view(n: StepNorms, iteration: int) -> Text:
     """One layer: a row per timestep (the cursor's step highlighted), then the ratio and its verdict.
 
@@ -119,13 +89,13 @@ def layer_view(n: StepNorms, iteration: int) -> Text:
         hot = "bold yellow" if phase == "backward" else ""
         out.append(f"{fmt(b):>9} ", style=hot or "magenta")
         out.append(f"{f'{b / reference:.1e}' if reference else '·':>10}  ", style=hot)
-        out.append_text(bar(b, top, hot or "magenta"))
+        out.append_text(log_bar(b, top, hot or "magenta"))
         out.append("\n")
     if n.ratio is not None:
         out.append("\n")
         out.append(f"‖{dh}_{n.earliest}‖ / ‖{dh}_{last}‖ = ", style="bold")
         out.append(f"{n.ratio:.1e}", style="bold cyan")
-        out.append_text(verdict(n.ratio, n.earliest == 0))
+        out.append_text(gradient_verdict(n.ratio, n.earliest == 0))
     elif not n.backward:
         out.append(f"\n‖{dh}_t‖ appears step by step once backward reaches {n.layer}\n"
                    f"(after the loss): step on, or `until {n.layer}.backward`.", style="dim")
