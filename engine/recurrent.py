@@ -270,8 +270,8 @@ class LSTM(Recurrent):
     def describe(self, s):
         k = self.k
         return {
-            "h": (f"a = {s['in']}_t·{s['Wx']} + h{k}_t−1·{s['Wh']} + {s['b']};  i,f,o = σ(a), g = tanh(a) (by block);  "
-                  f"c{k}_t = f⊙c{k}_t−1 + i⊙g;  h{k}_t = o⊙tanh(c{k}_t)"),
+            "h": (f"h{k}_t = o⊙tanh(c{k}_t);  c{k}_t = f⊙c{k}_t−1 + i⊙g;  i,f,o = σ(a), g = tanh(a) (by block);  "
+                  f"a = {s['in']}_t·{s['Wx']} + h{k}_t−1·{s['Wh']} + {s['b']}"),
             "H": self.output_equation(s),
             "dh": (f"dh{k}_t = {s['dout']}_t + da{k}_t+1·{s['Wh']}ᵀ;  dc{k}_t = dh{k}_t⊙o⊙(1 − tanh²c{k}_t) + "
                    f"dc{k}_t+1⊙f{k}_t+1;  da{k}_t = [dc⊙g⊙i(1−i), dc⊙c_t−1⊙f(1−f), dc⊙i⊙(1−g²), dh⊙tanh c⊙o(1−o)]"),
@@ -285,7 +285,7 @@ class LSTM(Recurrent):
         if key == "h":
             a = f"{n['x']}·{s['Wx']}" + (f" + {n['h_prev']}·{s['Wh']}" if t else "") + f" + {s['b']}"
             c = f"{n['f']}⊙{n['c_prev']} + {n['i']}⊙{n['g']}" if t else f"{n['i']}⊙{n['g']}"
-            return f"a = {a};  {gates};  {n['c']} = {c};  {n['h']} = {n['o']}⊙tanh({n['c']})"
+            return f"{n['h']} = {n['o']}⊙tanh({n['c']});  {n['c']} = {c};  {gates};  a = {a}"  # result first
         dc = f"{n['dh']}⊙{n['o']}⊙(1 − tanh²{n['c']})" + (f" + {n['dc_next']}⊙{n['f_next']}" if t < T - 1 else "")
         return (f"{self.dh_equation(n, t, T, 'da_next')};  {n['dc']} = {dc};  "
                 f"{n['da']} = [d{n['i']}⊙{n['i']}(1−{n['i']}), …] with d{n['i']} = {n['dc']}⊙{n['g']}, "

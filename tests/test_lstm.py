@@ -86,8 +86,8 @@ def test_trace_per_timestep_forward_and_reverse_backward():
                      "lstm1.backward.dWx1", "lstm1.backward.dWh1", "lstm1.backward.db1"]
     step1 = next(op for op in tracer.tape if op.name == "lstm1.forward.h1_1")
     assert list(step1.outputs) == ["h1_1", "c1_1", "i1_1", "f1_1", "g1_1", "o1_1"]
-    assert step1.equation == ("a = X_1·Wx1 + h1_0·Wh1 + b1;  i1_1, f1_1, o1_1 = σ(a), g1_1 = tanh(a);  "
-                              "c1_1 = f1_1⊙c1_0 + i1_1⊙g1_1;  h1_1 = o1_1⊙tanh(c1_1)")
+    assert step1.equation == ("h1_1 = o1_1⊙tanh(c1_1);  c1_1 = f1_1⊙c1_0 + i1_1⊙g1_1;  "
+                              "i1_1, f1_1, o1_1 = σ(a), g1_1 = tanh(a);  a = X_1·Wx1 + h1_0·Wh1 + b1")
     back = next(op for op in tracer.tape if op.name == "lstm1.backward.dh1_0")
     assert list(back.outputs) == ["dh1_0", "dc1_0", "da1_0"] and back.attrs["t"] == 0
     assert back.attrs["norm"] == pytest.approx(np.linalg.norm(back.outputs["dh1_0"]))
