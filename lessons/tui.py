@@ -70,8 +70,7 @@ class LessonApp(NndbApp):
     def compose_extra(self):
         yield LessonPanel(id="lesson")
 
-    def on_mount(self) -> None:
-        super().on_mount()
+    def after_mount(self) -> None:
         panel = self.query_one(LessonPanel)
         panel.border_title = f"lesson {self.runner.lesson.id}"
         if self.runner.commands:

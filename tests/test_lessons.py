@@ -561,6 +561,7 @@ def test_the_tui_lesson_panel_shows_steps_hints_browsing_and_ticks():
             await pilot.pause()
             seen["start"] = plain(app.query_one("#lesson-steps", Static))
             seen["text"] = plain(app.query_one("#lesson-text", Static))
+            seen["log"] = [strip.text for strip in app.query_one("#log").lines]
             app.query_one("#ops").focus()
             await pilot.press("H")
             await pilot.pause()
@@ -578,6 +579,8 @@ def test_the_tui_lesson_panel_shows_steps_hints_browsing_and_ticks():
             seen["feedback"] = plain(app.query_one("#lesson-feedback", Static))
 
     asyncio.run(main())
+    welcome = [line for line in seen["log"] if line.startswith("nndb — ")]
+    assert len(welcome) == 1, f"the welcome line once, not {len(welcome)} times: {seen['log']}"
     assert "▶ 1. Look at the inputs and the weights" in seen["start"]
     assert "· 2. Predict, then run the weighted sum" in seen["start"]
     assert "1. Look at the inputs and the weights" in seen["text"] and "print X" in seen["text"]

@@ -116,6 +116,11 @@ class NndbApp(App):
         """Hook for subclasses: panels placed right of the main view (the lesson panel)."""
         return iter(())
 
+    def after_mount(self) -> None:
+        """Hook for subclasses, run at the end of on_mount. (A subclass's own on_mount would run as
+        well as this one, Textual calls the handlers of every class in the MRO, so a super() call
+        in it would run this one twice.)"""
+
     def on_mount(self) -> None:
         self.has_time = True  # the Time tab until refresh_views hides it for a model without an RNN
         self.query_one("#ops", OpList).border_title = "iteration"
@@ -125,6 +130,7 @@ class NndbApp(App):
         self.log_line(Text("s step · n next · p back · e edit · x explain · g gradcheck · : command · ? help",
                            style="dim"))
         self.query_one("#ops", OpList).focus()
+        self.after_mount()
         # Keep what startup built (Textual, NumPy, the dataset) out of the collector's full passes,
         # which otherwise pause a step for 50 ms every few steps; thawed again on unmount.
         gc.freeze()
