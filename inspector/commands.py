@@ -582,7 +582,7 @@ class Interpreter:
         self.last: str | None = None
 
     def run(self, line: str, progress=None) -> Result:
-        text = line.strip()
+        text = line.strip().removeprefix(":").lstrip()  # ":step", typed from habit (vim, the TUI's ':' key)
         if not text:
             if self.last is None:
                 return Result("", True, "empty")

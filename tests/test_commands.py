@@ -580,3 +580,11 @@ def test_completion_is_a_pure_function_of_its_inputs():
     assert texts("print al", names) == ["alpha", "alpine"]
     assert texts("print al", Names()) == []
     assert texts("print de", names) == ["dead(", "dense9"]
+
+
+def test_a_leading_colon_is_ignored_as_vim_users_type_it():
+    s = open_preset("xor")
+    interp = Interpreter(s)
+    r = interp.run(":step 2")
+    assert r.ok and r.command == "step 2" and s.pos == 1
+    assert interp.run(": where").ok and interp.run(":").kind in ("empty", "op")
