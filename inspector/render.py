@@ -12,6 +12,7 @@ from engine.errors import shape_str
 from engine.trace import Op
 
 MAX_ROWS, MAX_COLS = 8, 8
+SLICE_ROWS = 12  # a slice of an image batch shows this many rows: all of a 12×10 seven-segment digit
 
 
 def fmt(x: float, width: int = 8) -> str:
@@ -77,8 +78,19 @@ def array_view(name: str, a: np.ndarray, max_rows: int = MAX_ROWS, max_cols: int
     title = Text(describe_array(name, a), style="bold")
     if a.ndim == 0:
         return Group(title, Text(fmt(float(a)), style=value_style(float(a), abs(float(a)))))
-    grid = a.reshape(1, -1) if a.ndim == 1 else a.reshape(a.shape[0], -1)
-    finite = grid[np.isfinite(grid)]
+    if a.ndim > 2:  # images and sequences: the first 2-D slice, as the TUI shows one at a time
+        lead = a.ndim - 2
+        index = ", ".join(["0"] * lead + [":", ":"])
+        if "[" in name:
+            title.append(f"   showing its [{index}] slice", style="dim")
+        else:
+            letters = ",".join("nc"[:lead] if lead <= 2 else ["i"] * lead)
+            title.append(f"   showing {name}[{index}]; `print {name}[{letters}]` shows another", style="dim")
+        grid = a[(0,) * lead]
+        max_rows = max(max_rows, SLICE_ROWS)
+    else:
+        grid = a.reshape(1, -1) if a.ndim == 1 else a
+    finite = a[np.isfinite(a)]
     scale = float(np.abs(finite).max()) if finite.size else 0.0
     rows, cols = _elide(grid.shape[0], max_rows), _elide(grid.shape[1], max_cols)
     table = Table(show_header=True, header_style="dim", box=None, pad_edge=False, padding=(0, 1))

@@ -286,3 +286,22 @@ def test_a_missing_script_or_a_bad_preset_is_reported(tmp_path):
     assert p.returncode == 2 and "cannot read" in p.stdout
     p = nndb(["repl", "--preset", "nosuch"], "", tmp_path)
     assert p.returncode == 2 and "invalid choice" in p.stderr
+
+
+def test_an_image_batch_prints_as_its_first_slice_with_the_whole_arrays_statistics():
+    from rich.console import Console
+
+    from inspector.render import array_view
+    Z = np.arange(4 * 8 * 12 * 10, dtype=float).reshape(4, 8, 12, 10)
+    console = Console(file=io.StringIO(), width=120)
+    console.print(array_view("Z1", Z))
+    text = console.file.getvalue()
+    lines = text.splitlines()
+    assert lines[0].startswith("Z1  4×8×12×10   showing Z1[0, 0, :, :]; `print Z1[n,c]` shows another")
+    assert [line.split()[0] for line in lines[2:14]] == [str(i) for i in range(12)], "all 12 rows of the slice"
+    table = text.split("min=")[0]
+    assert lines[2].split()[1:3] == ["0", "1.0000"] and "119.0000" in table and "120.0000" not in table
+    assert "max=3839.0000" in text, "the statistics are of the whole array"
+    console = Console(file=io.StringIO(), width=120)
+    console.print(array_view("X[0]", Z[0]))
+    assert "showing its [0, :, :] slice" in console.file.getvalue()
