@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from engine import LSTM, RecordingTracer, load, save
-from test_rnn import check_recurrent_gradients, close
+from test_rnn import check_recurrent_against_torch, check_recurrent_gradients, close
 
 
 def make_lstm(n_in, n_h, seq, seed, l2=0.0):
@@ -33,38 +33,13 @@ def test_lstm_starts_with_the_forget_gate_open_and_rejects_bad_shapes():
         LSTM(0, 3)
 
 
-def torch_lstm(torch, lstm):
-    net = torch.nn.LSTM(lstm.input_size, lstm.hidden_size, batch_first=True).double()
-    with torch.no_grad():  # torch keeps (4·n_h, n_in) with the same gate order i, f, g, o
-        net.weight_ih_l0.copy_(torch.tensor(lstm.Wx.T))
-        net.weight_hh_l0.copy_(torch.tensor(lstm.Wh.T))
-        net.bias_ih_l0.copy_(torch.tensor(lstm.b))
-        net.bias_hh_l0.zero_()
-    return net
-
-
 @pytest.mark.parametrize("m,T,n_in,n_h", [(1, 1, 1, 1), (3, 6, 2, 4), (5, 10, 3, 7)])
 @pytest.mark.parametrize("seq", [False, True], ids=["many-to-one", "many-to-many"])
 def test_lstm_matches_torch(m, T, n_in, n_h, seq):
     torch = pytest.importorskip("torch", reason="PyTorch is not installed: parity needs it")
-    rng = np.random.default_rng(7 * m + T)
     lstm = make_lstm(n_in, n_h, seq, seed=m + n_h)
-    X = rng.standard_normal((m, T, n_in))
-    G = rng.standard_normal((m, T, n_h) if seq else (m, n_h))
-    net = torch_lstm(torch, lstm)
-    Xt = torch.tensor(X, requires_grad=True)
-    out_t, (h_last, c_last) = net(Xt)
-    out_t = out_t if seq else h_last[0]
-    (out_t * torch.tensor(G)).sum().backward()
-
-    out = lstm.forward(X)
-    dX = lstm.backward(G)
-    close(out, out_t, "forward H")
+    h_last, c_last = check_recurrent_against_torch(torch, lstm, m, T)
     close(lstm.C[:, -1], c_last[0], "the last cell state c_T−1")
-    close(dX, Xt.grad, "dX")
-    close(lstm.dWx, net.weight_ih_l0.grad.T, "dWx")
-    close(lstm.dWh, net.weight_hh_l0.grad.T, "dWh")
-    close(lstm.db, net.bias_ih_l0.grad, "db")
 
 
 def lstm_model(l2=0.0):

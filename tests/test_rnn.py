@@ -70,39 +70,50 @@ def close(mine, theirs, what: str) -> None:
                                err_msg=f"{what}: engine (ACTUAL) vs torch (DESIRED)")
 
 
-def torch_rnn(torch, rnn: RNN):
-    """torch.nn.RNN with the engine's weights: weight_ih = Wxᵀ, weight_hh = Whᵀ, bias_ih = b, bias_hh = 0."""
-    net = torch.nn.RNN(rnn.input_size, rnn.hidden_size, nonlinearity="tanh", batch_first=True).double()
+def torch_rnn(torch, layer):
+    """torch.nn.RNN (tanh) or torch.nn.LSTM with the engine's weights: weight_ih = Wxᵀ, weight_hh = Whᵀ,
+    bias_ih = b, bias_hh = 0 (an LSTM's gate blocks are in the same order, i, f, g, o)."""
+    if layer.kind == "lstm":
+        net = torch.nn.LSTM(layer.input_size, layer.hidden_size, batch_first=True).double()
+    else:
+        net = torch.nn.RNN(layer.input_size, layer.hidden_size, nonlinearity="tanh", batch_first=True).double()
     with torch.no_grad():
-        net.weight_ih_l0.copy_(torch.tensor(rnn.Wx.T))
-        net.weight_hh_l0.copy_(torch.tensor(rnn.Wh.T))
-        net.bias_ih_l0.copy_(torch.tensor(rnn.b))
+        net.weight_ih_l0.copy_(torch.tensor(layer.Wx.T))
+        net.weight_hh_l0.copy_(torch.tensor(layer.Wh.T))
+        net.bias_ih_l0.copy_(torch.tensor(layer.b))
         net.bias_hh_l0.zero_()
     return net
+
+
+def check_recurrent_against_torch(torch, layer, m: int, T: int):
+    """Forward H, dX, dWx, dWh and db of an RNN or LSTM against torch's; returns torch's final states."""
+    rng = np.random.default_rng(7 * m + T)
+    X = rng.standard_normal((m, T, layer.input_size))
+    seq = layer.return_sequences
+    G = rng.standard_normal((m, T, layer.hidden_size) if seq else (m, layer.hidden_size))
+    net = torch_rnn(torch, layer)
+    Xt = torch.tensor(X, requires_grad=True)
+    out_t, final = net(Xt)
+    h_last = final[0] if layer.kind == "lstm" else final
+    out_t = out_t if seq else h_last[0]
+    (out_t * torch.tensor(G)).sum().backward()
+
+    out = layer.forward(X)
+    dX = layer.backward(G)
+    close(out, out_t, f"{layer.kind} forward H")
+    close(dX, Xt.grad, f"{layer.kind} dX")
+    close(layer.dWx, net.weight_ih_l0.grad.T, f"{layer.kind} dWx")
+    close(layer.dWh, net.weight_hh_l0.grad.T, f"{layer.kind} dWh")
+    close(layer.db, net.bias_ih_l0.grad, f"{layer.kind} db")
+    close(layer.db, net.bias_hh_l0.grad, f"{layer.kind} db (torch's second bias)")
+    return final
 
 
 @pytest.mark.parametrize("m,T,n_in,n_h", [(1, 1, 1, 1), (3, 6, 2, 4), (5, 10, 3, 7)])
 @pytest.mark.parametrize("seq", [False, True], ids=["many-to-one", "many-to-many"])
 def test_rnn_matches_torch(m, T, n_in, n_h, seq):
     torch = pytest.importorskip("torch", reason="PyTorch is not installed: parity needs it")
-    rng = np.random.default_rng(7 * m + T)
-    rnn = make_rnn(n_in, n_h, seq, seed=m + n_h)
-    X = rng.standard_normal((m, T, n_in))
-    G = rng.standard_normal((m, T, n_h) if seq else (m, n_h))
-    net = torch_rnn(torch, rnn)
-    Xt = torch.tensor(X, requires_grad=True)
-    out_t, h_last = net(Xt)
-    out_t = out_t if seq else h_last[0]
-    (out_t * torch.tensor(G)).sum().backward()
-
-    out = rnn.forward(X)
-    dX = rnn.backward(G)
-    close(out, out_t, "forward H")
-    close(dX, Xt.grad, "dX")
-    close(rnn.dWx, net.weight_ih_l0.grad.T, "dWx")
-    close(rnn.dWh, net.weight_hh_l0.grad.T, "dWh")
-    close(rnn.db, net.bias_ih_l0.grad, "db")
-    close(rnn.db, net.bias_hh_l0.grad, "db (torch's second bias)")
+    check_recurrent_against_torch(torch, make_rnn(n_in, n_h, seq, seed=m + n_h), m, T)
 
 
 def test_rnn_sgd_step_matches_torch():
