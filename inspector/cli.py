@@ -138,7 +138,9 @@ def add_training_parsers(sub) -> None:
     sweep = sub.add_parser("sweep", help="train every combination of a small grid and rank them")
     add_data_args(sweep, "dataset (and default epochs and batch size) to use (digits: MNIST from --data)")
     sweep.add_argument("--lr", default="0.1", metavar="LIST", help="learning rates, comma-separated (0.1)")
-    sweep.add_argument("--hidden", default="128", metavar="LIST", help="hidden layer sizes, comma-separated (128)")
+    sweep.add_argument("--hidden", metavar="LIST",
+                       help="hidden layer sizes of a dense network, comma-separated (128; a CNN or RNN preset "
+                            "keeps its own network)")
     sweep.add_argument("--l2", default="0", metavar="LIST", help="L2 strengths, comma-separated (0)")
     sweep.add_argument("--activation", choices=["relu", "sigmoid", "tanh", "leakyrelu"], default="relu")
     sweep.add_argument("--optimizer", choices=OPTIMIZER_CHOICES, help="update rule (the preset's)")

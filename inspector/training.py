@@ -434,12 +434,16 @@ def cmd_train(args, console: Console) -> int:
 def cmd_sweep(args, console: Console) -> int:
     source = data_source(args)
     data = load_data(source, data=args.data, seed=args.seed, val=args.val)
-    lrs, hiddens = parse_floats(args.lr, "--lr"), parse_ints(args.hidden, "--hidden")
-    l2s = parse_floats(args.l2, "--l2")
+    lrs, l2s = parse_floats(args.lr, "--lr"), parse_floats(args.l2, "--l2")
     if min(lrs) <= 0 or min(l2s) < 0:
         raise CommandError("--lr values must be > 0 and --l2 values ≥ 0")
     preset = source.get("preset")
     base = load_preset(preset, seed=args.seed, data=args.data) if preset else None
+    own_network = base is not None and not isinstance(base.model.layers[0], Dense)  # a CNN or an RNN
+    if own_network and args.hidden:
+        raise CommandError(f"--hidden sizes a dense network, but the {preset} preset's network starts with a "
+                           f"{base.model.layers[0].kind} layer; sweep --lr and --l2 over it")
+    hiddens = [None] if own_network else parse_ints(args.hidden or "128", "--hidden")
     epochs = args.epochs or (base.epochs if base else 20)
     batch = args.batch_size or (base.batch_size if base else 32)
     n_out = base.model.output_shape()[0] if base else max(len(data.classes), 2)
@@ -456,8 +460,13 @@ def cmd_sweep(args, console: Console) -> int:
                   TimeRemainingColumn(), console=console) as progress:
         task = progress.add_task("sweep", total=len(grid))
         for lr, hidden, l2 in grid:
-            progress.update(task, description=f"lr={lr:g} hidden={hidden} l2={l2:g}")
-            model = build_mlp([data.n_features, hidden, n_out], args.activation, None, 0.0, args.seed, args.dtype, l2)
+            progress.update(task, description=f"lr={lr:g} hidden={hidden or preset} l2={l2:g}")
+            if own_network:
+                model = load_preset(preset, seed=args.seed, data=args.data).model.astype(args.dtype)
+                model.l2 = l2
+            else:
+                model = build_mlp([data.n_features, hidden, n_out], args.activation, None, 0.0, args.seed,
+                                  args.dtype, l2)
             loss = LOSSES[loss_kind]()
             t0 = time.perf_counter()
             hist = model.fit(data.train[0], data.train[1], loss, make_optimizer(optimizer, model, lr),
@@ -476,7 +485,7 @@ def cmd_sweep(args, console: Console) -> int:
         table.add_column(col, justify="right")
     for row in rows:
         style = "bold green" if row["rank"] == 1 else ""
-        table.add_row(str(row["rank"]), f"{row['lr']:g}", str(row["hidden"]), f"{row['l2']:g}",
+        table.add_row(str(row["rank"]), f"{row['lr']:g}", str(row["hidden"] or f"{preset}'s"), f"{row['l2']:g}",
                       fmt_pct(row["val_accuracy"]), f"{row['val_loss']:.4f}", fmt_pct(row["train_accuracy"]),
                       f"{row['seconds']:.1f}", style=style)
     console.print(table)

@@ -363,3 +363,16 @@ def test_train_and_eval_the_digits_cnn_on_digit_files(tmp_path, capsys, fake_dig
     rc, text2 = run(capsys, "eval", out, "--data", fake_digits, "--samples", "2")
     assert rc == 0 and printed_accuracy(text2) == printed_accuracy(text), text2
     assert text2.count("▀") == 2 * 28 * 14, "the digits are drawn from the (1, 28, 28) images"
+
+
+def test_sweep_keeps_a_cnn_or_rnn_presets_own_network(tmp_path, capsys):
+    out = tmp_path / "sweep.csv"
+    rc, text = run(capsys, "sweep", "--preset", "seq", "--lr", "0.02,0.05", "--l2", "0,0.01", "--epochs", "2",
+                   "--out", out)
+    assert rc == 0, text
+    with open(out) as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 4 and {r["hidden"] for r in rows} == {""} and "seq's" in text
+    assert {(float(r["lr"]), float(r["l2"])) for r in rows} == {(a, b) for a in (0.02, 0.05) for b in (0.0, 0.01)}
+    rc, text = run(capsys, "sweep", "--preset", "bars", "--hidden", "8", "--out", out)
+    assert rc == 2 and "the bars preset's network starts with a conv layer" in " ".join(text.split())
