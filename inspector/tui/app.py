@@ -55,6 +55,7 @@ class NndbApp(App):
     COMMANDS = App.COMMANDS | {CommandsProvider}
     BINDINGS = [
         Binding("question_mark,f1", "help", "Help", tooltip="every key and command"),
+        Binding("q", "quit", "Quit", tooltip="leave nndb"),  # early: a narrow footer cuts off the last entries
         Binding("s", "command('step')", "Step", tooltip="run the next op"),
         Binding("n", "command('next')", "Next", tooltip="run to the next layer"),
         Binding("p", "command('back')", "Back", tooltip="step back one op (time travel)"),
@@ -65,7 +66,6 @@ class NndbApp(App):
         Binding("g", "gradcheck_cell", "Gradcheck", tooltip="gradient-check the selected cell's neuron"),
         Binding("T", "train", "Train", tooltip="train N iterations at full speed"),
         Binding("colon", "focus_command", "Command", tooltip="type a command (the REPL's language)"),
-        Binding("q", "quit", "Quit", tooltip="leave nndb"),
         Binding("R", "command('reset')", "Reset", show=False, tooltip="start over (same preset and seed)"),
         Binding("1", "tab('tab-op')", "Op tab", show=False),
         Binding("2", "tab('tab-params')", "Parameters tab", show=False),
