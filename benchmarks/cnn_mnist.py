@@ -14,11 +14,12 @@ Targets (issue 7): engine ≤ 2× PyTorch per epoch; ≥ 97 % test accuracy. Fig
 script never fails a build.
 
 Measured on the development machine (2 CPUs), quiet, 3 epochs, after max pooling's forward
-became one np.maximum per window offset: engine 0.80–0.86 s/epoch, the NumPy loop 2.4 s,
-PyTorch 0.38–0.42 s with 2 threads: engine 1.9–2.2× PyTorch, which parallelizes its conv and
-pooling kernels where NumPy splits only the matrix products (with --threads 1, before that
-change: engine 0.99 s, PyTorch 0.63 s, 1.6×). Test accuracy 97.8 % (engine), 97.9 % (NumPy
-loop), 97.7 % (PyTorch); 98.05 % for the engine after 5 epochs.
+became one np.maximum per window offset: engine 0.75–0.81 s/epoch whatever the thread count,
+the NumPy loop 2.4 s; PyTorch 0.59 s with --threads 1 (engine 1.35–1.43×) and 0.35–0.38 s with
+2 threads (engine 2.0–2.2×): PyTorch splits its conv and pooling kernels across threads, NumPy
+only its large matrix products, and here the engine's time is in im2col/col2im copies and
+pooling. Test accuracy 97.8 % (engine), 97.9 % (NumPy loop), 97.7 % (PyTorch); 98.05 % for the
+engine after 5 epochs.
 """
 from __future__ import annotations
 
