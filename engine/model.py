@@ -392,15 +392,17 @@ class Sequential:
         return clone
 
     def summary(self) -> str:
-        rows = [f"{'layer':<12} {'computes':<28} {'parameters':>10}"]
-        total = 0
+        rows, total = [], 0
         for layer in self.layers:
             count = sum(getattr(layer, a).size for a in layer.params)
             total += count
-            eq = next((layer.equations[k] for k in ("Z", "A", "D", "S", "F") if k in layer.equations), "")
-            rows.append(f"{layer.name:<12} {eq.split(',  ')[0]:<28} {count:>10,}")
-        rows.append(f"{'total':<41} {total:>10,}")
-        return "\n".join(rows)
+            eq = next((layer.equations[k] for k in ("Z", "h", "A", "D", "S", "F") if k in layer.equations), "")
+            rows.append((layer.name, eq.split(",  ")[0].split(";  ")[0], count))  # the first equation only
+        width = max([28] + [len(eq) for _, eq, _ in rows])
+        lines = [f"{'layer':<12} {'computes':<{width}} {'parameters':>10}"]
+        lines += [f"{name:<12} {eq:<{width}} {count:>10,}" for name, eq, count in rows]
+        lines.append(f"{'total':<{13 + width}} {total:>10,}")
+        return "\n".join(lines)
 
     def __repr__(self):
         inner = ",\n  ".join(f"{layer.name}: {layer!r}" for layer in self.layers)

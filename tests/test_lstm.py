@@ -130,3 +130,12 @@ def test_the_debugger_steps_explains_and_checks_an_lstm():
     rows = r.data["rows"]
     assert len(rows) == 24 and max(row["rel_error"] for row in rows) < 1e-6  # sampled from 4·(1 + 8 + 1)
     assert {"b1[0]", "b1[8]", "b1[16]", "b1[24]"} <= {row["parameter"] for row in rows}, "the unit's four gate biases"
+
+
+def test_summary_names_each_recurrent_layers_recurrence():
+    from engine import load_preset
+    rnn = load_preset("seq").model.summary().splitlines()
+    assert rnn[1].split() == ["rnn1", "h1_t", "=", "tanh(X_t·Wx1", "+", "h1_t−1·Wh1", "+", "b1)", "80"]
+    lstm = load_preset("seq-lstm").model.summary().splitlines()
+    assert lstm[1].split() == ["lstm1", "h1_t", "=", "o⊙tanh(c1_t)", "320"], "4 gates: 4·(1·8 + 8·8 + 8)"
+    assert lstm[-1].split() == ["total", "338"]
