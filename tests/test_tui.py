@@ -1083,3 +1083,27 @@ def test_time_tab_bars_are_logarithmic_and_the_ratio_is_read_out():
     assert "exploding" in verdict(500.0, False).plain and "so far" in verdict(500.0, False).plain
     assert "reaches back" in verdict(0.4, True).plain
     assert "no gradient reaches the first step" in verdict(0.0, True).plain
+
+
+def test_network_summary_of_a_cnn_and_an_lstm_names_their_weights_and_output_shapes():
+    from rich.console import Console
+
+    from inspector.render import fmt
+    from inspector.tui.network import summary
+
+    def rows(preset):
+        s = open_preset(preset)
+        s.until("update")  # every gradient computed
+        console = Console(file=io.StringIO(), width=140)
+        console.print(summary(s))
+        return s, {line.split()[0]: line.split() for line in console.file.getvalue().splitlines()[1:]}
+
+    s, table = rows("segments")
+    K1, dK1 = s.values_at()["K1"], s.values_at()["dK1"]
+    assert table["conv1"][-5:] == ["K1", "8×1×3×3", fmt(float(np.linalg.norm(K1))), fmt(float(np.linalg.norm(dK1))),
+                                    "4×8×12×10"]
+    A1 = s.values_at()["A1"]
+    assert table["relu1"][-1] == f"{np.mean(np.all(A1 <= 0, axis=0)):.0%}", "dead: 0 at that position for the batch"
+    assert table["maxpool1"][-1] == "4×8×6×5" and table["dense1"][-5:-3] == ["W2", "240×10"]
+    s, table = rows("seq-lstm")
+    assert table["lstm1"][1:4] == ["h1_t", "=", "o⊙tanh(c1_t)"] and table["lstm1"][4:6] == ["Wx1", "1×32"]

@@ -5,6 +5,7 @@ import numpy as np
 from rich.table import Table
 from rich.text import Text
 
+from engine.errors import shape_str
 from engine.layers import Dense
 
 from ..render import fmt, value_style
@@ -87,24 +88,25 @@ def diagram(session, example: int = 0) -> Text:
 
 
 def summary(session) -> Table:
-    """Per-layer table for nets too big to draw: shapes, weight and gradient norms, dead units."""
+    """Per-layer table for nets too big to draw: weight shapes and norms, output shapes, dead units."""
     values = session.values_at()
     table = Table(box=None, padding=(0, 1))
-    for col in ("layer", "computes", "W", "‖W‖", "‖dW‖", "output", "dead units"):
-        table.add_column(col, justify="left" if col in ("layer", "computes") else "right")
+    for col in ("layer", "computes", "weights", "‖·‖", "‖d·‖", "output", "dead units"):
+        table.add_column(col, justify="left" if col in ("layer", "computes", "weights") else "right")
     for layer in session.model.layers:
         eq = next(iter(layer.equations.values()), "") if layer.equations else ""
-        row = [layer.name, eq.split(",  ")[0]]
-        if isinstance(layer, Dense):
-            W = np.asarray(values[layer.sym["W"]])
-            dW = values.get(layer.sym["dW"])
-            row += [f"{layer.n_in}×{layer.n_out}", fmt(float(np.linalg.norm(W))),
+        row = [layer.name, eq.split(",  ")[0].split(";  ")[0]]  # the first equation only
+        if layer.params:  # W of a dense layer, K of a convolution, Wx of a recurrent one
+            name = layer.sym[layer.params[0]]
+            W, dW = np.asarray(values[name]), values.get("d" + name)
+            row += [f"{name} {shape_str(W.shape)}", fmt(float(np.linalg.norm(W))),
                     fmt(float(np.linalg.norm(dW))) if dW is not None else "·"]
         else:
             row += ["", "", ""]
         out = values.get(layer.sym["out"])
-        if out is not None and np.ndim(out) == 2:
-            row.append(f"{np.shape(out)[0]}×{np.shape(out)[1]}")
+        if out is not None:
+            row.append(shape_str(np.shape(out)))
+            # a unit (a neuron, or one position of one feature map) that is 0 for the whole batch
             dead = float(np.mean(np.all(np.asarray(out) <= 0, axis=0))) if layer.kind == "relu" else None
             row.append(f"{dead:.0%}" if dead is not None else "")
         else:
