@@ -1107,3 +1107,17 @@ def test_network_summary_of_a_cnn_and_an_lstm_names_their_weights_and_output_sha
     assert table["maxpool1"][-1] == "4×8×6×5" and table["dense1"][-5:-3] == ["W2", "240×10"]
     s, table = rows("seq-lstm")
     assert table["lstm1"][1:4] == ["h1_t", "=", "o⊙tanh(c1_t)"] and table["lstm1"][4:6] == ["Wx1", "1×32"]
+
+
+def test_g_on_an_lstm_gate_column_checks_the_unit_it_belongs_to():
+    async def script(app, pilot):
+        n = app.session.model.layers[0].hidden_size
+        assert app.neuron_of("Wx1", (0, 2 * n + 3)) == ("lstm1", 3), "column 2·n + 3: unit 3's candidate"
+        assert app.neuron_of("b1", (3 * n + 5,)) == ("lstm1", 5)
+        assert app.neuron_of("h1_2", (1, 4)) == ("lstm1", 4) and app.neuron_of("W2", (4, 1)) == ("dense1", 1)
+        await command(pilot, "step")
+        view_of(app, "h1_0").focus()
+        await pilot.press("right", "right", "g")
+        await pilot.pause()
+        assert isinstance(app.screen, GradcheckScreen) and app.screen.data["spec"] == "lstm1 2"
+    drive(script, session=open_preset("seq-lstm"))

@@ -355,7 +355,8 @@ class NndbApp(App):
     def neuron_of(self, symbol: str, index: tuple) -> tuple[str, int] | None:
         """The layer and neuron a cell belongs to, by the number in its symbol (the k-th layer with
         parameters): dense W1[:,j], b1[j], Z1[:,j], A1[:,j], dZ1[:,j]…; conv filter j: K1[j], b1[j],
-        Z1[:,j], A1[:,j] of 4-D maps; RNN hidden unit j: Wx1[:,j], Wh1[:,j], b1[j], h1_t[:,j]…"""
+        Z1[:,j], A1[:,j] of 4-D maps; RNN hidden unit j: Wx1[:,j], Wh1[:,j], b1[j], h1_t[:,j]… (an LSTM's
+        also Wx1[:,n·q+j] for each gate q)"""
         m = re.search(r"[A-Za-z](\d+)(?:_\d+)?$", symbol)
         if not m or not index:
             return None
@@ -364,8 +365,10 @@ class NndbApp(App):
         if not 1 <= k <= len(layers):
             return None
         layer = layers[k - 1]
-        if isinstance(layer, Dense) or "Wx" in layer.params:
+        if isinstance(layer, Dense):
             return layer.name, int(index[-1])
+        if "Wx" in layer.params:  # an LSTM's Wx, Wh, b and da stack 4 gate blocks: column n·q + j is unit j
+            return layer.name, int(index[-1]) % layer.hidden_size
         if "K" in layer.params:  # a filter: K[j] and b[j], channel j of the maps it makes
             if len(index) == 4:
                 return layer.name, int(index[0] if KERNEL.match(symbol) else index[1])
