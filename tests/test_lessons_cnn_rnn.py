@@ -212,4 +212,16 @@ def test_vanishing_through_time_a_mild_change_of_wh_is_not_enough():
     play(runner, ["reset", "set Wh1 = Wh1 * 1.5", "until dWx1", "print norm(dWx1)"])
     assert runner.step_index == 4 and not runner.done, "×1.5 does not make it explode"
     play(runner, ["reset", "set Wh1 = Wh1 * 3", "until dWx1"])
+    assert runner.step_index == 5 and not runner.done, "on to the LSTM"
+
+
+def test_vanishing_through_time_the_lstms_cell_keeps_its_gradient_where_the_rnns_vanished():
+    runner = up_to_step("vanishing-through-time", 5)
+    s = runner.session
+    assert s.model.layers[0].kind == "lstm", "the step's setup opens the seq-lstm preset"
+    play(runner, ["set Wh1 = Wh1 * 0.5", "predict 0.2", "until dWx1", "explain dh1_3[0,0]"])
+    assert runner.step_index == 5, "dh1_3 is the state's gradient, not the cell's"
+    ratio = s.evaluate("norm(dc1_0) / norm(dc1_7)")[1]
+    assert 0.1 < ratio < 0.3, f"the cell keeps about 0.2 (the RNN kept 0.004): {ratio}"
+    play(runner, ["explain dc1_3[0,0]"])
     assert runner.done
