@@ -208,6 +208,14 @@ def _read_pair(folder: Path, pair: tuple[Path, Path]) -> tuple[np.ndarray, np.nd
     return X, labels.astype(np.int64)
 
 
+def as_images(X: np.ndarray) -> np.ndarray:
+    """Rows of side² pixels (784 for MNIST) as (n, 1, side, side) single-channel images, for a CNN."""
+    side = math.isqrt(X.shape[1])
+    if side * side != X.shape[1]:
+        raise DataError(f"{X.shape[1]} pixels per row do not make a square image")
+    return X.reshape(len(X), 1, side, side)
+
+
 def load_mnist(path: str | os.PathLike, split: str | None = None):
     """Images as (n, 784) floats in [0, 1] and labels as (n,) ints from a folder of IDX files.
 

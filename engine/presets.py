@@ -134,7 +134,7 @@ def _digits_cnn(seed: int, data=None, dtype=np.float64) -> Problem:
     X, y = datasets.load_mnist(mnist_path(data))
     model = digits_cnn_model(seed, dtype)
     return Problem("digits-cnn", PRESETS["digits-cnn"].description, model, SoftmaxCrossEntropy(),
-                   SGD(model.parameters(), lr=0.05, momentum=0.9), X.reshape(-1, 1, 28, 28), y,
+                   SGD(model.parameters(), lr=0.05, momentum=0.9), datasets.as_images(X), y,
                    batch_size=64, epochs=5, classes=[str(k) for k in range(10)])
 
 

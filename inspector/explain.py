@@ -484,16 +484,30 @@ def _flatten_backward(op, index):
 
 
 def _rnn_inputs(op) -> dict[str, str]:
-    """The roles of an RNN step op's operands, by their position (see engine/recurrent.py)."""
-    ins = list(op.inputs)
-    if op.kind == "rnn.step":
-        return dict(zip(("x", "Wx", "b", "h_prev", "Wh"), ins))
-    roles = {"h": ins[0]}
-    if len(ins) in (2, 4):
-        roles["up"] = ins[1]  # dH1_t (many-to-many) or dH1 (many-to-one, last step)
-    if len(ins) >= 3:
-        roles["dz_next"], roles["Wh"] = ins[-2], ins[-1]
+    """The roles of an RNN forward step's operands, by their position (see engine/recurrent.py)."""
+    return dict(zip(("x", "Wx", "b", "h_prev", "Wh"), op.inputs))
+
+
+def step_roles(op, now: tuple, before: tuple = (), after: tuple = ()) -> dict[str, str]:
+    """The arrays a backward timestep op of layer k at step t reads and writes, by role: ``now`` names
+    step t's (``dh`` → dh1_t), ``before`` step t−1's (``c_prev`` → c1_t−1), ``after`` step t+1's
+    (``dz_next`` → dz1_t+1); plus the layer's ``Wh`` and ``up``, the gradient from the layer above.
+    Roles whose array the op does not have (no step t+1 at the last timestep) are left out."""
+    k = re.fullmatch(r"d?h(\d+)_\d+", next(iter(op.outputs))).group(1)
+    t = op.attrs["t"]
+    names = {key: f"{key}{k}_{t}" for key in now}
+    names |= {key: f"{key.removesuffix('_prev')}{k}_{t - 1}" for key in before}
+    names |= {key: f"{key.removesuffix('_next')}{k}_{t + 1}" for key in after}
+    present = op.inputs.keys() | op.outputs.keys()
+    roles = {key: name for key, name in names.items() if name in present} | {"Wh": f"Wh{k}"}
+    up = [name for name in op.inputs if name not in roles.values()]
+    if up:
+        roles["up"] = up[0]  # dH1_t (many-to-many) or dH1 (many-to-one, last step)
     return roles
+
+
+def _rnn_back_roles(op) -> dict[str, str]:
+    return step_roles(op, ("h", "dh", "dz"), after=("dz_next",))
 
 
 def _rnn_step(op, index):
@@ -537,17 +551,17 @@ def hidden_gradient(op, index, up: str | None, next_grad: str | None, Wh: str) -
 
 
 def _rnn_step_back(op, index):
-    r, (dh, dz) = _rnn_inputs(op), list(op.outputs)
-    formula, numbers, value = hidden_gradient(op, index, r.get("up"), r.get("dz_next"), r.get("Wh"))
+    r, (dh, dz) = _rnn_back_roles(op), list(op.outputs)
+    formula, numbers, value = hidden_gradient(op, index, r.get("up"), r.get("dz_next"), r["Wh"])
     size = f"‖{dh}‖ = {fmt(float(np.linalg.norm(op.outputs[dh])))}"
     return (formula, numbers, value,
             [f"{size}: the gradient from step {op.attrs['t'] + 1} came back through {r['Wh']}ᵀ and tanh′ = 1 − h²; "
-             f"repeated step after step, that product can shrink (or grow) it" if "Wh" in r else
+             f"repeated step after step, that product can shrink (or grow) it" if "dz_next" in r else
              f"{size}: the last timestep, so only the gradient from the layer above reaches it"])
 
 
 def _rnn_dz(op, index):
-    r, (dh, dz) = _rnn_inputs(op), list(op.outputs)
+    r, (dh, dz) = _rnn_back_roles(op), list(op.outputs)
     g, h = float(op.outputs[dh][index]), float(op.inputs[r["h"]][index])
     at = idx(*index)
     return (f"{dz}{at} = {dh}{at}·(1 − {r['h']}{at}²)", f"{n(g)}·(1 − {n(h)}²)", g * (1 - h * h),
@@ -569,12 +583,6 @@ def _rnn_output(op, index):
 
 def sigmoid(a: float) -> float:
     return float(0.5 * (1 + np.tanh(0.5 * a)))
-
-
-def _lstm_names(op) -> tuple[str, int]:
-    """The layer number k and the timestep t of an LSTM step op (its first result is h{k}_t or dh{k}_t)."""
-    first = next(iter(op.outputs))
-    return re.fullmatch(r"d?h(\d+)_\d+", first).group(1), op.attrs["t"]
 
 
 GATE_NAMES = ("input gate", "forget gate", "candidate", "output gate")
@@ -626,21 +634,13 @@ def _lstm_h(op, index):
 
 
 def _lstm_back_roles(op) -> dict[str, str]:
-    k, t = _lstm_names(op)
-    roles = {key: f"{key}{k}_{t}" for key in ("c", "i", "f", "g", "o", "dh", "dc", "da")}
-    roles |= {"c_prev": f"c{k}_{t - 1}", "da_next": f"da{k}_{t + 1}", "dc_next": f"dc{k}_{t + 1}",
-              "f_next": f"f{k}_{t + 1}", "Wh": f"Wh{k}"}
-    known = set(roles.values())
-    up = [name for name in op.inputs if name not in known]
-    if up:
-        roles["up"] = up[0]  # dH1_t (many-to-many) or dH1 (many-to-one, last step)
-    return roles
+    return step_roles(op, ("c", "i", "f", "g", "o", "dh", "dc", "da"), before=("c_prev",),
+                      after=("da_next", "dc_next", "f_next"))
 
 
 def _lstm_dh(op, index):
     r = _lstm_back_roles(op)
-    next_grad = r["da_next"] if r["da_next"] in op.inputs else None
-    formula, numbers, value = hidden_gradient(op, index, r.get("up"), next_grad, r["Wh"])
+    formula, numbers, value = hidden_gradient(op, index, r.get("up"), r.get("da_next"), r["Wh"])
     return (formula, numbers, value,
             [f"‖{r['dh']}‖ = {fmt(float(np.linalg.norm(op.outputs[r['dh']])))}; k runs over all four gates' "
              f"columns of {r['Wh']}"])
@@ -654,7 +654,7 @@ def _lstm_dc(op, index):
     formula = f"{r['dc']}{at} = {r['dh']}{at}·{r['o']}{at}·(1 − tanh²{r['c']}{at})"
     numbers, value = f"{n(dh)}·{n(o)}·(1 − tanh²{n(c)})", dh * o * (1 - tc * tc)
     notes = []
-    if r["dc_next"] in a:
+    if "dc_next" in r:
         dc_next, f_next = float(a[r["dc_next"]][index]), float(a[r["f_next"]][index])
         formula += f" + {r['dc_next']}{at}·{r['f_next']}{at}"
         numbers += f" + {n(dc_next)}·{n(f_next)}"
@@ -679,7 +679,7 @@ def _lstm_da(op, index):
         return (f"{da} = {r['dc']}{at}·{r['g']}{at}·{r['i']}{at}·(1 − {r['i']}{at})",
                 f"{n(dc)}·{n(gg)}·{n(ig)}·(1 − {n(ig)})", dc * gg * ig * (1 - ig), note)
     if q == 1:
-        if r["c_prev"] not in a:
+        if "c_prev" not in r:
             return f"{da} = 0", "0", 0.0, note + ["t = 0: the forget gate had no old cell to forget"]
         cp = float(a[r["c_prev"]][i, j])
         return (f"{da} = {r['dc']}{at}·{r['c_prev']}{at}·{r['f']}{at}·(1 − {r['f']}{at})",

@@ -138,7 +138,7 @@ def load_data(source: dict, data=None, seed: int = 0, val: float = 0.1, test: fl
     if name in ("digits", "digits-cnn"):
         (X, y), test_pair, note = mnist_splits(data)
         if name == "digits-cnn":  # the CNN reads (batch, 1, 28, 28) images
-            X, test_pair = as_images(X), (as_images(test_pair[0]), test_pair[1])
+            X, test_pair = datasets.as_images(X), (datasets.as_images(test_pair[0]), test_pair[1])
         n_val = int(round(len(X) * val))
         train_pair = (X[:len(X) - n_val], y[:len(X) - n_val])
         val_pair = (X[len(X) - n_val:], y[len(X) - n_val:]) if n_val else None
@@ -154,12 +154,6 @@ def load_data(source: dict, data=None, seed: int = 0, val: float = 0.1, test: fl
     return Data(parts["train"], _nonempty(parts["val"]), _nonempty(parts["test"]), problem.classes,
                 {"preset": name}, f"{len(problem.X)} {name} {'points' if problem.X.ndim == 2 else 'examples'}, seed {seed}: {len(parts['train'][0])} train / "
                 f"{len(parts['val'][0])} validation / {len(parts['test'][0])} test", loss_kind=problem.loss.kind)
-
-
-def as_images(X: np.ndarray) -> np.ndarray:
-    """Rows of 784 pixels as (n, 1, 28, 28) single-channel images."""
-    side = math.isqrt(X.shape[1])
-    return X.reshape(len(X), 1, side, side)
 
 
 def data_source(args) -> dict:
