@@ -11,7 +11,10 @@ from .layers import Layer
 
 
 class Activation(Layer):
-    """Elementwise (or row-wise) function with no parameters."""
+    """Elementwise (or row-wise) function with no parameters: unit j of its output is unit j of its input."""
+
+    abstract = True
+    passes_units = True
 
     def trace_forward(self, Z, A, **attrs):
         s = self.sym

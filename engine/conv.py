@@ -14,6 +14,7 @@ import numpy as np
 
 from .errors import ShapeError, shape_str
 from .init import get_initializer
+from .trace import Op
 from .layers import Layer
 
 
@@ -86,6 +87,9 @@ class Conv2D(Layer):
 
     kind = "conv"
     params = ("K", "b")
+    decayed = ("K",)
+    unit_axes = {"K": 0, "b": 0}
+    unit_word = "filter"
     out_prefix = "Z"
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride: int = 1, padding: int = 0,
@@ -113,6 +117,33 @@ class Conv2D(Layer):
         k = self.kh if self.kh == self.kw else [self.kh, self.kw]
         return {"in_channels": self.in_channels, "out_channels": self.out_channels, "kernel_size": k,
                 "stride": self.stride, "padding": self.padding, "init": self.init}
+
+    def description(self) -> str:
+        extra = (f" stride {self.stride}" if self.stride != 1 else "") + (f" pad {self.padding}" if self.padding else "")
+        return f"{self.name} {self.in_channels}→{self.out_channels} {self.kh}×{self.kw}{extra}"
+
+    def output_shape(self, input_shape):
+        if input_shape is None:
+            return None
+        _, H, W = input_shape
+        p, s = self.padding, self.stride
+        return (self.out_channels, _out_size(H + 2 * p, self.kh, s), _out_size(W + 2 * p, self.kw, s))
+
+    def output_unit_axis(self, ndim: int) -> int:
+        return 1 if ndim == 4 else ndim - 1  # Z[n, f, i, j]: the map of filter f
+
+    def axis_names(self, symbol: str):
+        return ("filter", "channel") if symbol in (self.sym["K"], self.sym["dK"]) else None
+
+    def op_cost(self, op: Op) -> dict[str, int]:
+        """Forward, dK and dX each cost 2·m·F·oh·ow·C·kh·kw FLOPs (every output element is a dot
+        product of C·kh·kw terms); db sums m·F·oh·ow numbers; L2 adds 2·F·C·kh·kw to dK."""
+        cost = super().op_cost(op)
+        Z = op.role("out" if op.kind == "conv.forward" else "dout")
+        product = 2 * Z.size * self.in_channels * self.kh * self.kw
+        l2 = 2 * self.K.size if "l2" in op.attrs else 0
+        cost["flops"] = {"conv.db": Z.size, "conv.dK": product + l2}.get(op.kind, product)
+        return cost
 
     def describe(self, s):
         X, K, b, Z, dZ = s["in"], s["K"], s["b"], s["out"], s["dout"]
@@ -192,8 +223,19 @@ class _Pool2D(Layer):
                              f"kernel={kernel_size}, stride={stride}")
         super().__init__()
 
+    passes_units = True  # channel c of the pooled map is channel c of its input
+
     def config(self) -> dict:
         return {"kernel_size": self.kh if self.kh == self.kw else [self.kh, self.kw], "stride": self.stride}
+
+    def description(self) -> str:
+        return f"{self.name} {self.kh}×{self.kw}"
+
+    def output_shape(self, input_shape):
+        if input_shape is None:
+            return None
+        C, H, W = input_shape
+        return (C, _out_size(H, self.kh, self.stride), _out_size(W, self.kw, self.stride))
 
 
 class MaxPool2D(_Pool2D):
@@ -307,6 +349,9 @@ class Flatten(Layer):
 
     kind = "flatten"
     out_prefix = "F"
+
+    def output_shape(self, input_shape):
+        return None if input_shape is None else (int(np.prod(input_shape)),)
 
     def describe(self, s):
         return {"F": f"{s['out']} = flatten({s['in']}),  (m, C, H, W) → (m, C·H·W)",

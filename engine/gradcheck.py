@@ -95,29 +95,7 @@ def check_parameters(model, loss_fn, X, Y, entries, eps: float = 1e-6) -> list[G
 
 
 def neuron_entries(model, layer_name: str, neuron: int) -> list[tuple[str, tuple]]:
-    """The incoming weights ``W[:, j]`` and the bias ``b[j]`` of neuron j of a dense layer.
-
-    For a convolution, neuron j is filter j: every entry of ``K[j]`` and ``b[j]``.
-    """
-    layer = model.layer(layer_name)
-    if "K" in layer.params:
-        n_filters = layer.K.shape[0]
-        if not 0 <= neuron < n_filters:
-            raise IndexError(f"{layer_name} has filters 0..{n_filters - 1}, got {neuron}")
-        K, b = layer.sym["K"], layer.sym["b"]
-        return [(K, (neuron, *idx)) for idx in np.ndindex(*layer.K.shape[1:])] + [(b, (neuron,))]
-    if "Wx" in layer.params:  # hidden unit j of an RNN: Wx[:, j], Wh[:, j], b[j]; of an LSTM, its 4 gates'
-        n_in, n_h = layer.input_size, layer.hidden_size
-        if not 0 <= neuron < n_h:
-            raise IndexError(f"{layer_name} has hidden units 0..{n_h - 1}, got {neuron}")
-        Wx, Wh, b = layer.sym["Wx"], layer.sym["Wh"], layer.sym["b"]
-        columns = [q * n_h + neuron for q in range(layer.blocks)]
-        return ([(Wx, (k, j)) for j in columns for k in range(n_in)] + [(Wh, (k, j)) for j in columns for k in range(n_h)]
-                + [(b, (j,)) for j in columns])
-    if "W" not in layer.params:
-        raise ValueError(f"{layer_name} has no weights to check; pick a dense or conv layer")
-    n_in, n_out = layer.W.shape
-    if not 0 <= neuron < n_out:
-        raise IndexError(f"{layer_name} has neurons 0..{n_out - 1}, got {neuron}")
-    W, b = layer.sym["W"], layer.sym["b"]
-    return [(W, (k, neuron)) for k in range(n_in)] + [(b, (neuron,))]
+    """The parameter entries that make up unit ``neuron`` of a layer, as the layer declares them
+    (``Layer.unit_entries``): a dense neuron's ``W[:, j]`` and ``b[j]``, a filter's ``K[j]`` and
+    ``b[j]``, an RNN unit's ``Wx[:, j]``, ``Wh[:, j]``, ``b[j]`` (an LSTM's for each of its gates)."""
+    return model.layer(layer_name).unit_entries(neuron)

@@ -13,12 +13,41 @@ from .init import get_initializer
 from .trace import NULL_TRACER, Op
 
 
+# The roles of a layer's own symbols (``layer.sym`` keys) in the ops it emits; other keys are their own role.
+SYM_ROLES = {"in": "X", "din": "dX"}
+
+
 class Layer:
-    """Base class: a name, a tracer, a train/eval mode and the symbols its equations use."""
+    """Base class: a name, a tracer, a train/eval mode, the symbols its equations use, and the
+    protocol every caller asks instead of guessing (docs/layers.md):
+
+    - ``units()``, ``unit_entries(j)``: how many units the layer has and the parameter entries
+      that make up unit j (what ``gradcheck LAYER j`` perturbs);
+    - ``unit_of(symbol, index)``: which unit a cell of one of its arrays belongs to;
+    - ``axis_names(symbol)``: what the leading axes of one of its arrays index;
+    - ``description()``, ``summary_equation()``, ``output_shape(input_shape)``;
+    - ``decayed``: the parameters L2 decays; ``config()``: the constructor arguments for files;
+    - ``op_cost(op)``: FLOPs and bytes read and written by one of its ops.
+
+    Every subclass registers itself in ``Layer.registry`` under its class name (a base that sets
+    ``abstract = True`` in its own body does not), so model files, presets and front ends find
+    it without a list.
+    """
 
     kind = "layer"
     params: tuple[str, ...] = ()
+    decayed: tuple[str, ...] = ()  # parameters that L2 regularization shrinks (weights, not biases)
+    unit_axes: dict[str, int] = {}  # parameter → the axis that indexes its units (W: 1, b: 0)
+    blocks = 1  # unit j owns column q·n + j of each of ``blocks`` blocks (an LSTM's four gates)
+    unit_word = "unit"  # what the docs and errors call a unit: neuron, filter, hidden unit
+    passes_units = False  # elementwise layers: unit j of the output is unit j of the input
     out_prefix = "A"
+    registry: dict[str, type["Layer"]] = {}
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if not cls.__name__.startswith("_") and not cls.__dict__.get("abstract", False):
+            Layer.registry[cls.__name__] = cls
 
     def __init__(self):
         self.name = self.kind
@@ -49,8 +78,15 @@ class Layer:
         """Constructor arguments, JSON-ready: the architecture part of a saved model."""
         return {}
 
-    def emit(self, phase: str, kind: str, equation: str, inputs: dict, outputs: dict, **attrs):
-        self.tracer.record(Op(phase, self.name, kind, equation, inputs, outputs, attrs))
+    def emit(self, phase: str, kind: str, equation: str, inputs: dict, outputs: dict,
+             roles: dict[str, str] | None = None, **attrs):
+        """Report one op to the tracer, its operands' roles taken from the layer's symbol table
+        (plus ``roles`` for symbols the table does not hold, such as one timestep's ``h1_3``)."""
+        present = inputs.keys() | outputs.keys()
+        named = {SYM_ROLES.get(key, key): sym for key, sym in self.sym.items() if sym in present}
+        if roles:
+            named.update((role, sym) for role, sym in roles.items() if sym in present)
+        self.tracer.record(Op(phase, self.name, kind, equation, inputs, outputs, attrs, roles=named))
 
     def check_input(self, X: np.ndarray, n_features: int) -> None:
         if X.ndim != 2 or X.shape[1] != n_features:
@@ -58,6 +94,78 @@ class Layer:
                 f"{self.name}: expected input of shape (batch, {n_features}), "
                 f"got {shape_str(X.shape)}"
             )
+
+    # -- what the layer says about itself ------------------------------------------------
+    def description(self) -> str:
+        """One line: the name and the sizes (``dense2 256→64``, ``relu1``)."""
+        return self.name
+
+    def summary_equation(self) -> str:
+        """The equation of the forward op, the first if there are several (the model summary's)."""
+        return next(iter(self.equations.values()), "").split(",  ")[0].split(";  ")[0]
+
+    def output_shape(self, input_shape: tuple[int, ...] | None) -> tuple[int, ...] | None:
+        """The shape of one example's output for one example's input shape (no batch axis);
+        None where it depends on an input shape that is not known (None)."""
+        return None if input_shape is None else tuple(input_shape)
+
+    def units(self) -> int:
+        """How many units (neurons, filters, hidden units) own this layer's parameters; 0 if none."""
+        if not self.unit_axes:
+            return 0
+        param, axis = next(iter(self.unit_axes.items()))
+        return getattr(self, param).shape[axis] // self.blocks
+
+    def unit_entries(self, j: int) -> list[tuple[str, tuple]]:
+        """The parameter entries ``(symbol, index)`` that make up unit j, parameter by parameter."""
+        n = self.units()
+        if not n:
+            raise ValueError(f"{self.name} has no weights to check; pick a layer with parameters")
+        if not 0 <= j < n:
+            raise IndexError(f"{self.name} has {self.unit_word}s 0..{n - 1}, got {j}")
+        entries = []
+        for param, axis in self.unit_axes.items():
+            shape = getattr(self, param).shape
+            rest = shape[:axis] + shape[axis + 1:]
+            for q in range(self.blocks):
+                column = q * n + j
+                entries += [(self.sym[param], idx[:axis] + (column,) + idx[axis:]) for idx in np.ndindex(*rest)]
+        return entries
+
+    def unit_of(self, symbol: str, index: tuple) -> int | None:
+        """The unit that a cell of one of this layer's arrays belongs to, or None.
+
+        A parameter (and its gradient) by its unit axis; the output (and its gradient) by its
+        last axis for a dense-like layer, by ``output_unit_axis``. Layers with other arrays
+        (a timestep's state) extend this."""
+        n = self.units()
+        if not n or not index:
+            return None
+        for param, axis in self.unit_axes.items():
+            if symbol in (self.sym[param], self.sym["d" + param]) and len(index) > axis:
+                return int(index[axis]) % n
+        if symbol in (self.sym["out"], self.sym["dout"]) and len(index) > self.output_unit_axis(len(index)):
+            return int(index[self.output_unit_axis(len(index))]) % n
+        return None
+
+    def output_unit_axis(self, ndim: int) -> int:
+        """The axis of the output that indexes units: the last (columns) by default."""
+        return ndim - 1
+
+    def axis_names(self, symbol: str) -> tuple[str, ...] | None:
+        """What the leading axes of a 3-D or 4-D array of this layer index (``("filter", "channel")``
+        for a kernel), or None to let the viewer use its default (example, channel)."""
+        return None
+
+    def op_cost(self, op: Op) -> dict[str, int]:
+        """FLOPs and bytes read and written by one of this layer's ops, from the shapes.
+
+        The default counts one FLOP per result element (an elementwise op); layers override it
+        for their products."""
+        written = sum(np.asarray(a).nbytes for a in op.outputs.values())
+        read = sum(np.asarray(a).nbytes for k, a in op.inputs.items())
+        flops = sum(np.asarray(a).size for a in op.outputs.values())
+        return {"flops": int(flops), "bytes_read": int(read), "bytes_written": int(written)}
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.config().items())
@@ -77,6 +185,9 @@ class Dense(Layer):
 
     kind = "dense"
     params = ("W", "b")
+    decayed = ("W",)
+    unit_axes = {"W": 1, "b": 0}
+    unit_word = "neuron"
     out_prefix = "Z"
 
     def __init__(self, n_in: int, n_out: int, init: str = "he", seed: int | None = None):
@@ -95,6 +206,23 @@ class Dense(Layer):
 
     def config(self) -> dict:
         return {"n_in": self.n_in, "n_out": self.n_out, "init": self.init}
+
+    def description(self) -> str:
+        return f"{self.name} {self.n_in}→{self.n_out}"
+
+    def output_shape(self, input_shape):
+        return (*(input_shape or (None,))[:-1], self.n_out)  # (n_out,), or (T, n_out) for a sequence
+
+    def op_cost(self, op: Op) -> dict[str, int]:
+        """``Z = X·W + b``, ``dW = Xᵀ·dZ`` and ``dX = dZ·Wᵀ`` each cost 2·rows·n_in·n_out FLOPs (a
+        multiply and an add per term; the bias add is not counted, as is usual); ``db`` sums
+        rows·n_out numbers; L2 adds 2·n_in·n_out to dW. rows = m, or m·T for a sequence batch."""
+        cost = super().op_cost(op)
+        rows = op.role("out" if op.kind == "dense.forward" else "dout").size // self.n_out
+        product = 2 * rows * self.n_in * self.n_out
+        l2 = 2 * self.n_in * self.n_out if "l2" in op.attrs else 0
+        cost["flops"] = {"dense.db": rows * self.n_out, "dense.dW": product + l2}.get(op.kind, product)
+        return cost
 
     def describe(self, s):
         return {
@@ -159,6 +287,7 @@ class Dropout(Layer):
 
     kind = "dropout"
     out_prefix = "D"
+    passes_units = True
 
     def __init__(self, p: float = 0.5, seed: int | None = None):
         if not 0.0 <= float(p) < 1.0:

@@ -34,7 +34,11 @@ class Loss:
         return {}
 
     def emit(self, phase, kind, equation, inputs, outputs, **attrs):
-        self.tracer.record(Op(phase, self.name, kind, equation, inputs, outputs, attrs))
+        """Report one op; its roles: ``X`` the network output it reads, ``Y``, ``P``, ``L``, ``dX``."""
+        present = inputs.keys() | outputs.keys()
+        roles = {role: sym for role, sym in (("X", self.in_sym), ("Y", "Y"), ("P", "P"), ("L", "L"),
+                                             ("dX", self.sym["din"])) if sym in present}
+        self.tracer.record(Op(phase, self.name, kind, equation, inputs, outputs, attrs, roles=roles))
 
     def classify(self, out: np.ndarray) -> np.ndarray:
         """The class each row of the network output predicts."""

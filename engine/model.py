@@ -19,13 +19,8 @@ from .layers import Dense, Dropout, Layer
 from .recurrent import LSTM, RNN, Recurrent
 from .trace import NULL_TRACER, Op, Tracer
 
-LAYER_TYPES: dict[str, type[Layer]] = {
-    cls.__name__: cls for cls in (Dense, ReLU, LeakyReLU, Sigmoid, Tanh, Softmax, Dropout)
-}
-LAYER_TYPES.update({cls.__name__: cls for cls in (Conv2D, MaxPool2D, AvgPool2D, Flatten)})
-DECAYED = ("W", "K")  # parameters that L2 regularization shrinks (weights and kernels, not biases)
-LAYER_TYPES.update(RNN=RNN, LSTM=LSTM)
-DECAYED += ("Wx", "Wh")  # an RNN's input and recurrent weights
+# Every layer class registers itself (engine/layers.py); importing the modules above fills this.
+LAYER_TYPES: dict[str, type[Layer]] = Layer.registry
 
 
 class Parameter:
@@ -72,22 +67,6 @@ class History:
 
     def __getitem__(self, key: str) -> list[float]:
         return self.history[key]
-
-
-def short_description(layer: Layer) -> str:
-    """``conv1 1→8 5×5``, ``maxpool1 2×2``, ``rnn1 1→8``, ``dense2 256→64``, ``relu1``."""
-    c = layer.config()
-    size = lambda k: f"{k}×{k}" if isinstance(k, int) else "×".join(map(str, k))
-    if "out_channels" in c:
-        extra = (f" stride {c['stride']}" if c["stride"] != 1 else "") + (f" pad {c['padding']}" if c["padding"] else "")
-        return f"{layer.name} {c['in_channels']}→{c['out_channels']} {size(c['kernel_size'])}{extra}"
-    if "hidden_size" in c:
-        return f"{layer.name} {c['input_size']}→{c['hidden_size']}" + (" (sequences)" if c["return_sequences"] else "")
-    if "n_out" in c:
-        return f"{layer.name} {c['n_in']}→{c['n_out']}"
-    if "kernel_size" in c:
-        return f"{layer.name} {size(c['kernel_size'])}"
-    return layer.name
 
 
 class Sequential:
@@ -187,7 +166,7 @@ class Sequential:
             raise ValueError(f"l2 must be a number ≥ 0, got {value}")
         self._l2 = value
         for layer in self.layers:
-            if any(p in DECAYED for p in layer.params):
+            if layer.decayed:
                 layer.l2 = value
 
     def astype(self, dtype) -> "Sequential":
@@ -224,11 +203,15 @@ class Sequential:
         for layer in reversed(self.layers):
             dOut = layer.backward(dOut)
 
+    def decayed_parameters(self) -> list[Parameter]:
+        """The parameters L2 shrinks, as each layer declares (weights and kernels, not biases)."""
+        return [p for p in self._params if p.attr in p.layer.decayed]
+
     def l2_penalty(self, m: int) -> float:
         """``(λ/2m)·Σ‖W‖²`` over the weight matrices (not the biases)."""
         if not self._l2:
             return 0.0
-        total = sum(float(np.sum(p.value * p.value)) for p in self._params if p.attr in DECAYED)
+        total = sum(float(np.sum(p.value * p.value)) for p in self.decayed_parameters())
         return self._l2 / (2 * m) * total
 
     def loss(self, X, Y, loss_fn) -> float:
@@ -249,11 +232,11 @@ class Sequential:
             m = out.shape[0]
             L_data, L = L, L + self.l2_penalty(m)
             if tracer.enabled:
-                weights = [p for p in self._params if p.attr in DECAYED]
+                weights = self.decayed_parameters()
                 tracer.record(Op("loss", "l2", "l2.penalty",  # layer "l2": op name l2.loss.L, unique
                                  "L ← L + (λ/2m)·Σ‖W‖²  (" + ", ".join(p.symbol for p in weights) + ")",
                                  {"L": np.asarray(L_data), **{p.symbol: p.value for p in weights}},
-                                 {"L": np.asarray(L)}, {"l2": self._l2, "m": m}))
+                                 {"L": np.asarray(L)}, {"l2": self._l2, "m": m}, roles={"L": "L"}))
         self.backward(loss_fn.backward())
         optimizer.step()
         self.iteration += 1
@@ -323,7 +306,7 @@ class Sequential:
         if all(isinstance(l, Dense) or not l.params for l in self.layers):
             dense = [l for l in self.layers if isinstance(l, Dense)]
             return " → ".join(str(n) for n in [dense[0].n_in] + [l.n_out for l in dense])
-        return " → ".join(short_description(l) for l in self.layers)
+        return " → ".join(l.description() for l in self.layers)
 
     def predict(self, X, batch_size: int = 1024) -> np.ndarray:
         """Network outputs in eval mode (dropout off), computed in batches, untraced."""
@@ -339,12 +322,39 @@ class Sequential:
         return np.concatenate(outs) if outs else np.zeros((0,) + self.output_shape(), self.dtype)
 
     def output_shape(self) -> tuple[int, ...]:
+        """The width of one example's output, ``(n_out,)``, as the layers declare it."""
+        shape = None
+        for layer in self.layers:
+            shape = layer.output_shape(shape)
+        if not shape or shape[-1] is None:
+            raise ValueError("this model has no layer that fixes its output width")
+        return (shape[-1],)
+
+    def unit_of(self, symbol: str, index: tuple) -> tuple[Layer, int] | None:
+        """The layer and unit that a cell of any array of an iteration belongs to, as the layers
+        say: ``W1[:,j]``, ``Z1[:,j]``, ``A1[:,j]`` → (dense1, j); an optimizer's ``vW1`` as ``W1``.
+        Through an elementwise layer (an activation, dropout, pooling) the unit of its output is
+        the unit of its input, so the search goes on below it with its input's symbol."""
+        if symbol not in self._by_name and symbol[1:] in self._by_name and not Op.is_gradient(symbol):
+            symbol = symbol[1:]  # vW1, mK1: an optimizer's state of W1, K1
         for layer in reversed(self.layers):
-            if isinstance(layer, Recurrent) and not layer.return_sequences:
-                return (layer.hidden_size,)
-            if isinstance(layer, Dense):
-                return (layer.n_out,)
-        raise ValueError("this model has no layer that fixes its output width")
+            unit = layer.unit_of(symbol, index)
+            if unit is not None:
+                return layer, unit
+            own = {v for key, v in layer.sym.items() if key not in ("in", "din")}
+            if layer.passes_units and symbol in own:
+                symbol = layer.sym["din" if Op.is_gradient(symbol) else "in"]
+        return None
+
+    def axis_names(self, symbol: str) -> tuple[str, ...] | None:
+        """What the leading axes of a 3-D/4-D array index, if its layer says (a kernel's filters)."""
+        if symbol not in self._by_name and symbol[1:] in self._by_name:
+            symbol = symbol[1:]  # vK1, mK1: laid out like K1
+        for layer in self.layers:
+            names = layer.axis_names(symbol)
+            if names:
+                return names
+        return None
 
     def evaluate(self, X, Y, loss_fn) -> dict[str, float]:
         """Data loss (without the L2 penalty) and accuracy on (X, Y), in eval mode."""
@@ -396,8 +406,7 @@ class Sequential:
         for layer in self.layers:
             count = sum(getattr(layer, a).size for a in layer.params)
             total += count
-            eq = next((layer.equations[k] for k in ("Z", "h", "A", "D", "S", "F") if k in layer.equations), "")
-            rows.append((layer.name, eq.split(",  ")[0].split(";  ")[0], count))  # the first equation only
+            rows.append((layer.name, layer.summary_equation(), count))
         width = max([28] + [len(eq) for _, eq, _ in rows])
         lines = [f"{'layer':<12} {'computes':<{width}} {'parameters':>10}"]
         lines += [f"{name:<12} {eq:<{width}} {count:>10,}" for name, eq, count in rows]

@@ -25,7 +25,12 @@ class Optimizer:
         self.state = {p.name: {s: np.zeros_like(p.value) for s in self.slots} for p in self.params}
 
     def emit(self, p, kind, equation, inputs, outputs, **attrs):
-        self.tracer.record(Op("update", p.layer.name, kind, equation, inputs, outputs, attrs))
+        """Report one update op; its roles: ``W`` the parameter, ``dW`` its gradient, and each
+        state slot by its letter (``v``, ``m``), whatever the parameter is called."""
+        present = inputs.keys() | outputs.keys()
+        names = {"W": p.symbol, "dW": "d" + p.symbol} | {slot: slot + p.symbol for slot in ("v", "m")}
+        roles = {role: sym for role, sym in names.items() if sym in present}
+        self.tracer.record(Op("update", p.layer.name, kind, equation, inputs, outputs, attrs, roles=roles))
 
     def zero_grad(self) -> None:
         """Set every gradient to 0 (backward overwrites them anyway; here for PyTorch habits)."""

@@ -36,7 +36,11 @@ class Recurrent(Layer):
     ``n_h`` columns (1 block for the RNN, one per gate for the LSTM), the input checks, and the
     parameter gradients summed over time from the stacked pre-activation gradients."""
 
+    abstract = True
     params = ("Wx", "Wh", "b")
+    decayed = ("Wx", "Wh")
+    unit_axes = {"Wx": 1, "Wh": 1, "b": 0}
+    unit_word = "hidden unit"
     out_prefix = "H"
     blocks = 1
     pre = "z"  # the stacked pre-activation gradient is d{pre}{k}: dz1 (RNN), da1 (LSTM)
@@ -62,6 +66,43 @@ class Recurrent(Layer):
     def config(self) -> dict:
         return {"input_size": self.input_size, "hidden_size": self.hidden_size,
                 "return_sequences": self.return_sequences, "init": self.init}
+
+    def description(self) -> str:
+        return f"{self.name} {self.input_size}→{self.hidden_size}" + (" (sequences)" if self.return_sequences else "")
+
+    def output_shape(self, input_shape):
+        T = input_shape[0] if input_shape is not None and len(input_shape) == 2 else None
+        return (T, self.hidden_size) if self.return_sequences else (self.hidden_size,)
+
+    def unit_of(self, symbol: str, index: tuple) -> int | None:
+        """Besides the parameters and the output: every per-timestep state and gradient
+        (``h1_3``, ``dz1_3``, an LSTM's gates ``f1_3`` and its ``da1_3`` of 4·n_h columns) and the
+        stacks ``h1``, ``dz1``: unit j is column j (of each gate block)."""
+        found = super().unit_of(symbol, index)
+        if found is not None or not index:
+            return found
+        _, _, t = symbol.rpartition("_")
+        steps = self.step_symbols(int(t)) if t.isdigit() else {}
+        mine = {v for key, v in steps.items() if key != "x"} | {f"h{self.k}", f"d{self.pre}{self.k}"}
+        return int(index[-1]) % self.hidden_size if symbol in mine else None
+
+    def op_cost(self, op) -> dict[str, int]:
+        """A step's products x_t·Wx and h_t−1·Wh cost 2·m·(n_in + n_h)·blocks·n_h FLOPs forward and
+        about as much again back through Wh (plus the elementwise gate math); the gradients
+        through time cost 2·m·T·n·blocks·n_h each."""
+        cost = super().op_cost(op)
+        n, g = self.hidden_size, self.blocks * self.hidden_size
+        if op.kind.endswith(".step"):
+            m = op.role("x").shape[0]
+            cost["flops"] = 2 * m * (self.input_size + (n if "h_prev" in op.roles else 0)) * g + 10 * m * g
+        elif op.kind.endswith(".step_back"):
+            m = next(iter(op.outputs.values())).shape[0]
+            cost["flops"] = (2 * m * g * n if "Wh" in op.roles else 0) + 10 * m * g
+        elif op.kind.endswith((".dWx", ".dWh", ".dX")):
+            rows = op.role("d" + self.pre).size // g
+            width = self.hidden_size if op.kind.endswith(".dWh") else self.input_size
+            cost["flops"] = 2 * rows * width * g
+        return cost
 
     @property
     def k(self) -> str:
@@ -106,7 +147,7 @@ class Recurrent(Layer):
         T = H.shape[1]
         steps = range(T) if self.return_sequences else [T - 1]
         self.emit("forward", f"{self.kind}.output", self.equations["H"],
-                  {f"h{self.k}_{t}": H[:, t] for t in steps}, {self.sym["out"]: out})
+                  {f"h{self.k}_{t}": H[:, t] for t in steps}, {self.sym["out"]: out}, roles={"h": f"h{self.k}_{T - 1}"})
 
     def gradients_through_time(self, dA: np.ndarray) -> np.ndarray | None:
         """dWx, dWh, db (and dX) from the stacked pre-activation gradients ``dA`` (m, T, blocks·n_h)."""
@@ -124,17 +165,18 @@ class Recurrent(Layer):
             l2 = {"l2": self.l2, "m": m} if self.l2 else {}
             suffix = "  + (λ/m)·{}" if self.l2 else ""
             decayed = {name: ({s[name]: getattr(self, name)} if self.l2 else {}) for name in ("Wx", "Wh")}
+            stacks = {"h": hs, "d" + self.pre: ds}
             self.emit("backward", f"{kind}.dWx", self.equations["dWx"] + suffix.format(s["Wx"]),
-                      {s["in"]: X, ds: dA, **decayed["Wx"]}, {s["dWx"]: self.dWx}, **l2)
+                      {s["in"]: X, ds: dA, **decayed["Wx"]}, {s["dWx"]: self.dWx}, roles=stacks, **l2)
             self.emit("backward", f"{kind}.dWh", self.equations["dWh"] + suffix.format(s["Wh"]),
-                      {hs: H, ds: dA, **decayed["Wh"]}, {s["dWh"]: self.dWh}, **l2)
-            self.emit("backward", f"{kind}.db", self.equations["db"], {ds: dA}, {s["db"]: self.db})
+                      {hs: H, ds: dA, **decayed["Wh"]}, {s["dWh"]: self.dWh}, roles=stacks, **l2)
+            self.emit("backward", f"{kind}.db", self.equations["db"], {ds: dA}, {s["db"]: self.db}, roles=stacks)
         if not self.need_dX:
             return None  # the first layer's input needs no gradient
         dX = dA @ Wx.T
         if self.tracer.enabled:
             self.emit("backward", f"{kind}.dX", self.equations["dX"], {f"d{self.pre}{self.k}": dA, s["Wx"]: Wx},
-                      {s["din"]: dX})
+                      {s["din"]: dX}, roles={"d" + self.pre: f"d{self.pre}{self.k}"})
         return dX
 
 
@@ -190,7 +232,8 @@ class RNN(Recurrent):
                 inputs = {n["x"]: X[:, t], s["Wx"]: Wx, s["b"]: b}
                 if t > 0:
                     inputs |= {n["h_prev"]: H[:, t - 1], s["Wh"]: Wh}
-                self.emit("forward", "rnn.step", self.step_equation("h", t, T), inputs, {n["h"]: H[:, t]}, t=t)
+                self.emit("forward", "rnn.step", self.step_equation("h", t, T), inputs, {n["h"]: H[:, t]},
+                          roles=n, t=t)
         self.X, self.H = X, H  # backward needs the inputs and every state
         out = H if self.return_sequences else H[:, -1]
         if tracing:
@@ -217,7 +260,7 @@ class RNN(Recurrent):
                 if t < T - 1:
                     inputs |= {n["dz_next"]: dZ[:, t + 1], s["Wh"]: Wh}
                 self.emit("backward", "rnn.step_back", self.step_equation("dh", t, T), inputs,
-                          {n["dh"]: dh_all[:, t], n["dz"]: dZ[:, t]},
+                          {n["dh"]: dh_all[:, t], n["dz"]: dZ[:, t]}, roles=n,
                           t=t, norm=float(np.linalg.norm(dh_all[:, t])))
         return self.gradients_through_time(dZ)
 
@@ -317,7 +360,7 @@ class LSTM(Recurrent):
                 if t > 0:
                     inputs |= {names["h_prev"]: H[:, t - 1], s["Wh"]: Wh, names["c_prev"]: C[:, t - 1]}
                 outputs = {names["h"]: H[:, t], names["c"]: C[:, t]} | {names[q]: v for q, v in zip(self.GATES, (i, f, g, o))}
-                self.emit("forward", "lstm.step", self.step_equation("h", t, T), inputs, outputs, t=t)
+                self.emit("forward", "lstm.step", self.step_equation("h", t, T), inputs, outputs, roles=names, t=t)
         self.X, self.H, self.C, self.G = X, H, C, G  # backward needs the inputs, states and gates
         out = H if self.return_sequences else H[:, -1]
         if tracing:
@@ -359,6 +402,6 @@ class LSTM(Recurrent):
                 if t > 0:
                     inputs[names["c_prev"]] = C[:, t - 1]
                 self.emit("backward", "lstm.step_back", self.step_equation("dh", t, T), inputs,
-                          {names["dh"]: dh_all[:, t], names["dc"]: dc, names["da"]: dA[:, t]},
+                          {names["dh"]: dh_all[:, t], names["dc"]: dc, names["da"]: dA[:, t]}, roles=names,
                           t=t, norm=float(np.linalg.norm(dh_all[:, t])))
         return self.gradients_through_time(dA)

@@ -24,7 +24,13 @@ class Op:
     ``inputs``/``outputs`` map symbols (``X``, ``W1``, ``Z1``) to the arrays the code used,
     live views: a tracer that keeps them must copy them, and a tracer may also change an
     output in place before the code goes on (that is how the debugger applies an edit).
-    ``attrs`` holds the scalars of the op (learning rate, batch size m, leak α, …).
+    ``attrs`` holds the scalars of the op (learning rate, batch size m, leak α, …; ``t`` for a
+    timestep op). ``roles`` says which operand plays which part, filled by the layer that emits
+    the op from its own symbol table: role → symbol, e.g. ``{"X": "A1", "W": "W2", "b": "b2",
+    "out": "Z2"}``. Readers (explain, the matrix views, gradcheck) ask roles, never positions.
+    The roles every layer uses: ``X`` its input, ``out`` its output, ``dout`` the gradient from
+    above, ``dX`` the gradient it sends down, a parameter by its attribute (``W``, ``K``, ``Wx``)
+    and its gradient with a ``d`` (``dW``); a layer may add its own (``mask``, ``h_prev``).
     """
 
     phase: str
@@ -35,6 +41,20 @@ class Op:
     outputs: dict[str, np.ndarray]
     attrs: dict[str, Any] = field(default_factory=dict)
     index: int = -1
+    roles: dict[str, str] = field(default_factory=dict)
+
+    def role(self, role: str) -> np.ndarray:
+        """The array that plays ``role`` (``op.role("W")``); KeyError names the roles it has."""
+        try:
+            return self.arrays[self.roles[role]]
+        except KeyError:
+            raise KeyError(f"{self.kind} op {self.name} has no {role!r} operand; its roles: "
+                           f"{', '.join(self.roles) or 'none'}") from None
+
+    @property
+    def t(self) -> int | None:
+        """The timestep of a recurrent step op, else None."""
+        return self.attrs.get("t")
 
     @property
     def result(self) -> str:
