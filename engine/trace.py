@@ -53,8 +53,8 @@ class Op:
 
     @property
     def t(self) -> int | None:
-        """The timestep of a recurrent step op, else None."""
-        return self.attrs.get("t")
+        """The timestep of a recurrent step op, else None (Adam's attr ``t`` counts updates)."""
+        return self.attrs.get("t") if self.phase in ("forward", "backward") else None
 
     @property
     def result(self) -> str:
