@@ -88,7 +88,7 @@ def test_every_op_kind_of_the_adam_and_l2_paths_has_roles():
     tape = traced_iteration(p)
     kinds = {op.kind: op for op in reversed(tape)}  # the first op of each kind
     assert {"adam.m", "adam.v", "adam.update", "l2.penalty"} <= set(kinds)
-    assert kinds["dense.dW"].roles["W"] == "W2"  # the decayed weight an L2 gradient reads
+    assert kinds["dense.dW"].roles["W"] == "W3"  # the decayed weight an L2 gradient reads (moons: 2-16-16-2)
     assert kinds["l2.penalty"].roles == {"L": "L"}
 
 
