@@ -7,14 +7,14 @@ from typing import Callable
 import numpy as np
 
 from . import datasets
-from .activations import ReLU, Sigmoid
+from .activations import ReLU
+from .build import mlp, optimizer
 from .conv import Conv2D, Flatten, MaxPool2D
-from .errors import DataError
 from .layers import Dense
 from .losses import MSE, Loss, SoftmaxCrossEntropy
 from .model import Sequential
 from .recurrent import LSTM, RNN
-from .optim import SGD, Adam, Optimizer
+from .optim import Optimizer
 
 DEFAULT = "moons"
 MNIST_ENV = datasets.MNIST_ENV["mnist"]
@@ -46,20 +46,16 @@ class Preset:
 
 def _xor(seed: int, data=None, dtype=np.float64) -> Problem:
     X, y = datasets.xor()
-    model = Sequential(Dense(2, 2, init="xavier"), Sigmoid(), Dense(2, 1, init="xavier"), Sigmoid(),
-                       seed=seed, dtype=dtype)
-    return Problem("xor", PRESETS["xor"].description, model, MSE(), SGD(model.parameters(), lr=2.0),
+    model = mlp([2, 2, 1], "sigmoid", "xavier", output="sigmoid", seed=seed, dtype=dtype)
+    return Problem("xor", PRESETS["xor"].description, model, MSE(), optimizer("sgd", model.parameters(), lr=2.0),
                    X, y[:, None].astype(float), batch_size=4, epochs=2000, classes=["0", "1"])
 
 
 def _toy_relu(name, X, y, hidden, seed, dtype, lr, epochs) -> Problem:
     sizes = [2, *hidden, int(y.max()) + 1]
-    layers = []
-    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
-        layers += [Dense(n_in, n_out, init="he"), ReLU()]
-    model = Sequential(*layers[:-1], seed=seed, dtype=dtype)
+    model = mlp(sizes, "relu", "he", seed=seed, dtype=dtype)
     return Problem(name, PRESETS[name].description, model, SoftmaxCrossEntropy(),
-                   SGD(model.parameters(), lr=lr, momentum=0.9), X, y, batch_size=16, epochs=epochs,
+                   optimizer("momentum", model.parameters(), lr=lr), X, y, batch_size=16, epochs=epochs,
                    classes=[str(k) for k in range(sizes[-1])])
 
 
@@ -82,7 +78,7 @@ def _seq(seed: int, data=None, dtype=np.float64, cell=RNN, name="seq") -> Proble
     X, y = datasets.bit_sums(400, length=8, noise=0.1, seed=seed)
     model = Sequential(cell(1, 8), Dense(8, 2, init="xavier"), seed=seed, dtype=dtype)
     return Problem(name, PRESETS[name].description, model, SoftmaxCrossEntropy(),
-                   Adam(model.parameters(), lr=0.02), X, y, batch_size=16, epochs=30,
+                   optimizer("adam", model.parameters(), lr=0.02), X, y, batch_size=16, epochs=30,
                    classes=["< 4 ones", "≥ 4 ones"])
 
 
@@ -100,10 +96,9 @@ def mnist_path(data=None) -> str:
 
 def _digits(seed: int, data=None, dtype=np.float64, hidden: int = 128) -> Problem:
     X, y = datasets.load_mnist(mnist_path(data))
-    model = Sequential(Dense(784, hidden, init="he"), ReLU(), Dense(hidden, 10, init="he"),
-                       seed=seed, dtype=dtype)
+    model = mlp([784, hidden, 10], "relu", "he", seed=seed, dtype=dtype)
     return Problem("digits", PRESETS["digits"].description, model, SoftmaxCrossEntropy(),
-                   SGD(model.parameters(), lr=0.05, momentum=0.9), X, y, batch_size=64, epochs=15,
+                   optimizer("momentum", model.parameters(), lr=0.05), X, y, batch_size=64, epochs=15,
                    classes=[str(k) for k in range(10)])
 
 
@@ -111,7 +106,7 @@ def _bars(seed: int, data=None, dtype=np.float64) -> Problem:
     X, y = datasets.bars(200, size=6, seed=seed)
     model = Sequential(Conv2D(1, 2, 3), ReLU(), Flatten(), Dense(2 * 4 * 4, 2), seed=seed, dtype=dtype)
     return Problem("bars", PRESETS["bars"].description, model, SoftmaxCrossEntropy(),
-                   Adam(model.parameters(), lr=0.02), X, y, batch_size=16, epochs=30,
+                   optimizer("adam", model.parameters(), lr=0.02), X, y, batch_size=16, epochs=30,
                    classes=["horizontal", "vertical"])
 
 
@@ -120,7 +115,7 @@ def _segments(seed: int, data=None, dtype=np.float64) -> Problem:
     model = Sequential(Conv2D(1, 8, 3, padding=1), ReLU(), MaxPool2D(2), Flatten(), Dense(8 * 6 * 5, 10),
                        seed=seed, dtype=dtype)
     return Problem("segments", PRESETS["segments"].description, model, SoftmaxCrossEntropy(),
-                   Adam(model.parameters(), lr=0.01), X, y, batch_size=32, epochs=30,
+                   optimizer("adam", model.parameters(), lr=0.01), X, y, batch_size=32, epochs=30,
                    classes=[str(k) for k in range(10)])
 
 
@@ -134,7 +129,7 @@ def _digits_cnn(seed: int, data=None, dtype=np.float64) -> Problem:
     X, y = datasets.load_mnist(mnist_path(data))
     model = digits_cnn_model(seed, dtype)
     return Problem("digits-cnn", PRESETS["digits-cnn"].description, model, SoftmaxCrossEntropy(),
-                   SGD(model.parameters(), lr=0.05, momentum=0.9), datasets.as_images(X), y,
+                   optimizer("momentum", model.parameters(), lr=0.05), datasets.as_images(X), y,
                    batch_size=64, epochs=5, classes=[str(k) for k in range(10)])
 
 

@@ -8,11 +8,12 @@ from rich.console import Console
 from rich.markup import escape
 
 from engine import PRESETS, EngineError, RecordingTracer, load_preset
+from engine.build import NAMES
 from engine.presets import DEFAULT
 
 from .render import array_view, op_header, shape_line
 from .session import SessionError
-from .training import OPTIMIZER_CHOICES
+from .training import name_flag
 
 
 def add_source_args(p: argparse.ArgumentParser) -> None:
@@ -114,13 +115,13 @@ def add_training_parsers(sub) -> None:
     train = sub.add_parser("train", help="train a network with a progress bar; save the model, its history and plots")
     add_data_args(train, "network and dataset to start from (digits: MNIST from --data)")
     train.add_argument("--layers", metavar="SIZES", help="layer sizes, e.g. 784,128,10 (input first, classes last)")
-    train.add_argument("--activation", choices=["relu", "sigmoid", "tanh", "leakyrelu"], help="hidden activation (relu)")
-    train.add_argument("--init", choices=["he", "xavier", "small", "zeros"], help="weight init (he for relu, else xavier)")
+    train.add_argument("--activation", choices=NAMES["activation"], type=name_flag("activation"), help="hidden activation (relu)")
+    train.add_argument("--init", choices=NAMES["initializer"], type=name_flag("initializer"), help="weight init (he for relu, else xavier)")
     train.add_argument("--dropout", type=float, metavar="P", help="dropout after each hidden layer (0)")
     train.add_argument("--epochs", type=int, help="passes over the training data (the preset's)")
     train.add_argument("--batch-size", type=int, help="examples per update (the preset's)")
     train.add_argument("--lr", type=float, help="learning rate (the preset's)")
-    train.add_argument("--optimizer", choices=OPTIMIZER_CHOICES, help="update rule (the preset's; momentum is 0.9)")
+    train.add_argument("--optimizer", choices=NAMES["optimizer"], type=name_flag("optimizer"), help="update rule (the preset's; momentum is 0.9)")
     train.add_argument("--l2", type=float, help="L2 strength λ (0)")
     train.add_argument("--seed", type=int, default=0, help="seed for weights, shuffling and splits (0)")
     train.add_argument("--dtype", choices=["float32", "float64"], default="float32", help="float32 (fast, default) or float64")
@@ -142,8 +143,8 @@ def add_training_parsers(sub) -> None:
                        help="hidden layer sizes of a dense network, comma-separated (128; a CNN or RNN preset "
                             "keeps its own network)")
     sweep.add_argument("--l2", default="0", metavar="LIST", help="L2 strengths, comma-separated (0)")
-    sweep.add_argument("--activation", choices=["relu", "sigmoid", "tanh", "leakyrelu"], default="relu")
-    sweep.add_argument("--optimizer", choices=OPTIMIZER_CHOICES, help="update rule (the preset's)")
+    sweep.add_argument("--activation", choices=NAMES["activation"], type=name_flag("activation"), default="relu")
+    sweep.add_argument("--optimizer", choices=NAMES["optimizer"], type=name_flag("optimizer"), help="update rule (the preset's)")
     sweep.add_argument("--epochs", type=int, help="epochs per run (the preset's)")
     sweep.add_argument("--batch-size", type=int, help="examples per update (the preset's)")
     sweep.add_argument("--seed", type=int, default=0)

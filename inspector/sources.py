@@ -6,9 +6,9 @@ from pathlib import Path
 import numpy as np
 
 from engine import load, load_preset
+from engine.build import NAMES, optimizer
+from engine.build import loss as loss_of
 from engine.errors import ShapeError
-from engine.losses import LOSSES
-from engine.optim import OPTIMIZERS
 from engine.presets import PRESETS, Problem
 
 from .session import Session, SessionError
@@ -45,9 +45,9 @@ def problem_with_model(model, base: Problem, path) -> Problem:
         raise SessionError(f"{path} on the {base.name} data: {e}") from None
     extra = getattr(model, "file_extra", {}) or {}
     loss_kind = extra.get("loss", base.loss.kind)
-    if loss_kind not in LOSSES:
-        raise SessionError(f"{path}: unknown loss {loss_kind!r}; known: {', '.join(LOSSES)}")
-    loss = LOSSES[loss_kind]()
+    if loss_kind not in NAMES["loss"]:
+        raise SessionError(f"{path}: unknown loss {loss_kind!r}; known: {', '.join(NAMES['loss'])}")
+    loss = loss_of(loss_kind)
     n_out = model.output_shape()[0]
     if loss_kind == "softmax_ce" and n_out < len(base.classes):
         raise SessionError(f"{path}: the model has {n_out} outputs but the {base.name} data has "
@@ -56,10 +56,10 @@ def problem_with_model(model, base: Problem, path) -> Problem:
     spec = dict(extra.get("optimizer") or default)
     kind = spec.pop("type", "sgd")
     try:
-        optimizer = OPTIMIZERS[kind](model.parameters(), **spec)
-    except (KeyError, TypeError, ValueError) as e:
+        rebuilt = optimizer(kind, model.parameters(), **spec)
+    except (TypeError, ValueError) as e:
         raise SessionError(f"{path}: cannot rebuild the optimizer {kind!r} {spec}: {e}") from None
-    return Problem(base.name, f"{path} on the {base.name} data", model, loss, optimizer, base.X, base.Y,
+    return Problem(base.name, f"{path} on the {base.name} data", model, loss, rebuilt, base.X, base.Y,
                    base.batch_size, base.epochs, base.classes)
 
 

@@ -25,18 +25,18 @@ from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, 
 from rich.table import Table
 from rich.text import Text
 
-from engine import SGD, Adam, Dense, Dropout, LeakyReLU, ReLU, Sequential, Sigmoid, Tanh, load, save
+from engine import Dense, Sequential, load, save
 from engine import datasets
+from engine.build import canonical, mlp, optimizer_name, spelling_note
+from engine.build import loss as loss_of
+from engine.build import optimizer as optimizer_of
 from engine.errors import DataError, ShapeError
-from engine.losses import LOSSES, SoftmaxCrossEntropy
+from engine.losses import SoftmaxCrossEntropy
 from engine.presets import PRESETS, load_preset
 from engine.serialize import atomic_write
 
 from .plots import training_curves
 
-ACTIVATIONS = {"relu": ReLU, "sigmoid": Sigmoid, "tanh": Tanh, "leakyrelu": LeakyReLU}
-OPTIMIZER_CHOICES = ("sgd", "momentum", "adam")  # momentum: SGD with μ = 0.9
-MOMENTUM = 0.9
 HISTORY_KEYS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds")
 
 
@@ -190,32 +190,40 @@ def parse_floats(text: str, flag: str) -> list[float]:
     return values
 
 
-def build_mlp(sizes: list[int], activation: str = "relu", init: str | None = None, dropout: float = 0.0,
+def dense_net(sizes: list[int], activation: str = "relu", init: str | None = None, dropout: float = 0.0,
               seed: int = 0, dtype="float32", l2: float = 0.0) -> Sequential:
-    """Dense layers of ``sizes`` with ``activation`` (and dropout) between them; logits out."""
+    """The engine's ``mlp``, with its complaints in the words of the flags."""
     if len(sizes) < 2:
         raise CommandError(f"--layers needs at least an input and an output size, got {sizes}")
     if not 0.0 <= dropout < 1.0:
         raise CommandError(f"--dropout must be in [0, 1), got {dropout}")
-    init = init or ("he" if activation in ("relu", "leakyrelu") else "xavier")
-    layers = []
-    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-        layers.append(Dense(n_in, n_out, init=init))
-        if i < len(sizes) - 2:
-            layers.append(ACTIVATIONS[activation]())
-            if dropout:
-                layers.append(Dropout(dropout))
-    return Sequential(*layers, seed=seed, dtype=dtype, l2=l2)
+    return mlp(sizes, activation, init, dropout=dropout, seed=seed, dtype=dtype, l2=l2)
 
 
-def make_optimizer(kind: str, model, lr: float):
-    if kind == "adam":
-        return Adam(model.parameters(), lr=lr)
-    return SGD(model.parameters(), lr=lr, momentum=MOMENTUM if kind == "momentum" else 0.0)
+class Spelled(str):
+    """A flag's name as the engine's table spells it; ``note`` tells of the old spelling typed, if one was."""
+
+    note: str | None = None
 
 
-def optimizer_name(opt) -> str:
-    return "momentum" if getattr(opt, "momentum", 0) else opt.kind
+def name_flag(kind: str):
+    """argparse ``type=`` for a flag taking a name of ``kind``: an old spelling becomes the table's.
+
+    Unknown names pass through unchanged, for argparse's ``choices`` (``NAMES[kind]``) to reject."""
+    def convert(text: str) -> Spelled:
+        name = Spelled(canonical(kind, text))
+        name.note = spelling_note(kind, text)
+        return name
+    convert.__name__ = kind
+    return convert
+
+
+def spelling_notes(args, console: Console) -> None:
+    """Print the note of each flag given in an old spelling (``'leaky-relu' is now spelled 'leakyrelu'``)."""
+    for flag in ("activation", "init", "optimizer"):
+        note = getattr(getattr(args, flag, None), "note", None)
+        if note:
+            console.print(Text(f"--{flag}: {note}", style="yellow"))
 
 
 @dataclass
@@ -245,8 +253,8 @@ def plan_training(args, data: Data) -> Plan:
         if sizes is None:
             raise CommandError("--csv needs --layers (e.g. --layers "
                                f"{data.n_features},32,{max(len(data.classes), 2)}) or a --preset")
-        model = build_mlp(sizes, args.activation or "relu", args.init, args.dropout or 0.0, args.seed, args.dtype)
-        loss = LOSSES[data.loss_kind]() if base is None else type(base.loss)()
+        model = dense_net(sizes, args.activation or "relu", args.init, args.dropout or 0.0, args.seed, args.dtype)
+        loss = loss_of(data.loss_kind) if base is None else type(base.loss)()
     else:
         model, loss = base.model.astype(args.dtype), base.loss
     try:
@@ -270,7 +278,7 @@ def plan_training(args, data: Data) -> Plan:
             base.optimizer.lr if base and kind == optimizer_name(base.optimizer) else 0.001 if kind == "adam" else 0.05)
         if not lr > 0:
             raise CommandError(f"--lr must be > 0, got {lr}")
-        optimizer = make_optimizer(kind, model, lr)
+        optimizer = optimizer_of(kind, model.parameters(), lr=lr)
     epochs = args.epochs if args.epochs is not None else (base.epochs if base else 20)
     batch = args.batch_size if args.batch_size is not None else (base.batch_size if base else 32)
     if epochs < 1 or batch < 1:
@@ -347,6 +355,7 @@ def cmd_train(args, console: Console) -> int:
     out = check_out(args.out)
     source = data_source(args)
     data = load_data(source, data=args.data, seed=args.seed, val=args.val)
+    spelling_notes(args, console)
     plan = plan_training(args, data)
     model, loss, opt = plan.model, plan.loss, plan.optimizer
     console.print(Text.assemble(("nndb train", "bold"), f": {source.get('preset') or Path(source['csv']).name} data — ",
@@ -428,6 +437,7 @@ def cmd_train(args, console: Console) -> int:
 def cmd_sweep(args, console: Console) -> int:
     source = data_source(args)
     data = load_data(source, data=args.data, seed=args.seed, val=args.val)
+    spelling_notes(args, console)
     lrs, l2s = parse_floats(args.lr, "--lr"), parse_floats(args.l2, "--l2")
     if min(lrs) <= 0 or min(l2s) < 0:
         raise CommandError("--lr values must be > 0 and --l2 values ≥ 0")
@@ -459,11 +469,11 @@ def cmd_sweep(args, console: Console) -> int:
                 model = load_preset(preset, seed=args.seed, data=args.data).model.astype(args.dtype)
                 model.l2 = l2
             else:
-                model = build_mlp([data.n_features, hidden, n_out], args.activation, None, 0.0, args.seed,
+                model = dense_net([data.n_features, hidden, n_out], args.activation, None, 0.0, args.seed,
                                   args.dtype, l2)
-            loss = LOSSES[loss_kind]()
+            loss = loss_of(loss_kind)
             t0 = time.perf_counter()
-            hist = model.fit(data.train[0], data.train[1], loss, make_optimizer(optimizer, model, lr),
+            hist = model.fit(data.train[0], data.train[1], loss, optimizer_of(optimizer, model.parameters(), lr=lr),
                              epochs=epochs, batch_size=batch)
             seconds = time.perf_counter() - t0
             result = model.evaluate(*eval_on, loss)

@@ -1,9 +1,13 @@
 """Lesson setups: a preset's data with the network, initialization and optimizer a lesson asks for.
 
 Front-matter keys: ``preset`` (data and default net), ``seed``, ``batch``, ``hidden`` (``8,8``),
-``net`` (``relu``, ``leaky-relu``, ``sigmoid``, ``tanh``, ``deep-sigmoid``, ``planted-bug``), ``init``
+``net`` (``relu``, ``sigmoid``, ``tanh``, ``leakyrelu``, ``deep-sigmoid``, ``planted-bug``), ``init``
 (``he``, ``xavier``, ``small``, ``zeros``, ``large``), ``optimizer`` (``sgd``, ``momentum``, ``adam``),
 ``lr``, ``l2``; for the bars CNN ``filters`` and ``pool`` (``max``, ``avg``, ``none``).
+
+The activation, initializer and optimizer names are the engine's (engine/build.py), old spellings
+included (``leaky-relu`` builds ``leakyrelu``); ``deep-sigmoid`` and ``planted-bug`` are the lessons'
+own nets, and ``large`` the lessons' own init (He × 10).
 
 ``hidden``, ``net`` and ``init`` build a dense net, so they need a preset of 2-D points
 (``DENSE_PRESETS``); ``bars`` and ``seq`` otherwise open the preset's own CNN and RNN.
@@ -18,15 +22,16 @@ import re
 
 import numpy as np
 
-from engine import SGD, Adam, Dense, ReLU, Sigmoid, Tanh, load_preset
-from engine.activations import LeakyReLU
+from engine import Dense, ReLU, load_preset
+from engine.build import NAMES, canonical, default_init, mlp, optimizer, optimizer_name
 from engine.conv import AvgPool2D, Conv2D, Flatten, MaxPool2D
 from engine.model import Sequential
 from engine.presets import PRESETS, Problem
 
-NETS = ("relu", "leaky-relu", "sigmoid", "tanh", "deep-sigmoid", "planted-bug")
-INITS = ("he", "xavier", "small", "zeros", "large")
-OPTIMIZERS = ("sgd", "momentum", "adam")
+NETS = (*NAMES["activation"], "deep-sigmoid", "planted-bug")
+INITS = (*NAMES["initializer"], "large")
+OPTIMIZERS = NAMES["optimizer"]
+SPELLING = {"net": "activation", "init": "initializer", "optimizer": "optimizer"}  # setup key → kind of name
 POOLS = ("max", "avg", "none")
 DENSE_PRESETS = ("xor", "moons", "circles", "spiral")  # 2-D points: `hidden`, `net`, `init` build on them
 CONV_PRESETS = ("bars",)                               # 6×6 images: `filters`, `pool` change the CNN
@@ -51,8 +56,14 @@ class ForgetfulReLU(ReLU):
         return dZ
 
 
+def spelled(setup: dict[str, str]) -> dict[str, str]:
+    """The setup with the engine's spelling of every name (``net: leaky-relu`` → ``net: leakyrelu``)."""
+    return {k: canonical(SPELLING[k], v) if k in SPELLING else v for k, v in setup.items()}
+
+
 def setup_problem(setup: dict[str, str], seed: int) -> Problem:
     """The Problem a lesson's front matter describes (validated by ``check_setup`` first)."""
+    setup = spelled(setup)
     base = load_preset(setup.get("preset", "moons"), seed=seed)
     custom = any(k in setup for k in ("net", "hidden", "init"))
     model = base.model
@@ -60,19 +71,13 @@ def setup_problem(setup: dict[str, str], seed: int) -> Problem:
         n_in, n_out = base.X.shape[1], model.output_shape()[0]
         net = setup.get("net", "relu")
         hidden = [int(h) for h in setup.get("hidden", "16,16,16,16" if net == "deep-sigmoid" else "8,8").split(",")]
-        act = {"relu": ReLU, "leaky-relu": LeakyReLU, "sigmoid": Sigmoid, "tanh": Tanh,
-               "deep-sigmoid": Sigmoid, "planted-bug": ReLU}[net]
-        init = setup.get("init", "xavier" if act in (Sigmoid, Tanh) else "he")
-        sizes = [n_in, *hidden, n_out]
-        layers = []
-        for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
-            layers.append(Dense(a, b, init="he" if init == "large" else init))
-            if i < len(hidden):
-                bug = net == "planted-bug" and i == len(hidden) - 1
-                layers.append(ForgetfulReLU() if bug else act())
-        if base.loss.kind == "mse":
-            layers.append(Sigmoid())  # MSE on probabilities, as the xor preset does
-        model = Sequential(*layers, seed=seed)
+        act = {"deep-sigmoid": "sigmoid", "planted-bug": "relu"}.get(net, net)
+        init = setup.get("init", default_init(act))
+        acts = [act] * len(hidden)
+        if net == "planted-bug":
+            acts[-1] = ForgetfulReLU
+        model = mlp([n_in, *hidden, n_out], acts, "he" if init == "large" else init, seed=seed,
+                    output="sigmoid" if base.loss.kind == "mse" else None)  # MSE on probabilities, as xor
         if init == "large":
             for p in model.parameters():
                 if p.attr == "W":
@@ -83,13 +88,11 @@ def setup_problem(setup: dict[str, str], seed: int) -> Problem:
         custom = True
     if "l2" in setup:
         model.l2 = float(setup["l2"])
-    kind = setup.get("optimizer", "adam" if isinstance(base.optimizer, Adam) else
-                     "momentum" if base.optimizer.config().get("momentum") else "sgd")
+    kind = setup.get("optimizer", optimizer_name(base.optimizer))
     lr = float(setup.get("lr", base.optimizer.lr))
-    optimizer = (Adam(model.parameters(), lr=lr) if kind == "adam" else
-                 SGD(model.parameters(), lr=lr, momentum=0.9 if kind == "momentum" else 0.0))
     return Problem(base.name, base.description if not custom else f"lesson network on the {base.name} data",
-                   model, base.loss, optimizer, base.X, base.Y, base.batch_size, base.epochs, base.classes)
+                   model, base.loss, optimizer(kind, model.parameters(), lr=lr), base.X, base.Y,
+                   base.batch_size, base.epochs, base.classes)
 
 
 def bars_cnn(image_shape: tuple, filters: int, pool: str, n_out: int, seed: int) -> Sequential:
@@ -128,7 +131,7 @@ def check_setup(setup: dict[str, str]) -> str | None:
     if "filters" in setup and not (setup["filters"].isdigit() and 1 <= int(setup["filters"]) <= 16):
         return f"filters must be a whole number 1..16, got {setup['filters']!r}"
     for key, allowed in (("net", NETS), ("init", INITS), ("optimizer", OPTIMIZERS), ("pool", POOLS)):
-        if key in setup and setup[key] not in allowed:
+        if key in setup and spelled({key: setup[key]})[key] not in allowed:
             return f"{key} must be one of {', '.join(allowed)}, got {setup[key]!r}"
     for key in ("seed",):
         if key in setup and not setup[key].isdigit():

@@ -312,7 +312,7 @@ def test_a_good_lesson_parses():
     (lambda t: t.replace("check: ran print W1", "check: ran frobnicate"),
      "teacher/lesson.md:19: check ran: no command 'frobnicate'"),
     (lambda t: t.replace("preset: xor", "preset: xor\nnet: capsule"),
-     "teacher/lesson.md:1: net must be one of relu, leaky-relu, sigmoid, tanh, deep-sigmoid, planted-bug"),
+     "teacher/lesson.md:1: net must be one of relu, sigmoid, tanh, leakyrelu, deep-sigmoid, planted-bug"),
     (lambda t: t.replace("## Step: Step\n", "## Step: Step\nsetup: colour: red\n"),
      "teacher/lesson.md:16: a step cannot change 'colour'; `setup:` takes batch, filters, hidden, init,"),
     (lambda t: t.replace("## Step: Step\n", "## Step: Step\nsetup: init: huge\n"),
