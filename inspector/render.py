@@ -9,6 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from engine.errors import shape_str
+from engine.gradcheck import EXCELLENT, WRONG
 from engine.trace import Op
 
 MAX_ROWS, MAX_COLS = 8, 8
@@ -113,8 +114,7 @@ def array_view(name: str, a: np.ndarray, max_rows: int = MAX_ROWS, max_cols: int
 def op_header(op: Op) -> Text:
     text = Text()
     text.append(f"[{op.index:>2}] ", style="dim")
-    text.append(f"{op.phase:<8} ", style={"forward": "green", "loss": "yellow", "backward": "magenta",
-                                          "update": "cyan"}.get(op.phase, ""))
+    text.append(f"{op.phase:<8} ", style=PHASE_STYLE.get(op.phase, ""))
     text.append(f"{op.layer:<10} ", style="bold")
     text.append(op.equation)
     return text
@@ -164,7 +164,14 @@ def where_line(w: dict) -> Text:
     return text
 
 
+# The colour of each phase, the one table of them: its ops, its values' bars, and the gradients
+# (which backward makes) everywhere the REPL and the TUI show them.
 PHASE_STYLE = {"forward": "green", "loss": "yellow", "backward": "magenta", "update": "cyan"}
+
+
+def verdict_style(rel_error: float) -> str:
+    """A gradient check's relative error in colour, at engine.gradcheck's thresholds."""
+    return "green" if rel_error <= EXCELLENT else "yellow" if rel_error <= WRONG else "bold red"
 
 
 def render_op(data: dict) -> list:
@@ -276,7 +283,7 @@ def render_gradcheck(data: dict) -> list:
     for col in ("parameter", "analytic", "numerical", "rel. error", "verdict"):
         table.add_column(col, justify="left" if col in ("parameter", "verdict") else "right")
     for r in data["rows"]:
-        style = "green" if r["rel_error"] <= 1e-7 else "yellow" if r["rel_error"] <= 1e-2 else "bold red"
+        style = verdict_style(r["rel_error"])
         table.add_row(Text(r["parameter"]), Text(f"{r['analytic']:.8g}"), Text(f"{r['numerical']:.8g}"),
                       Text(f"{r['rel_error']:.2e}", style=style), Text(r["verdict"] + (" (kink)" if r["kink"] else "")))
     parts = [table, Text(data["explanation"], style="dim")]

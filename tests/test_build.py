@@ -175,3 +175,49 @@ def test_a_model_file_optimizer_is_rebuilt_by_the_builder(tmp_path):
     p = problem_with_model(model, base, "m.npz")
     assert optimizer_name(p.optimizer) == "momentum" and p.optimizer.lr == 0.1 and p.loss.kind == "softmax_ce"
     assert set(ACTIVATIONS) == set(NAMES["activation"])
+
+
+# -- gradcheck thresholds and phase colours: defined once ---------------------------------------------
+def test_gradcheck_thresholds_are_read_from_the_engine():
+    from engine import gradcheck
+    from inspector.commands import REGISTRY
+    from inspector.render import verdict_style
+    from lessons import all_lessons
+    E, A, W = gradcheck.EXCELLENT, gradcheck.ACCEPTABLE, gradcheck.WRONG
+    assert [gradcheck.power_of_ten(x) for x in (E, A, W)] == ["1e-7", "1e-4", "1e-2"]
+    assert gradcheck.verdict(E) == "excellent" and gradcheck.verdict(E * 1.01) != "excellent"
+    assert gradcheck.verdict(W) != "wrong" and gradcheck.verdict(W * 1.01) == "wrong"
+    assert [verdict_style(x) for x in (E, E * 1.01, W, W * 1.01, float("nan"))] == \
+        ["green", "yellow", "yellow", "bold red", "bold red"]
+    help_text = " ".join(REGISTRY["gradcheck"].help.split())
+    assert (f"≤ {gradcheck.power_of_ten(E)} excellent, ≤ {gradcheck.power_of_ten(A)} acceptable near a kink, "
+            f"> {gradcheck.power_of_ten(W)} wrong") in help_text
+    lesson = next(l for l in all_lessons() if l.id == "gradient-check")
+    text = " ".join(" ".join([lesson.intro, *(s.text for s in lesson.steps)]).split())
+    assert (f"excellent (≤ {gradcheck.power_of_ten(E)}), acceptable near a ReLU kink "
+            f"(≤ {gradcheck.power_of_ten(A)}), wrong (> {gradcheck.power_of_ten(W)})") in text
+
+
+def test_phase_colours_are_one_table():
+    from pathlib import Path
+
+    from engine.trace import Op
+    from inspector.render import PHASE_STYLE, op_header
+    for phase, colour in PHASE_STYLE.items():
+        op = Op(index=0, layer="dense1", phase=phase, kind="dense.forward", equation="Z1 = X·W1 + b1",
+                inputs={}, outputs={})
+        header = op_header(op)
+        assert any(str(span.style) == colour for span in header.spans), (phase, header.spans)
+    root = Path(__file__).resolve().parent.parent / "inspector"
+    tables = [p for p in root.rglob("*.py") if '"backward": "magenta"' in p.read_text(encoding="utf-8")]
+    assert [p.name for p in tables] == ["render.py"]
+
+
+def test_datasets_facade_reexports_each_module():
+    from engine import datasets
+    from engine.datasets import mnist, tabular, toy
+    for module in (toy, mnist, tabular):
+        assert (module.__doc__ or "").strip(), module.__name__
+        for name in module.__all__:
+            assert getattr(datasets, name) is getattr(module, name), name
+    assert datasets.download_mnist is mnist.download_mnist and datasets.moons is toy.moons

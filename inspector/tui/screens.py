@@ -9,6 +9,7 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Input, Label, ProgressBar, Static
 
 from ..commands import REGISTRY
+from ..render import verdict_style
 
 
 class HelpScreen(ModalScreen):
@@ -55,7 +56,7 @@ class GradcheckScreen(ModalScreen):
             table = DataTable(id="gradcheck-table", cursor_type="row", zebra_stripes=True)
             yield table
             worst = self.data["worst"]
-            style = "green" if worst <= 1e-7 else "yellow" if worst <= 1e-2 else "bold red"
+            style = verdict_style(worst)
             yield Static(Text(self.message, style=style), id="gradcheck-verdict")
             notes = self.data["explanation"]
             if self.data["kinks"]:
@@ -67,7 +68,7 @@ class GradcheckScreen(ModalScreen):
         table = self.query_one(DataTable)
         table.add_columns("parameter", "analytic", "numerical", "rel. error", "verdict")
         for r in self.data["rows"]:
-            style = "green" if r["rel_error"] <= 1e-7 else "yellow" if r["rel_error"] <= 1e-2 else "bold red"
+            style = verdict_style(r["rel_error"])
             table.add_row(r["parameter"], f"{r['analytic']:.8g}", f"{r['numerical']:.8g}",
                           Text(f"{r['rel_error']:.2e}", style=style),
                           r["verdict"] + (" (kink)" if r["kink"] else ""))

@@ -8,7 +8,7 @@ from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from ..render import fmt, gradient_verdict, log_bar
+from ..render import PHASE_STYLE, fmt, gradient_verdict, log_bar
 from ..session import is_timestep
 
 def has_timesteps(session) -> bool:
@@ -87,9 +87,9 @@ def layer_view(n: StepNorms, iteration: int) -> Text:
             out.append(f"{'·':>9}\n", style="dim")
             continue
         hot = "bold yellow" if phase == "backward" else ""
-        out.append(f"{fmt(b):>9} ", style=hot or "magenta")
+        out.append(f"{fmt(b):>9} ", style=hot or PHASE_STYLE["backward"])
         out.append(f"{f'{b / reference:.1e}' if reference else '·':>10}  ", style=hot)
-        out.append_text(log_bar(b, top, hot or "magenta"))
+        out.append_text(log_bar(b, top, hot or PHASE_STYLE["backward"]))
         out.append("\n")
     if n.ratio is not None:
         out.append("\n")

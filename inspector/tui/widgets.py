@@ -92,11 +92,11 @@ class OpPanel(Vertical):
                                  (op.phase, PHASE_STYLE.get(op.phase, "")), "\n",
                                  (op.equation, "bold"), "\n", (shaped_equation(op.equation, shapes), "dim"))
             if grads:
-                text.append("\n" + ",  ".join(f"{g} = ∂L/∂{g[1:]}" for g in grads), style="magenta")
+                text.append("\n" + ",  ".join(f"{g} = ∂L/∂{g[1:]}" for g in grads), style=PHASE_STYLE["backward"])
             if is_timestep(op):  # an RNN's step: its state's norm, and where every step's is
                 norm = float(np.linalg.norm(values[op.result]))
                 text.append(f"\n‖{op.result}‖ = {fmt(norm)}   (every timestep: the Time tab, 5)",
-                            style="magenta" if op.phase == "backward" else "")
+                            style=PHASE_STYLE["backward"] if op.phase == "backward" else "")
             edited = session.current.edited.get(op.index)
             if edited:
                 text.append(f"\nedited right after this op: {', '.join(edited)}", style="yellow")
@@ -149,7 +149,7 @@ class ParamsPanel(Vertical):
                                       f" ‖·‖ {fmt(float(np.linalg.norm(a)))}",
                                       f"  [{fmt(float(a.min()))}, {fmt(float(a.max()))}]",
                                       (f"  ‖d{symbol}‖ {fmt(float(np.linalg.norm(grad)))}" if grad is not None
-                                       else "  (no gradient yet)", "magenta"))
+                                       else "  (no gradient yet)", PHASE_STYLE["backward"]))
                 node.add_leaf(label, data=symbol)
                 for s, (name, slot) in state.items():
                     if name == f"{layer.name}.{attr}":
