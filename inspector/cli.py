@@ -86,7 +86,10 @@ def run_training_command(args, console: Console) -> int:
         raise training.CommandError(f"{getattr(e, 'filename', None) or ''}: {e.strerror or e}".lstrip(": ")) from None
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(extensions=()) -> argparse.ArgumentParser:
+    """The one argparse tree of `nndb`. Each of ``extensions`` adds subcommands to it (``extend(sub)``,
+    sub being the subparsers; the lessons add `lessons` and `lesson`), each with ``run=handler(args,
+    console)`` as its default, so `nndb --help` lists every subcommand."""
     parser = argparse.ArgumentParser(prog="nndb", description="A step-debugger for neural networks, made for learning.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     repl = sub.add_parser("repl", help="the debugger as a line REPL (scripted with --script or a pipe)")
@@ -99,6 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_source_args(trace)
     trace.add_argument("--no-values", dest="values", action="store_false", help="equations and shapes only")
     add_training_parsers(sub)
+    for extend in extensions:
+        extend(sub)
     add_source_args(parser)
     return parser
 
@@ -158,11 +163,13 @@ def add_training_parsers(sub) -> None:
     dl.add_argument("--dest", metavar="FOLDER", help="where to put the files (default: the cache folder)")
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def main(argv: list[str] | None = None, extensions=()) -> int:
+    args = build_parser(extensions).parse_args(argv)
     console = Console()
     from .training import CommandError
     try:
+        if getattr(args, "run", None) is not None:  # a subcommand an extension added
+            return args.run(args, console)
         if args.command in ("train", "eval", "sweep", "data"):
             return run_training_command(args, console)
         if args.command == "trace":

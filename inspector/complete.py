@@ -5,7 +5,7 @@ import re
 from dataclasses import dataclass, field
 
 from . import expr as E
-from .commands import ALIASES, REGISTRY, lookup
+from .commands import REGISTRY, aliases_of, lookup
 
 
 @dataclass(frozen=True)
@@ -63,16 +63,18 @@ def _expr_candidates(word: str, names: Names) -> list[Completion]:
     return out
 
 
-def complete(text: str, names: Names) -> list[Completion]:
-    """Completions for the text before the cursor."""
+def complete(text: str, names: Names, commands=None) -> list[Completion]:
+    """Completions for the text before the cursor; ``commands`` is the table typed into (REGISTRY by default)."""
+    table = REGISTRY if commands is None else commands
     if " " not in text.lstrip():
         word = text.lstrip()
-        primary = [Completion(n, -len(word), REGISTRY[n].summary) for n in REGISTRY if n.startswith(word) and n != word]
-        aliases = [Completion(a, -len(word), f"= {ALIASES[a]}") for a in ALIASES
-                   if a not in REGISTRY and a.startswith(word) and a != word and len(word) > 0]
+        words = aliases_of(commands)
+        primary = [Completion(n, -len(word), table[n].summary) for n in table if n.startswith(word) and n != word]
+        aliases = [Completion(a, -len(word), f"= {words[a]}") for a in words
+                   if a not in table and a.startswith(word) and a != word and len(word) > 0]
         return primary + aliases
     head, _, rest = text.lstrip().partition(" ")
-    cmd = lookup(head)
+    cmd = lookup(head, commands)
     if cmd is None:
         return []
     m = TRAILING_WORD.search(rest)
@@ -99,7 +101,7 @@ def complete(text: str, names: Names) -> list[Completion]:
             return []
         return _offer(word, names.param_layers, "layer") + _offer(word, names.params, "parameter")
     if kind == "command":
-        return _offer(word, tuple(REGISTRY), "command")
+        return _offer(word, tuple(table), "command")
     if kind == "breaknum":
         return _offer(word, names.breakpoints + ("all",), "breakpoint")
     if kind == "watchnum":

@@ -338,7 +338,13 @@ def render_help(data: dict) -> list:
 
 def render_result(result) -> list:
     """Rich renderables for a command Result (the REPL prints them; the TUI reuses pieces)."""
-    return render_body(result) + [Text(line, style="bold green") for line in result.extra]
+    return render_body(result) + feedback_lines(result)
+
+
+def feedback_lines(result) -> list[Text]:
+    """A wrapper's feedback (a lesson's verdicts and next step), one line per item; the REPL shows
+    every kind (commands.FEEDBACK_KINDS), the next step's text included, in the same bold green."""
+    return [Text(f.text, style="bold green") for f in result.feedback]
 
 
 def render_body(result) -> list:

@@ -33,18 +33,18 @@ def state_dir() -> Path:
 class SessionCompleter(Completer):
     """Thin wrapper: prompt_toolkit asks, ``complete`` answers; file arguments complete paths."""
 
-    def __init__(self, session: Session):
-        self.session = session
+    def __init__(self, session: Session, commands=None):
+        self.session, self.commands = session, commands
         self.paths = PathCompleter(expanduser=True)
 
     def get_completions(self, document: Document, complete_event):
         text = document.text_before_cursor
         head, sep, rest = text.lstrip().partition(" ")
-        cmd = lookup(head) if sep else None
+        cmd = lookup(head, self.commands) if sep else None
         if cmd is not None and cmd.args == "file":
             yield from self.paths.get_completions(Document(rest, len(rest)), complete_event)
             return
-        for c in complete(text, names_of(self.session)):
+        for c in complete(text, names_of(self.session), self.commands):
             yield Completion(c.text, start_position=c.start, display_meta=c.meta)
 
 
@@ -63,7 +63,7 @@ def print_result(console: Console, result: Result) -> None:
 def run_with_progress(interp: Interpreter, line: str, console: Console) -> Result:
     """Run a line; a `train` gets a progress bar."""
     head = line.strip().partition(" ")[0]
-    cmd = lookup(head)
+    cmd = lookup(head, getattr(interp, "command_table", None))
     if cmd is None or cmd.name != "train":
         return interp.run(line)
     columns = (TextColumn("training"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
@@ -80,7 +80,7 @@ def run_with_progress(interp: Interpreter, line: str, console: Console) -> Resul
 def repl(session: Session, console: Console | None = None, input=None, output=None, interp=None,
          banner=None) -> int:
     """The interactive loop. ``input``/``output`` let tests drive it through a pipe; ``interp``
-    (anything with Interpreter's ``run``) lets a wrapper such as a lesson see every command."""
+    (anything with Interpreter's ``run`` and ``command_table``) lets a wrapper such as a lesson see every command."""
     console = console or Console()
     interp = interp or Interpreter(session)
     try:
@@ -90,7 +90,7 @@ def repl(session: Session, console: Console | None = None, input=None, output=No
     except OSError:
         history = InMemoryHistory()
     prompt = PromptSession(history=history, auto_suggest=AutoSuggestFromHistory(),
-                           completer=SessionCompleter(session), complete_while_typing=False,
+                           completer=SessionCompleter(session, interp.command_table), complete_while_typing=False,
                            bottom_toolbar=lambda: toolbar(session), input=input, output=output)
     console.print(Text.assemble(("nndb", "bold"), f" — {session.problem.description}. ",
                                 ("step (s), next (n), back, continue (c), print, explain, set, gradcheck; "

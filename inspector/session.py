@@ -7,27 +7,28 @@ and stepping only moves a cursor over that tape. An edit made while stopped at o
 with k; the iteration is re-run from the snapshot and the tracer applies the edit right after
 op k, on the very arrays the code goes on to use. So what is shown is always what the code
 computes, and stepping back past an edit just drops it and re-runs.
+
+The Session keeps the snapshots, the replay, the values and the cursor (stepping moves it). The
+rooms that work on a session live beside it: breakpoints and watches (breakpoints.py), `set` and
+its effects (editing.py), gradient checks (checking.py), `train` (running.py), and where a
+problem comes from and how a model file is swapped in (sources.py).
 """
 from __future__ import annotations
 
-import fnmatch
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from engine import NULL_TRACER, Op, Tracer
-from engine.gradcheck import check_parameters, format_index, neuron_entries
 from engine.losses import SoftmaxCrossEntropy
 from engine.presets import Problem
 
 from . import expr as E
+from .breakpoints import Breakpoint, Breakpoints, Watches
+from .errors import SessionError
+from .ops import is_timestep, op_matches
 
 HISTORY_LIMIT = 100
-GRADCHECK_SAMPLE = 24
-
-
-class SessionError(Exception):
-    """A command that cannot be done as asked; the message says what was wrong and what would be right."""
 
 
 @dataclass
@@ -63,27 +64,6 @@ class Iteration:
     tape: list[Op] | None = None
     edited: dict[int, dict[str, np.ndarray]] = field(default_factory=dict)
     loss: float | None = None
-
-
-@dataclass
-class Breakpoint:
-    number: int
-    spec: str
-    condition: object = None     # parsed tree for ``break if …``; None for an op pattern
-    names: tuple[str, ...] = ()  # arrays whose writing triggers a check of the condition
-    enabled: bool = True
-    hits: int = 0
-
-    @property
-    def kind(self) -> str:
-        return "condition" if self.condition is not None or self.spec == "nan" else "op"
-
-
-@dataclass
-class Watch:
-    number: int
-    text: str
-    tree: object
 
 
 @dataclass
@@ -150,9 +130,8 @@ class Session:
         """``factory(seed)`` builds the Problem; ``reset`` and ``seed`` call it again."""
         self.factory, self.seed = factory, seed
         self.source = source
-        self.breakpoints: list[Breakpoint] = []
-        self.watches: list[Watch] = []
-        self._next_number = {"break": 1, "watch": 1}
+        self.breakpoints = Breakpoints()  # kept across reset, seed and load
+        self.watches = Watches()
         self.open(factory(seed), batch)
 
     def open(self, problem: Problem, batch=None) -> None:
@@ -167,9 +146,14 @@ class Session:
         self.start_iteration(1)
 
     def reset(self, seed: int | None = None) -> None:
+        self.reopen(self.factory, self.source, seed)
+
+    def reopen(self, factory, source: str, seed: int | None = None, problem: Problem | None = None) -> None:
+        """Start over on what ``factory(seed)`` builds (``problem``, when it is built already), and
+        rebuild from ``factory`` on every later reset; ``source`` names it. The batch is kept if it fits."""
         seed = self.seed if seed is None else seed
-        problem = self.factory(seed)  # first: if rebuilding fails, the session stays as it was
-        self.seed = seed
+        problem = factory(seed) if problem is None else problem  # first: if that fails, nothing changed
+        self.factory, self.source, self.seed = factory, source, seed
         self.open(problem, self.batch if self.batch.max() < len(problem.X) else None)
 
     def model_at_cursor(self):
@@ -178,18 +162,6 @@ class Session:
         values = self.values_at()
         model.load_state_dict({p.name: values[p.symbol] for p in model.parameters()})
         return model
-
-    def file_extra(self) -> dict:
-        """What a saved model needs to be reopened here: loss, optimizer, preset, seed."""
-        return {"loss": self.loss.kind, "optimizer": {"type": self.optimizer.kind, **self.optimizer.config()},
-                "preset": self.problem.name, "seed": self.seed, "batch_size": self.problem.batch_size}
-
-    def replace_model(self, model, path: str) -> None:
-        """Put a loaded model in place of the current one, if it fits the data; then restart."""
-        from .sources import model_file_factory, problem_with_model
-        problem = problem_with_model(model, self.problem, path)  # raises when it does not fit
-        self.factory, self.source = model_file_factory(path, self.problem), path
-        self.open(problem, self.batch)
 
     # -- state ---------------------------------------------------------------------------
     def targets(self, rows: np.ndarray) -> np.ndarray:
@@ -468,31 +440,6 @@ class Session:
             return report
         return self.move_to(target.index)
 
-    def timestep_view(self) -> dict | None:
-        """The per-timestep norms of the recurrent layer at (or next after) the cursor, so far.
-
-        ``{"layer", "T", "t", "forward": [(t, ‖h_t‖)…], "backward": [(t, ‖dh_t‖)…], "symbols":
-        {"forward": "h1", "backward": "dh1"}}`` in the order the ops ran, up to the cursor; None for a
-        model without per-step ops.
-        """
-        here = self.op
-        stepped_ops = [op for op in self.tape if is_timestep(op)]
-        if not stepped_ops:
-            return None
-        layer = here.layer if here is not None and is_timestep(here) else next(
-            (op.layer for op in stepped_ops if op.index > self.pos), stepped_ops[-1].layer)
-        view = {"layer": layer, "t": here.attrs["t"] if here is not None and here.layer == layer
-                and is_timestep(here) else None, "forward": [], "backward": [], "symbols": {}}
-        values = self.values_at()  # edits included
-        for op in stepped_ops:
-            if op.layer == layer and op.index <= self.pos:
-                name = next(iter(op.outputs))  # h1_t, or dh1_t
-                state = values[name]
-                view["symbols"][op.phase] = name.rsplit("_", 1)[0]
-                view[op.phase].append((op.attrs["t"], float(np.linalg.norm(state))))
-        view["T"] = sum(1 for op in stepped_ops if op.layer == layer and op.phase == "forward")
-        return view
-
     def find_ops(self, pattern: str) -> list[Op]:
         return [op for op in self.tape if op_matches(op, pattern)]
 
@@ -539,12 +486,12 @@ class Session:
         """To the next breakpoint hit; else the end of the ``iterations``-th iteration from here."""
         if iterations < 1:
             raise SessionError(f"continue: the count must be ≥ 1, got {iterations}")
-        active = [b for b in self.breakpoints if b.enabled]
+        active = self.breakpoints.active()
         done = 0
         if self.pos == len(self.tape) - 1:
             self.finish_iteration()
         while True:
-            hit = self.scan(self.pos + 1, active)
+            hit = self.breakpoints.first_hit(self, self.pos + 1, active)
             if hit is not None:
                 op_index, bp = hit
                 bp.hits += 1
@@ -574,144 +521,9 @@ class Session:
             self.current = it
             self.archive()
 
-    def scan(self, start: int, active: list[Breakpoint]):
-        """First (op index, breakpoint) hit at or after ``start`` in the current tape."""
-        if not active:
-            return None
-        values = self.values_at(start - 1)
-        for op in self.tape[start:]:
-            values.update(op.outputs)
-            values.update(self.current.edited.get(op.index, {}))
-            for bp in active:
-                if self.hits(bp, op, values):
-                    return op.index, bp
-        return None
-
-    def hits(self, bp: Breakpoint, op: Op, values: dict) -> bool:
-        if bp.kind == "op":
-            return op_matches(op, bp.spec)
-        if bp.spec == "nan":
-            return any(not np.all(np.isfinite(a)) for a in op.outputs.values())
-        if not any(name in op.outputs for name in bp.names):
-            return False
-        try:
-            if "L" in values:
-                values["loss"] = values["L"]
-            return bool(E.evaluate(bp.condition, self.resolver(values)))
-        except (E.ExprError, ValueError, TypeError, IndexError):
-            return False
-
-    # -- breakpoints and watches -----------------------------------------------------------
-    def add_breakpoint(self, spec: str) -> Breakpoint:
-        spec = spec.strip()
-        if not spec:
-            raise SessionError("break: give an op pattern (break dense2.backward) or a condition (break if nan)")
-        condition, names = None, ()
-        if spec.startswith("if ") or spec == "if":
-            text = spec[2:].strip()
-            if text == "nan":
-                spec = "nan"
-            else:
-                condition = E.parse(text, allow_compare=True)
-                names = tuple(self.canonical(n) for n in E.names_in(condition))
-                known = set(self.known_symbols()) | {"loss"}
-                unknown = [n for n in names if n not in known]
-                if unknown:
-                    raise SessionError(f"break if: unknown name {unknown[0]!r}; arrays: {', '.join(self.known_symbols())}")
-                if not names:
-                    raise SessionError("break if: the condition names no array, so it could never change")
-                spec = f"if {E.to_text(condition)}"
-        elif not self.find_ops(spec):
-            self.resolve_op(spec)  # raises with the list of layers
-        bp = Breakpoint(self._next_number["break"], spec, condition, names)
-        self._next_number["break"] += 1
-        self.breakpoints.append(bp)
-        return bp
-
-    def find_breakpoint(self, number: int) -> Breakpoint:
-        for bp in self.breakpoints:
-            if bp.number == number:
-                return bp
-        have = ", ".join(str(b.number) for b in self.breakpoints) or "none"
-        raise SessionError(f"no breakpoint {number}; breakpoints: {have}")
-
-    def add_watch(self, text: str) -> Watch:
-        tree = E.parse(text)
-        names = [self.canonical(n) for n in E.names_in(tree)]
-        known = set(self.known_symbols()) | {"loss"}
-        unknown = [n for n in names if n not in known]
-        if unknown:
-            raise SessionError(f"watch: unknown name {unknown[0]!r}; arrays: {', '.join(self.known_symbols())}")
-        watch = Watch(self._next_number["watch"], E.to_text(tree), tree)
-        self._next_number["watch"] += 1
-        self.watches.append(watch)
-        return watch
-
-    def watch_values(self) -> list[tuple[Watch, object, str | None]]:
-        """(watch, value or None, error or None) at the current position."""
-        resolve = self.resolver(self.values_at())
-        out = []
-        for w in self.watches:
-            try:
-                out.append((w, E.evaluate(w.tree, resolve), None))
-            except (E.ExprError, ValueError, TypeError, IndexError) as e:
-                out.append((w, None, str(e)))
-        return out
-
-    # -- editing -------------------------------------------------------------------------
-    def set(self, target_text: str, value_text: str) -> dict:
-        """``set W1[0,1] = 0.5``: edit right after the current op and recompute what follows."""
-        tree = E.parse(target_text)
-        if isinstance(tree, E.Name):
-            symbol, items = self.canonical(tree.name), ()
-        elif isinstance(tree, E.Index) and isinstance(tree.base, E.Name):
-            symbol, items = self.canonical(tree.base.name), tree.items
-        else:
-            raise SessionError(f"set: the target must be a name or an indexed name like W1[0,1] or lr, "
-                               f"got {target_text.strip()!r}")
-        values = self.values_at()
-        value_tree = E.parse(value_text)
-        value = E.evaluate(value_tree, self.resolver(values))
-        value = np.asarray(value, dtype=float) if not np.isscalar(value) else float(value)
-        if not np.all(np.isfinite(value)):
-            raise SessionError(f"set: the value must be a finite number, got {value_text.strip()}")
-        if symbol in HYPERPARAMETERS:
-            if symbol not in self.hyper_names():
-                raise SessionError(f"set: this model's optimizer has no {symbol}; it has "
-                                   f"{', '.join(self.hyper_names())}")
-            if items or np.ndim(value) != 0:
-                raise SessionError(f"set: {symbol} is a single number")
-            if value < 0:
-                raise SessionError(f"set: {symbol} must be ≥ 0, got {value}")
-            if symbol == "momentum" and not self.optimizer.momentum:
-                raise SessionError("set: momentum cannot be switched on for an SGD made without it; "
-                                   "reset with a momentum preset instead")
-            edit = Edit(self.pos, f"{symbol}", symbol, None, float(value))
-            old = values.get(symbol)
-        else:
-            if symbol == "L":
-                raise SessionError("set: nothing downstream reads the loss value L (backward starts "
-                                   "from dZ = ∂L/∂Z); edit P, a logit or a weight instead")
-            if symbol not in values:
-                self.resolver(values)(symbol)  # raises "not computed yet" or "unknown name"
-            current = np.asarray(values[symbol])
-            try:
-                key = E.index_key(items, current.shape, self.resolver(values), symbol) if items else (...,)
-            except E.ExprError as e:
-                raise SessionError(f"set: {e}") from None
-            selected = current[key]
-            if np.ndim(value) and np.shape(value) != np.shape(selected):
-                try:
-                    np.broadcast_to(value, np.shape(selected))
-                except ValueError:
-                    raise SessionError(
-                        f"set: {E.to_text(tree)} is {shape_words(np.shape(selected))}, the value is "
-                        f"{shape_words(np.shape(value))}; give a single number or an array of that shape"
-                    ) from None
-            old = np.array(selected, copy=True)
-            edit = Edit(self.pos, E.to_text(tree), symbol, key, value)
-        before = self.current.tape
-        loss_before = self.current.loss
+    # -- edits and the batch -------------------------------------------------------------------
+    def apply_edit(self, edit: Edit) -> None:
+        """Add ``edit`` to the current iteration and recompute it; if the re-run fails, drop it again."""
         self.current.edits.append(edit)
         try:
             self.run(self.current)
@@ -719,22 +531,7 @@ class Session:
             self.current.edits.pop()
             self.run(self.current)
             raise
-        return {"edit": edit, "old": old, "loss_before": loss_before, "loss_after": self.current.loss,
-                "changed": changed_downstream(before, self.current.tape, self.pos),
-                "predicted": self.predicted_change(edit, old, before)}
 
-    def predicted_change(self, edit: Edit, old, before: list[Op]) -> float | None:
-        """First-order prediction ΔL ≈ Σ ∂L/∂w·Δw, when the edit precedes the loss and its gradient exists."""
-        first_use = next((op for op in before if edit.symbol in op.inputs), None)
-        if edit.key is None or first_use is None or edit.pos >= first_use.index:
-            return None  # the loss of this iteration never sees the new value
-        grad = next((op.outputs["d" + edit.symbol] for op in before if "d" + edit.symbol in op.outputs), None)
-        if grad is None:
-            return None
-        delta = np.asarray(edit.value, dtype=float) - np.asarray(old, dtype=float)
-        return float(np.sum(np.asarray(grad)[edit.key] * delta))
-
-    # -- batch, gradcheck, training ------------------------------------------------------------
     def check_batch(self, rows) -> np.ndarray:
         rows = np.asarray(rows, dtype=int).ravel()
         n = len(self.problem.X)
@@ -755,106 +552,6 @@ class Session:
         self.start_iteration(self.current.number)
         return notes
 
-    def gradcheck_entries(self, spec: str) -> list[tuple[str, tuple]]:
-        """Entries to check from ``dense1 3``, ``dense1``, ``W2[:,1]`` or ``b1``."""
-        parts = spec.split()
-        if not parts:
-            raise SessionError("gradcheck: name a neuron (gradcheck dense1 3), a layer (gradcheck dense1) "
-                               "or parameters (gradcheck W2[:,1])")
-        if parts[0] in self.model._by_layer:
-            layer = self.model.layer(parts[0])
-            if not layer.params:
-                raise SessionError(f"gradcheck: {parts[0]} has no parameters; pick one of "
-                                   f"{', '.join(l.name for l in self.model.layers if l.params)}")
-            if len(parts) == 2:
-                if not parts[1].isdigit():
-                    raise SessionError(f"gradcheck: the neuron must be a number, got {parts[1]!r}")
-                try:
-                    return neuron_entries(self.model, parts[0], int(parts[1]))
-                except (IndexError, ValueError) as e:
-                    raise SessionError(f"gradcheck: {e}") from None
-            if len(parts) > 2:
-                raise SessionError("gradcheck: expected `gradcheck LAYER [NEURON]`")
-            return [(layer.sym[a], idx) for a in layer.params for idx in np.ndindex(getattr(layer, a).shape)]
-        tree = E.parse(spec)
-        base = tree.base if isinstance(tree, E.Index) else tree
-        if not isinstance(base, E.Name):
-            raise SessionError(f"gradcheck: expected a layer or a parameter like W2[:,1], got {spec!r}")
-        try:
-            p = self.model.param(base.name)
-        except KeyError as e:
-            raise SessionError(f"gradcheck: {e.args[0]}") from None
-        shape = p.value.shape
-        key = E.index_key(tree.items, shape, self.resolver({}), p.symbol) if isinstance(tree, E.Index) else ()
-        idx = np.arange(int(np.prod(shape))).reshape(shape)[key]
-        return [(p.symbol, np.unravel_index(int(i), shape)) for i in np.ravel(idx)]
-
-    @staticmethod
-    def sample_entries(entries: list, clone, loss, X, Y) -> list:
-        """At most GRADCHECK_SAMPLE entries, seeded, preferring those whose gradient is not 0 on
-        this batch (a background pixel's weights would pass trivially, 0 against 0)."""
-        clone.loss(X, Y, loss)
-        clone.backward(loss.backward())
-        biases = [e for e in entries if clone.param(e[0]).attr == "b"]
-        # a neuron's bias always, it is half of "a neuron" (an LSTM unit has one per gate)
-        keep = biases if len(biases) <= 4 else []
-        live = [e for e in entries if clone.param(e[0]).grad[e[1]] != 0 and e not in keep]
-        rest = [e for e in entries if clone.param(e[0]).grad[e[1]] == 0 and e not in keep]
-        rng = np.random.default_rng(0)
-        pick = keep + [live[i] for i in rng.permutation(len(live))[:GRADCHECK_SAMPLE - len(keep)]]
-        pick += [rest[i] for i in rng.permutation(len(rest))[:GRADCHECK_SAMPLE - len(pick)]]
-        order = {e: i for i, e in enumerate(entries)}
-        return sorted(pick, key=order.get)
-
-    def gradcheck(self, spec: str):
-        """Central differences on this iteration's batch and starting weights; the model is untouched.
-        Returns the rows and how many entries the spec named (more than the rows when sampled)."""
-        entries = [(sym, tuple(int(i) for i in idx)) for sym, idx in self.gradcheck_entries(spec)]
-        clone = self.model.copy()
-        snap = self.current.snapshot
-        clone.load_state_dict(snap.params)
-        clone.l2 = snap.hyper.get("l2", 0.0)
-        X, Y = snap.X.copy(), snap.Y.copy()
-        for edit in self.current.edits:  # edits made before the first op change the starting point
-            if edit.pos == -1 and edit.symbol not in HYPERPARAMETERS:
-                target = {"X": X, "Y": Y}.get(edit.symbol)
-                if target is None:
-                    target = clone.param(edit.symbol).value
-                target[edit.key] = edit.value
-        with np.errstate(all="ignore"):
-            chosen = entries if len(entries) <= GRADCHECK_SAMPLE else \
-                self.sample_entries(entries, clone.copy().eval(), type(self.loss)(), X, Y)
-            rows = check_parameters(clone, self.loss, X, Y, chosen)
-        return rows, len(entries)
-
-    def train(self, iterations: int, progress=None) -> dict:
-        """Finish this iteration as it stands (edits included), then train ``iterations`` minibatch
-        steps over the whole dataset at engine speed, untraced."""
-        if iterations < 1:
-            raise SessionError(f"train: the count must be ≥ 1, got {iterations}")
-        self.archive()  # the model is already past the current iteration, with its edits
-        X_all = np.asarray(self.problem.X, dtype=np.float64)
-        n = len(X_all)
-        size = self.problem.batch_size
-        rng = np.random.default_rng(self.seed + self.current.number)
-        order = np.array([], dtype=int)
-        losses = []
-        with np.errstate(all="ignore"):
-            for i in range(iterations):
-                if len(order) < size:
-                    order = np.concatenate([order, rng.permutation(n)])
-                rows, order = order[:size], order[size:]
-                L = self.model.train_step(X_all[rows], self.targets(rows), self.loss, self.optimizer)
-                losses.append(L)
-                if progress is not None and progress(i + 1, iterations, L):
-                    break  # the front end asked to stop: keep what was trained so far
-        self.history.clear()  # the iterations in between were not recorded: no stepping back across them
-        evaluation = self.model.evaluate(X_all, self.problem.Y, self.loss)  # the trained weights, before
-        self.start_iteration(self.current.number + 1 + len(losses))  # the recorded one runs one more step
-        return {"iterations": len(losses), "requested": iterations, "first_loss": losses[0],
-                "last_loss": losses[-1], "dataset_loss": evaluation["loss"],
-                "dataset_accuracy": evaluation["accuracy"]}
-
     def where(self) -> dict:
         op = self.op
         values = self.values_at()
@@ -865,45 +562,5 @@ class Session:
                 "edits": [e.target for e in self.current.edits], "batch": self.batch.tolist()}
 
 
-def is_timestep(op: Op) -> bool:
-    """Whether ``op`` is one timestep of a recurrent layer (its attrs carry ``t``; Adam's ``t`` counts updates)."""
-    return op.phase in ("forward", "backward") and "t" in op.attrs
-
-
-def op_matches(op: Op, pattern: str) -> bool:
-    """``dense2.backward``, ``dense2``, ``update``, ``dW2``, ``dense*.forward`` or a full op name."""
-    candidates = (op.name, f"{op.layer}.{op.phase}", op.layer, op.phase, op.result)
-    return any(fnmatch.fnmatchcase(c, pattern) for c in candidates)
-
-
-def shape_words(shape) -> str:
-    return f"an array of shape {'×'.join(map(str, shape))}" if len(shape) else "a single number"
-
-
-def changed_downstream(before: list[Op], after: list[Op], pos: int) -> list[tuple[str, float]]:
-    """(symbol, max |Δ|) for every result after op ``pos`` that the re-run changed."""
-    changed = []
-    earlier = {op.name: op for op in before[pos + 1:]}  # by name: an edit of l2 adds or drops an op
-    for new in after[pos + 1:]:
-        old = earlier.get(new.name)
-        if old is None:
-            continue
-        for name, value in new.outputs.items():
-            a, b = np.asarray(old.outputs[name]), np.asarray(value)
-            if a.shape != b.shape:
-                continue
-            with np.errstate(all="ignore"):
-                diff = np.abs(a - b)
-            worst = float(np.nanmax(diff)) if diff.size and not np.all(np.isnan(diff)) else 0.0
-            if worst > 0 or not np.array_equal(np.isnan(a), np.isnan(b)):
-                changed.append((name, worst))
-    return changed
-
-
-def grad_rows_data(rows) -> list[dict]:
-    return [{"parameter": r.parameter, "analytic": r.analytic, "numerical": r.numerical,
-             "rel_error": r.rel_error, "kink": r.kink, "verdict": r.verdict} for r in rows]
-
-
-__all__ = ["Session", "SessionError", "Breakpoint", "Watch", "Edit", "StepReport", "op_matches", "is_timestep",
-           "HYPERPARAMETERS", "grad_rows_data", "format_index"]
+__all__ = ["Session", "SessionError", "Breakpoint", "Edit", "StepReport", "op_matches", "is_timestep",
+           "HYPERPARAMETERS"]

@@ -11,7 +11,8 @@ from engine.build import loss as loss_of
 from engine.errors import ShapeError
 from engine.presets import PRESETS, Problem
 
-from .session import Session, SessionError
+from .errors import SessionError
+from .session import Session
 
 
 def open_preset(name: str, seed: int = 0, data=None, batch=None) -> Session:
@@ -61,6 +62,18 @@ def problem_with_model(model, base: Problem, path) -> Problem:
         raise SessionError(f"{path}: cannot rebuild the optimizer {kind!r} {spec}: {e}") from None
     return Problem(base.name, f"{path} on the {base.name} data", model, loss, rebuilt, base.X, base.Y,
                    base.batch_size, base.epochs, base.classes)
+
+
+def file_extra(session: Session) -> dict:
+    """What a saved model needs to be reopened here: loss, optimizer, preset, seed."""
+    return {"loss": session.loss.kind, "optimizer": {"type": session.optimizer.kind, **session.optimizer.config()},
+            "preset": session.problem.name, "seed": session.seed, "batch_size": session.problem.batch_size}
+
+
+def replace_model(session: Session, model, path: str) -> None:
+    """Put a loaded model in place of the session's, if it fits the data; then restart on it."""
+    problem = problem_with_model(model, session.problem, path)  # raises when it does not fit
+    session.reopen(model_file_factory(path, session.problem), path, problem=problem)
 
 
 def model_file_factory(path, base_preset: str | Problem, data=None):

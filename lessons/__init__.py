@@ -7,8 +7,7 @@ import os
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
-from . import commands  # noqa: E402,F401  (declares lesson, hint, predict, answer in the command registry)
-from .format import Lesson, LessonFormatError, load_lessons, parse_lesson
-from .library import CONTENT, all_lessons, find_lesson
+from .format import Lesson, LessonFormatError, load_lessons, parse_lesson  # noqa: E402
+from .library import CONTENT, all_lessons, find_lesson  # noqa: E402
 
 __all__ = ["Lesson", "LessonFormatError", "load_lessons", "parse_lesson", "all_lessons", "find_lesson", "CONTENT"]

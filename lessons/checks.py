@@ -11,8 +11,13 @@ from typing import Callable
 import numpy as np
 
 from inspector import expr as E
-from inspector.commands import lookup
-from inspector.session import Session, op_matches
+from inspector.commands import REGISTRY, lookup
+from inspector.ops import op_matches
+from inspector.session import Session
+
+from .commands import LESSON_COMMANDS
+
+COMMANDS = REGISTRY | LESSON_COMMANDS  # what a lesson's learner can run, and so what `ran` may name
 
 
 @dataclass
@@ -63,7 +68,7 @@ def reached(ctx: Context, arg: str) -> bool:
        "with arguments that start with ARGUMENTS")
 def ran(ctx: Context, arg: str) -> bool:
     word, _, args = arg.partition(" ")
-    cmd = lookup(word)
+    cmd = lookup(word, COMMANDS)
     name = cmd.name if cmd else word
     want = normalize(args)
     return any(n == name and normalize(a).startswith(want) for n, a in ctx.ran)
@@ -126,7 +131,7 @@ def validate(name: str, arg: str) -> str | None:
             E.parse(arg, allow_compare=True)
         except E.ExprError as e:
             return f"check expr: {e}"
-    if name == "ran" and lookup(arg.partition(" ")[0]) is None:
+    if name == "ran" and lookup(arg.partition(" ")[0], COMMANDS) is None:
         return f"check ran: no command {arg.partition(' ')[0]!r}"
     if name in ("iteration", "advanced") and not arg.isdigit():
         return f"check {name}: expected a whole number, got {arg!r}"

@@ -1,11 +1,11 @@
-"""The ``nndb`` entry point: ``lessons`` and ``lesson`` here, every other subcommand in inspector.cli.
+"""The ``nndb`` entry point: inspector.cli's one argparse tree, with ``lessons`` and ``lesson`` added to it.
 
 It sits in lessons/ because lessons is the outermost layer (lessons → inspector → engine): the
-debugger's CLI never imports the lessons.
+debugger's CLI never imports the lessons; this module hands it the lesson subcommands
+(``add_lesson_parsers``) to put in the same tree, so `nndb --help` lists them all.
 """
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 
@@ -14,7 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from inspector import cli as debugger_cli
-from inspector.session import SessionError
+from inspector.errors import SessionError
 
 from .format import LessonFormatError
 from .library import all_lessons, find_lesson
@@ -78,41 +78,38 @@ def cmd_lesson(args, console: Console) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    try:
-        return run(argv)
-    except BrokenPipeError:  # `nndb --help | head`: the reader left; nothing to report
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
-
-
-def run(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] in (["-h"], ["--help"]):
-        debugger_cli.build_parser().print_help()
-        print("\nlessons:\n  nndb lessons          the guided lessons, with your progress\n"
-              "  nndb lesson ID        start or resume one (in the TUI; --repl for the REPL)")
-        return 0
-    if not argv or argv[0] not in ("lessons", "lesson"):
-        return debugger_cli.main(argv)
-    parser = argparse.ArgumentParser(prog="nndb", description="nndb's guided lessons")
-    sub = parser.add_subparsers(dest="command", required=True)
-    listing = sub.add_parser("lessons", help="list the lessons with your progress")
+def add_lesson_parsers(sub) -> None:
+    """`nndb lessons` and `nndb lesson ID`, in inspector.cli's tree of subcommands."""
+    listing = sub.add_parser("lessons", help="the guided lessons, with your progress")
     listing.add_argument("--reset", metavar="ID|all", help="forget the progress of one lesson, or all")
-    one = sub.add_parser("lesson", help="start or resume a lesson")
+    listing.set_defaults(run=lesson_errors(cmd_lessons))
+    one = sub.add_parser("lesson", help="start or resume a lesson (in the TUI; --repl for the REPL)")
     one.add_argument("id", help="lesson id or number (nndb lessons lists them)")
     one.add_argument("--repl", action="store_true", help="in the line REPL instead of the TUI")
     one.add_argument("--reset", action="store_true", help="start the lesson over")
+    one.set_defaults(run=lesson_errors(cmd_lesson))
     for p in (listing, one):
         p.add_argument("--lessons-dir", action="append", default=[], metavar="PATH",
                        help="a folder of extra lessons (docs/lessons.md); may be repeated")
-    args = parser.parse_args(argv)
-    console = Console()
+
+
+def lesson_errors(command):
+    """``command(args, console)``, with a lesson file's, a lesson id's or a session's error reported."""
+    def run(args, console: Console) -> int:
+        try:
+            return command(args, console)
+        except (LessonFormatError, SessionError, KeyError) as e:
+            console.print(Text(f"error: {e.args[0] if isinstance(e, KeyError) else e}", style="bold red"))
+            return 2
+    return run
+
+
+def main(argv: list[str] | None = None) -> int:
     try:
-        return cmd_lessons(args, console) if args.command == "lessons" else cmd_lesson(args, console)
-    except (LessonFormatError, SessionError, KeyError) as e:
-        console.print(Text(f"error: {e.args[0] if isinstance(e, KeyError) else e}", style="bold red"))
-        return 2
+        return debugger_cli.main(argv, extensions=[add_lesson_parsers])
+    except BrokenPipeError:  # `nndb --help | head`: the reader left; nothing to report
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

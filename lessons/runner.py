@@ -1,7 +1,9 @@
 """Plays a lesson over a debugging session: runs commands, checks the current step after each, saves progress.
 
-The runner wraps the session's Interpreter (front ends call ``run`` as they would the
-interpreter's) and adds the lesson's feedback to each result. Progress is the list of commands
+The runner wraps an Interpreter that runs the debugger's commands and the lesson's own
+(``REGISTRY | lesson_commands(runner)``); front ends call ``run`` as they would the interpreter's,
+and the runner adds the lesson's feedback to each result as typed items (``Feedback``: a kind
+and a text), which front ends render by kind. Progress is the list of commands
 the learner ran; resuming replays them, so the debugger comes back exactly where it was.
 
 A step's prediction is judged when the step's checks first hold (so ``predict: value W1[0,0]``
@@ -16,10 +18,12 @@ import re
 import numpy as np
 
 from inspector import expr as E
-from inspector.commands import Interpreter, Result, lookup, parse_rows
-from inspector.session import Session, SessionError
+from inspector.commands import REGISTRY, Feedback, Interpreter, Result, parse_rows
+from inspector.errors import SessionError
+from inspector.session import Session
 
 from .checks import CHECKS, Context
+from .commands import lesson_commands
 from .format import Lesson, Predict
 from .progress import ProgressStore, empty_record
 from .setups import merged, setup_problem
@@ -60,8 +64,7 @@ class LessonRunner:
         if "batch" in self.setup:
             self.session.set_batch(parse_rows(self.setup["batch"], len(self.session.problem.X),
                                               self.session.batch))
-        self.session.lesson = self
-        self.interp = Interpreter(self.session)
+        self.interp = Interpreter(self.session, REGISTRY | lesson_commands(self))
         self.step_index = 0
         self.completed: list[int] = []
         self.commands: list[str] = []
@@ -101,72 +104,75 @@ class LessonRunner:
     def last(self):
         return self.interp.last
 
+    @property
+    def command_table(self):
+        """The commands this lesson runs: the debugger's and the lesson's (front ends offer them)."""
+        return self.interp.command_table
+
     def run(self, line: str, progress=None) -> Result:
         """Run a command as the Interpreter would, then check the lesson's current step."""
         result = self.interp.run(line, progress)
         word, _, arg = result.command.partition(" ")
-        cmd = lookup(word)
+        cmd = self.interp.lookup(word)
         if result.ok and cmd is not None and cmd.name != "quit":
             if cmd.name not in NOT_RECORDED:
                 self.commands.append(result.command)
             self.ctx.ran.append((cmd.name, arg))
         if cmd is not None and cmd.name in ("reset", "seed", "load"):
             self.ctx.start_iteration = self.session.current.number
-        result.extra += self.after(cmd.name if cmd is not None and result.ok else None, arg)
+        result.feedback += self.after(cmd.name if cmd is not None and result.ok else None, arg)
         self.save()
         return result
 
-    def after(self, command: str | None = None, arg: str = "") -> list[str]:
+    def after(self, command: str | None = None, arg: str = "") -> list[Feedback]:
         """Feedback after a command: a prediction judged, a step completed, the next step's text."""
-        out: list[str] = []
+        out: list[Feedback] = []
         step = self.step
         if step is None:
             return out
         passed = all(CHECKS[c.name].test(self.ctx, c.arg) for c in step.checks)
         if step.predict and self.prediction is None:
             if passed:
-                out.append(f"predict first: {self.predict_question(step.predict)} "
-                           f"(type `predict ANSWER`), then carry on")
+                out.append(Feedback("ask", f"predict first: {self.predict_question(step.predict)} "
+                                           f"(type `predict ANSWER`), then carry on"))
             return out
         if not passed:
             wanted = [c.arg for c in step.checks if c.name == "answered"]
             if command == "answer" and wanted and not any(CHECKS["answered"].test(
                     Context(self.session, answers=[arg]), w) for w in wanted):
-                out.append(f"✗ {arg.strip()!r} is not the answer this step is looking for: look again "
-                           f"(`hint` helps)")
+                out.append(Feedback("fail", f"✗ {arg.strip()!r} is not the answer this step is looking for: "
+                                            f"look again (`hint` helps)"))
             return out
         if step.predict:
-            out.append(self.compare_prediction(step.predict) or
-                       f"(no verdict on your prediction: {step.predict.target} is not computed at this point)")
+            out.append(self.compare_prediction(step.predict) or Feedback(
+                "info", f"(no verdict on your prediction: {step.predict.target} is not computed at this point)"))
         self.completed.append(self.step_index)
-        out.append(f"✓ step {self.step_index + 1}/{len(self.lesson.steps)} done: {step.title}")
+        out.append(Feedback("step", f"✓ step {self.step_index + 1}/{len(self.lesson.steps)} done: {step.title}"))
         self.step_index += 1
         self.hints_shown = 0
         self.prediction = None
         if self.done:
-            out.append(f"🎉 lesson {self.lesson.id} complete: {self.lesson.title}. "
-                       f"`nndb lessons` shows what comes next.")
+            out.append(Feedback("done", f"🎉 lesson {self.lesson.id} complete: {self.lesson.title}. "
+                                        f"`nndb lessons` shows what comes next."))
         else:
             out += self.begin_step()
-            out += self.step_lines()
+            out += self.step_feedback()
         self.ctx = Context(self.session, start_iteration=self.session.current.number)
         return out
 
-    def begin_step(self) -> list[str]:
+    def begin_step(self) -> list[Feedback]:
         """Apply the new current step's ``setup:`` changes: restart the session with them."""
         changes = self.step.setup
         if not changes:
             return []
         self.setup = merged(self.setup, changes)
-        if "seed" in changes:
-            self.session.seed = int(changes["seed"])
-        self.session.factory = self.build  # the lesson's network again, even after a `load`
-        self.session.source = f"lesson {self.lesson.id}"
-        self.session.reset()
+        # the lesson's network again, even after a `load`
+        self.session.reopen(self.build, f"lesson {self.lesson.id}",
+                            seed=int(changes["seed"]) if "seed" in changes else None)
         if "batch" in changes:
             self.session.set_batch(parse_rows(changes["batch"], len(self.session.problem.X), self.session.batch))
         shown = ", ".join(f"{k}: {v}" for k, v in changes.items())
-        return [f"↻ the debugger restarted with {shown} (iteration 1; breakpoints and watches kept)"]
+        return [Feedback("restart", f"↻ the debugger restarted with {shown} (iteration 1; breakpoints and watches kept)")]
 
     # -- predictions -------------------------------------------------------------------------
     @staticmethod
@@ -175,7 +181,7 @@ class LessonRunner:
                 "value": f"what value will {p.target} have (within ±{p.tolerance:g})?",
                 "sign": f"will {p.target} be positive, negative or zero?"}[p.kind]
 
-    def compare_prediction(self, p: Predict) -> str | None:
+    def compare_prediction(self, p: Predict) -> Feedback | None:
         """The verdict on the learner's prediction, or None when the target cannot be computed here."""
         try:
             _, value = self.session.evaluate(p.target)
@@ -198,7 +204,7 @@ class LessonRunner:
             ok = abs(v - guess) <= p.tolerance
             shown = f"{v:.6g}"
         mark = "✓ your prediction was right" if ok else "✗ not quite"
-        return f"{mark}: you said {typed}, the code computed {p.target} = {shown}"
+        return Feedback("pass" if ok else "fail", f"{mark}: you said {typed}, the code computed {p.target} = {shown}")
 
     def predict(self, text: str) -> Result:
         step = self.step
@@ -209,14 +215,20 @@ class LessonRunner:
         return Result(f"predict {text}", True, "lesson", f"noted: {step.predict.target} → {text.strip()}")
 
     # -- views -------------------------------------------------------------------------------
-    def step_lines(self) -> list[str]:
+    def step_feedback(self) -> list[Feedback]:
+        """The current step: its title and text, and the prediction it asks for first."""
         step = self.step
         if step is None:
-            return [f"lesson {self.lesson.id} is complete"]
-        lines = [f"step {self.step_index + 1}/{len(self.lesson.steps)}: {step.title}", step.text]
+            return [Feedback("text", f"lesson {self.lesson.id} is complete")]
+        lines = [Feedback("text", f"step {self.step_index + 1}/{len(self.lesson.steps)}: {step.title}"),
+                 Feedback("text", step.text)]
         if step.predict:
-            lines.append(f"predict first: {self.predict_question(step.predict)} — type `predict ANSWER`")
+            lines.append(Feedback("ask", f"predict first: {self.predict_question(step.predict)} "
+                                         f"— type `predict ANSWER`"))
         return lines
+
+    def step_lines(self) -> list[str]:
+        return [f.text for f in self.step_feedback()]
 
     def hint(self) -> Result:
         step = self.step

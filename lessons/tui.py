@@ -9,9 +9,16 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
+from inspector.commands import Feedback
 from inspector.tui.app import NndbApp
 
 from .runner import LessonRunner
+
+# The feedback the panel keeps from a command (the step's text is in the panel already; a note is not
+# kept), and how the panel shows each kind.
+KEPT = ("pass", "fail", "step", "done", "restart", "ask")
+PANEL_STYLE = {"pass": "green", "step": "green", "done": "green", "fail": "yellow", "ask": "yellow",
+               "restart": "yellow", "info": "yellow"}
 
 
 class LessonPanel(VerticalScroll):
@@ -22,7 +29,7 @@ class LessonPanel(VerticalScroll):
         yield Static(id="lesson-text")
         yield Static(id="lesson-feedback")
 
-    def show(self, runner: LessonRunner, viewing: int, feedback: list[str], hints: list[str]) -> None:
+    def show(self, runner: LessonRunner, viewing: int, feedback: list[Feedback], hints: list[str]) -> None:
         lesson = runner.lesson
         steps = Text(f"{lesson.title}\n", style="bold")
         for i, step in enumerate(lesson.steps):
@@ -45,7 +52,7 @@ class LessonPanel(VerticalScroll):
         for h in hints:
             lines.append(h + "\n", style="cyan")
         for f in feedback[-4:]:
-            lines.append(f + "\n", style="green" if f.startswith("✓") or f.startswith("🎉") else "yellow")
+            lines.append(f.text + "\n", style=PANEL_STYLE[f.kind])
         self.query_one("#lesson-feedback", Static).update(lines)
 
 
@@ -64,7 +71,7 @@ class LessonApp(NndbApp):
         super().__init__(runner.session, interp=runner)
         self.runner = runner
         self.viewing = runner.step_index
-        self.feedback: list[str] = []
+        self.feedback: list[Feedback] = []
         self.hints: list[str] = []
 
     def compose_extra(self):
@@ -74,18 +81,18 @@ class LessonApp(NndbApp):
         panel = self.query_one(LessonPanel)
         panel.border_title = f"lesson {self.runner.lesson.id}"
         if self.runner.commands:
-            self.feedback.append(f"resumed where you stopped ({len(self.runner.commands)} commands replayed)")
+            self.feedback.append(Feedback("info", f"resumed where you stopped ({len(self.runner.commands)} "
+                                                  f"commands replayed)"))
         self.update_panel()
 
     def update_panel(self) -> None:
         self.query_one(LessonPanel).show(self.runner, self.viewing, self.feedback, self.hints)
 
     def after_command(self, result) -> None:
-        keep = ("✓", "✗", "🎉", "↻", "predict first")  # the step text itself is in the panel already
-        self.feedback += [line for line in result.extra if line.startswith(keep)]
+        self.feedback += [f for f in result.feedback if f.kind in KEPT]
         if result.kind == "lesson" and result.data.get("lines") and result.command == "hint":
             self.hints = list(result.data["lines"])
-        if any(line.startswith("✓ step") for line in result.extra):
+        if any(f.kind == "step" for f in result.feedback):
             self.hints = []
             self.viewing = self.runner.step_index
         self.update_panel()

@@ -34,7 +34,7 @@ def fingerprint(s) -> dict:
         "losses": repr(s.losses),
         "seed": s.seed,
         "source": s.source,
-        "next_numbers": dict(s._next_number),
+        "next_numbers": {"break": s.breakpoints.next_number, "watch": s.watches.next_number},
         "values": {k: _arr(v) for k, v in s.values_at().items()},
     }
 

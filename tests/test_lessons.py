@@ -18,7 +18,7 @@ from inspector.expr import FUNCTIONS
 from inspector.repl import run_script
 from inspector.session import Session
 from lessons import LessonFormatError, all_lessons, load_lessons, parse_lesson
-from lessons.checks import CHECKS
+from lessons.checks import CHECKS, COMMANDS
 from lessons.cli import main as lessons_main
 from lessons.library import validate_lesson
 from lessons.progress import ProgressStore
@@ -198,15 +198,15 @@ def test_texts_name_only_commands_that_exist(lesson_id):
             first = span.split()[0]
             if not re.fullmatch(r"[a-z]+", first) or first in names | layers:
                 continue
-            assert lookup(first) is not None, f"{lesson_id}: `{span}` names no command"
+            assert lookup(first, COMMANDS) is not None, f"{lesson_id}: `{span}` names no command"
             checked += 1
             word, _, rest = span.partition(" ")
-            if lookup(word).name in ("until", "goto") and rest.strip() not in ("", "start"):
+            if lookup(word, COMMANDS).name in ("until", "goto") and rest.strip() not in ("", "start"):
                 assert s.find_ops(rest.strip()), f"{lesson_id}: `{span}`: no op matches in this step's network"
-            if lookup(word).name == "break" and rest.strip():
-                s.add_breakpoint(rest)  # raises for an unknown array or op
-            if lookup(word).name == "watch" and rest.strip():
-                s.add_watch(rest)
+            if lookup(word, COMMANDS).name == "break" and rest.strip():
+                s.breakpoints.add(s, rest)  # raises for an unknown array or op
+            if lookup(word, COMMANDS).name == "watch" and rest.strip():
+                s.watches.add(s, rest)
     assert checked >= 3
 
 

@@ -13,11 +13,10 @@ import pytest
 pytest.importorskip("pytest_textual_snapshot")
 
 from engine.gradcheck import GradRow  # noqa: E402
-from inspector.session import Session  # noqa: E402
+from inspector.commands import editing as editing_commands  # noqa: E402
 from inspector.sources import open_preset  # noqa: E402
 from inspector.tui.app import NndbApp  # noqa: E402
 from inspector.tui.matrix import MatrixView  # noqa: E402
-import lessons  # noqa: E402,F401  (the nndb entry point always declares the lesson commands: help lists them)
 
 # rows of `gradcheck dense1 2` at op 0 of moons seed 0, to 9 digits; the errors as measured once
 GRADCHECK_ROWS = [
@@ -41,7 +40,7 @@ def test_main_screen_160x48_in_the_second_iteration(snap_compare):
 
 
 def test_gradcheck_view(snap_compare, monkeypatch):
-    monkeypatch.setattr(Session, "gradcheck", lambda self, spec: (list(GRADCHECK_ROWS), len(GRADCHECK_ROWS)))
+    monkeypatch.setattr(editing_commands, "gradcheck", lambda session, spec: (list(GRADCHECK_ROWS), len(GRADCHECK_ROWS)))
 
     async def open_gradcheck(pilot):
         await pilot.press("s")

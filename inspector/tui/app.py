@@ -20,7 +20,7 @@ from engine.gradcheck import format_index
 from engine.layers import Dense
 
 from ..commands import REGISTRY, Interpreter, Result
-from ..render import render_result, where_line
+from ..render import feedback_lines, render_result, where_line
 from ..session import Session
 from .matrix import KERNEL, SLICE_KEYS, MatrixView
 from .network import diagram, is_small, summary
@@ -32,18 +32,18 @@ WIDE = 160  # columns from which the loss and watches get a column of their own
 
 
 class CommandsProvider(Provider):
-    """The command palette offers every command of the registry."""
+    """The command palette offers every command the app's interpreter runs."""
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
-        for c in REGISTRY.values():
+        for c in self.app.command_table.values():
             score = matcher.match(f"{c.name} {c.summary}")
             if score > 0:
                 yield Hit(score, matcher.highlight(f"{c.name}: {c.summary}"),
                           partial(self.app.palette_command, c.name), help=c.usage)
 
     async def discover(self) -> Hits:
-        for c in REGISTRY.values():
+        for c in self.app.command_table.values():
             yield Hit(1.0, f"{c.name}: {c.summary}", partial(self.app.palette_command, c.name), help=c.usage)
 
 
@@ -79,10 +79,11 @@ class NndbApp(App):
     ]
 
     def __init__(self, session: Session, interp=None):
-        """``interp``: anything with Interpreter's ``run`` (a lesson wraps the interpreter)."""
+        """``interp``: anything with Interpreter's ``run`` and ``command_table`` (a lesson wraps the interpreter)."""
         super().__init__()
         self.session = session
         self.interp = interp or Interpreter(session)
+        self.command_table = getattr(self.interp, "command_table", REGISTRY)  # what the palette and help offer
         self.baseline: dict[int, dict[str, np.ndarray]] = {}  # the tape before the latest edit
         self.baseline_at: int | None = None
         self.cancel_training = False
@@ -109,7 +110,7 @@ class NndbApp(App):
                 yield LossPanel(id="loss-side")
             yield from self.compose_extra()
         yield RichLog(id="log", wrap=True, markup=False, highlight=False, max_lines=500)
-        yield CommandBar(lambda: self.session, id="command")
+        yield CommandBar(lambda: self.session, self.command_table, id="command")
         yield Footer(compact=True)
 
     def compose_extra(self) -> ComposeResult:
@@ -198,7 +199,7 @@ class NndbApp(App):
             parts += [Text(n, style="yellow") for n in result.data.get("notes", [])]
             if result.data.get("reason"):
                 parts.insert(0, Text(f"stopped: {result.data['reason']}", style="bold yellow"))
-            parts += [Text(line, style="bold green") for line in result.extra]
+            parts += feedback_lines(result)
         else:
             parts = [Text(f"» {result.command}", style="dim")] + render_result(result)
         for part in parts:
@@ -216,7 +217,7 @@ class NndbApp(App):
         self.run_command(line)
 
     def palette_command(self, name: str) -> None:
-        cmd = REGISTRY[name]
+        cmd = self.command_table[name]
         takes_args = "[" in cmd.usage or any(ch.isupper() for ch in cmd.usage)
         if takes_args:
             bar = self.query_one("#command", CommandBar)
@@ -405,7 +406,7 @@ class NndbApp(App):
                  ("click ◀ ▶", "the previous/next slice of a 3-D/4-D array (its header line)", "matrix"),
                  ("tab", "move between panels", "anywhere"),
                  ("ctrl+p", "command palette: every command", "anywhere")]
-        self.push_screen(HelpScreen(rows))
+        self.push_screen(HelpScreen(rows, self.command_table))
 
     # -- training in a worker ----------------------------------------------------------------
     def action_train(self) -> None:

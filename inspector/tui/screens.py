@@ -17,9 +17,10 @@ class HelpScreen(ModalScreen):
 
     BINDINGS = [Binding("escape,q,question_mark,f1", "dismiss", "Close")]
 
-    def __init__(self, key_rows: list[tuple[str, str, str]]):
+    def __init__(self, key_rows: list[tuple[str, str, str]], commands=None):
         super().__init__()
         self.key_rows = key_rows
+        self.commands = REGISTRY if commands is None else commands
 
     def compose(self):
         keys = Table(title="Keys", box=None, padding=(0, 2), title_justify="left", title_style="bold")
@@ -32,7 +33,7 @@ class HelpScreen(ModalScreen):
                          box=None, padding=(0, 2), title_justify="left", title_style="bold")
         commands.add_column("usage", style="bold cyan", no_wrap=True)
         commands.add_column("does")
-        for c in REGISTRY.values():
+        for c in self.commands.values():
             aliases = f" ({', '.join(c.aliases)})" if c.aliases else ""
             commands.add_row(Text(c.usage + aliases), Text(c.summary))
         with VerticalScroll(id="help-body"):

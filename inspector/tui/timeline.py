@@ -9,7 +9,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from ..render import PHASE_STYLE, fmt, gradient_verdict, log_bar
-from ..session import is_timestep
+from ..ops import is_timestep, timestep_view
 
 def has_timesteps(session) -> bool:
     """Whether this iteration has per-timestep ops (a recurrent layer): the Time tab is shown then."""
@@ -46,10 +46,10 @@ def step_norms(session) -> StepNorms | None:
     """‖h_t‖ of the forward steps and ‖dh_t‖ of the backward steps run so far, of the recurrent
     layer at (or next after) the cursor; None for a model without one.
 
-    From ``Session.timestep_view`` (the REPL's `timestep` shows the same): the norms of the values
+    From ``ops.timestep_view`` (the REPL's `timestep` shows the same): the norms of the values
     as the iteration used them, so the engine's ``op.attrs["norm"]`` unless an edit changed dh_t.
     """
-    view = session.timestep_view()
+    view = timestep_view(session)
     if view is None:
         return None
     first = next(op for op in session.tape if is_timestep(op) and op.layer == view["layer"])

@@ -12,7 +12,8 @@ from engine.errors import shape_str
 
 from ..complete import complete, names_of
 from ..render import PHASE_STYLE, fmt, shaped_equation
-from ..session import Session, is_timestep, op_matches
+from ..ops import is_timestep, op_matches
+from ..session import Session
 from .matrix import MatrixView
 
 POOL = 8  # matrix views kept mounted for the current op's arrays (the l2 op has the most)
@@ -193,7 +194,7 @@ class LossPanel(Vertical):
         lines = Text("watches", style="bold")
         if not session.watches:
             lines.append("\n(none: `watch norm(dW1)`)", style="dim")
-        for w, value, error in session.watch_values():
+        for w, value, error in session.watches.values(session):
             lines.append(f"\n{w.number}: {w.text} = ")
             if error:
                 lines.append("not computed yet" if "not computed yet" in error else error, style="dim")
@@ -212,9 +213,10 @@ class CommandBar(Input):
                 Binding("down", "history(1)", "Next command", show=False, tooltip="the next command"),
                 Binding("escape", "leave", "Back to the listing", show=False, tooltip="back to the op listing")]
 
-    def __init__(self, session_getter, **kwargs):
+    def __init__(self, session_getter, commands=None, **kwargs):
         super().__init__(placeholder="command — help lists them; Tab completes; Esc leaves", **kwargs)
         self.session_getter = session_getter
+        self.commands = commands  # the table completed from (None: the registry)
         self.history: list[str] = []
         self.history_pos = 0
         self.candidates: list[str] = []
@@ -233,7 +235,7 @@ class CommandBar(Input):
 
     def action_complete(self) -> None:
         before = self.value[:self.cursor_position]
-        found = complete(before, names_of(self.session_getter()))
+        found = complete(before, names_of(self.session_getter()), self.commands)
         self.candidates = [c.text for c in found]
         if not found:
             return

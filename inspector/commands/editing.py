@@ -1,0 +1,60 @@
+"""Editing and checking commands: set a value and see what follows, gradient-check a neuron."""
+from __future__ import annotations
+
+import numpy as np
+
+from engine.errors import shape_str
+from engine.gradcheck import ACCEPTABLE, EXCELLENT, WRONG, power_of_ten
+
+from ..checking import grad_rows_data, gradcheck
+from ..editing import set_value
+from .core import Result, UsageError, command
+
+
+@command("set", usage="set TARGET = VALUE", args="target",
+         summary="edit a weight, a slice, an input, a label or a hyperparameter; the rest recomputes",
+         help="""
+Examples: set W1[0,1] = 0.5    set W2[:,0] = 0    set b1 = [0.1, 0, 0, 0, 0, 0, 0, 0]
+          set X[0,1] = 2       set lr = 0.01      set l2 = 0.001
+The edit takes effect right after the current op; everything after it is recomputed, and the
+loss before/after is reported (with the first-order prediction ∂L/∂w·Δw when it applies).
+Stepping back past the edit undoes it.""")
+def do_set(s, arg, line="set"):
+    target, sep, value = arg.partition("=")
+    if not sep or not target.strip() or not value.strip():
+        raise UsageError("set: expected `set TARGET = VALUE`, e.g. `set W1[0,1] = 0.5` or `set lr = 0.01`")
+    r = set_value(s, target, value)
+    edit = r["edit"]
+    message = f"{edit.target}: {_short(r['old'])} → {_short(edit.value)}"
+    data = {"target": edit.target, "old": r["old"], "new": edit.value, "at_op": s.pos,
+            "loss_before": r["loss_before"], "loss_after": r["loss_after"], "predicted_change": r["predicted"],
+            "changed": [{"name": n, "max_abs_change": d} for n, d in r["changed"]]}
+    return Result(line, True, "edit", message, data)
+
+
+def _short(v) -> str:
+    a = np.asarray(v)
+    return f"{float(a):.6g}" if a.ndim == 0 else f"{shape_str(a.shape)} array"
+
+
+@command("gradcheck", aliases=("gc",), usage="gradcheck LAYER [NEURON] | PARAM[index]", args="gradcheck",
+         summary="compare backprop's gradient with central differences: gradcheck dense1 3, gradcheck W2[:,1]",
+         help=f"""
+Runs in float64 on this iteration's batch and starting weights, on a copy: the model is not
+changed. Each row: the parameter, the analytic gradient (backward), the numerical one
+(L(w+ε) − L(w−ε))/2ε, and their relative error. Verdicts (CS231n): ≤ {power_of_ten(EXCELLENT)} excellent,
+≤ {power_of_ten(ACCEPTABLE)} acceptable near a kink, > {power_of_ten(WRONG)} wrong. A row is marked when ±ε crossed a ReLU kink.""")
+def do_gradcheck(s, arg, line="gradcheck"):
+    rows, total = gradcheck(s, arg)
+    worst = max(rows, key=lambda r: r.rel_error)
+    kinks = sum(r.kink for r in rows)
+    message = f"worst relative error {worst.rel_error:.2e} ({worst.parameter}): {worst.verdict}"
+    explanation = ("analytic = the gradient backward computed; numerical = "
+                   "(L(w+ε) − L(w−ε))/2ε with ε = 1e-6, on this batch")
+    if total > len(rows):
+        explanation += (f"; a sample of {len(rows)} of the {total} entries, those with a non-zero "
+                        f"gradient first")
+    return Result(line, True, "gradcheck", message,
+                  {"spec": arg.strip(), "rows": grad_rows_data(rows), "worst": worst.rel_error,
+                   "verdict": worst.verdict, "kinks": kinks, "checked": len(rows), "entries": total,
+                   "explanation": explanation})

@@ -1,0 +1,41 @@
+"""`train N`: leave the op-by-op view and train many minibatch steps at engine speed, untraced.
+
+The session stops again at the start of the iteration after them, on its own batch; the
+iterations in between are not recorded, so stepping back cannot cross them.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import SessionError
+
+
+def train(session, iterations: int, progress=None) -> dict:
+    """Finish this iteration as it stands (edits included), then train ``iterations`` minibatch
+    steps over the whole dataset at engine speed, untraced. ``progress(done, total, loss)``
+    returning true stops early, keeping what was trained so far."""
+    s = session
+    if iterations < 1:
+        raise SessionError(f"train: the count must be ≥ 1, got {iterations}")
+    s.archive()  # the model is already past the current iteration, with its edits
+    X_all = np.asarray(s.problem.X, dtype=np.float64)
+    n = len(X_all)
+    size = s.problem.batch_size
+    rng = np.random.default_rng(s.seed + s.current.number)
+    order = np.array([], dtype=int)
+    losses = []
+    with np.errstate(all="ignore"):
+        for i in range(iterations):
+            if len(order) < size:
+                order = np.concatenate([order, rng.permutation(n)])
+            rows, order = order[:size], order[size:]
+            L = s.model.train_step(X_all[rows], s.targets(rows), s.loss, s.optimizer)
+            losses.append(L)
+            if progress is not None and progress(i + 1, iterations, L):
+                break  # the front end asked to stop: keep what was trained so far
+    s.history.clear()  # the iterations in between were not recorded: no stepping back across them
+    evaluation = s.model.evaluate(X_all, s.problem.Y, s.loss)  # the trained weights, before
+    s.start_iteration(s.current.number + 1 + len(losses))  # the recorded one runs one more step
+    return {"iterations": len(losses), "requested": iterations, "first_loss": losses[0],
+            "last_loss": losses[-1], "dataset_loss": evaluation["loss"],
+            "dataset_accuracy": evaluation["accuracy"]}
