@@ -121,26 +121,11 @@ def test_the_session_class_is_small():
     assert session.end_lineno - session.lineno + 1 < MAX_SESSION_LINES
 
 
-# Being split by others while this test was written (issue 11): each is marked while it is still over.
-BEING_SPLIT = ("engine/datasets.py", "inspector/explain.py")
-
-
-def oversized() -> list[str]:
-    return [f"{p.relative_to(REPO).as_posix()} ({line_count(p)} lines)"
-            for pkg in ("engine", "inspector") for p in sorted((REPO / pkg).rglob("*.py"))
-            if line_count(p) > MAX_MODULE_LINES]
-
-
 def test_no_module_of_engine_or_inspector_is_over_600_lines():
-    offenders = [o for o in oversized() if o.split(" ")[0] not in BEING_SPLIT]
+    offenders = [f"{p.relative_to(REPO).as_posix()} ({line_count(p)} lines)"
+                 for pkg in ("engine", "inspector") for p in sorted((REPO / pkg).rglob("*.py"))
+                 if line_count(p) > MAX_MODULE_LINES]
     assert offenders == [], f"over {MAX_MODULE_LINES} lines: {', '.join(offenders)}"
-
-
-@pytest.mark.parametrize("path", BEING_SPLIT)
-def test_the_modules_being_split_are_under_600_lines(path):
-    if (REPO / path).exists() and line_count(REPO / path) > MAX_MODULE_LINES:
-        pytest.xfail(f"{path} is being split (issue 11)")
-    assert not any(o.startswith(path + " ") for o in oversized())
 
 
 # -- lessons attach through an explicit interface -----------------------------------------------------------------
