@@ -10,6 +10,7 @@ from rich.text import Text
 
 from engine.errors import shape_str
 from engine.gradcheck import EXCELLENT, WRONG
+from engine.layers import Layer
 from engine.trace import Op
 
 MAX_ROWS, MAX_COLS = 8, 8
@@ -43,14 +44,29 @@ def value_style(x: float, scale: float) -> str:
     return (POSITIVE if x > 0 else NEGATIVE)[level]
 
 
-def gradient_of(name: str) -> str | None:
-    """``dW1`` → ``W1``, ``dZ1[0,:]`` → ``Z1[0,:]``: what a gradient is of; None for other arrays."""
-    m = re.fullmatch(r"d([A-Z][A-Za-z0-9_]*|b\d+|h\d+(?:_\d+)?)(\[[^\]]*\])?", name)  # not dense1, dead(…)
-    return m.group(1) + (m.group(2) or "") if m and Op.is_gradient(name.split("[")[0]) else None
+def gradient_of(name: str, symbols=None) -> str | None:
+    """``dW1`` → ``W1``, ``dZ1[0,:]`` → ``Z1[0,:]``: what a gradient is of; None for other arrays.
+
+    The engine's naming rule (``Op.is_gradient``: a symbol that starts with ``d``) decides, for a
+    name that is an array's symbol, optionally indexed: one of ``symbols`` (the session's arrays)
+    when they are given, else any identifier that is not a layer's name (``dense1``, ``dropout2``:
+    a registered layer kind and its number). Expressions (``dW1 * 2``, ``dead(A1)``) are not."""
+    base, bracket, index = name.partition("[")
+    if not Op.is_gradient(base) or (bracket and (not index.endswith("]") or "]" in index[:-1])):
+        return None
+    if symbols is not None:
+        return name[1:] if base in symbols else None
+    return name[1:] if base.isidentifier() and not is_layer_name(base) else None
 
 
-def describe_array(name: str, a: np.ndarray) -> str:
-    label = f"∂L/∂{gradient_of(name)}" if gradient_of(name) else ""
+def is_layer_name(name: str) -> bool:
+    """``dense1``, ``relu2``: a layer kind (of any registered layer class) and its number."""
+    kind = name.rstrip("0123456789")
+    return kind != name and kind in {cls.kind for cls in Layer.registry.values()}
+
+
+def describe_array(name: str, a: np.ndarray, symbols=None) -> str:
+    label = f"∂L/∂{gradient_of(name, symbols)}" if gradient_of(name, symbols) else ""
     return f"{name}  {shape_str(a.shape)}" + (f"  ({label})" if label else "")
 
 
@@ -117,6 +133,7 @@ def op_header(op: Op) -> Text:
     text.append(f"{op.phase:<8} ", style=PHASE_STYLE.get(op.phase, ""))
     text.append(f"{op.layer:<10} ", style="bold")
     text.append(op.equation)
+    text.append(f"   {op.kind}", style="dim")  # the engine's name for the op: its code and its explainer
     return text
 
 
@@ -187,7 +204,7 @@ def render_op(data: dict) -> list:
         parts.append(Text(f"next: [{nxt['index']}] {nxt['name']}   {nxt['equation']}", style="dim"))
     else:
         parts.append(Text.assemble((f"[{op['index']}] ", "dim"), (f"{op['layer']} ", "bold"),
-                                   (op["phase"], PHASE_STYLE.get(op["phase"], ""))))
+                                   (op["phase"], PHASE_STYLE.get(op["phase"], "")), (f"  {op['kind']}", "dim")))
         parts.append(Text("  " + op["equation"], style="bold"))
         shapes = {a["name"]: tuple(a["shape"]) for a in op["inputs"] + op["outputs"]}
         parts.append(Text("  " + shaped_equation(op["equation"], shapes), style="dim"))

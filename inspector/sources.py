@@ -22,19 +22,48 @@ def open_preset(name: str, seed: int = 0, data=None, batch=None) -> Session:
 
 
 def guess_preset(model) -> str:
-    """The preset whose data fits a model file that does not say where it came from."""
-    first = model.layers[0]
-    if first.kind in ("rnn", "lstm") and first.input_size == 1:
-        return "seq" if first.kind == "rnn" else "seq-lstm"
-    if first.kind == "conv":
-        raise SessionError("this model starts with a convolution; pass --preset bars or --preset digits-cnn "
-                           "(with --data) for the images to use")
-    n_in = getattr(first, "n_in", None)
-    if n_in == 784:
+    """The preset whose data fits a model file that does not say where it came from, asked of the data.
+
+    Of the offline presets (seq, seq-lstm, moons, xor, spiral, in that order), those whose examples
+    the model takes (``model.check_data``); first those whose labels its output width fits (as many
+    outputs as a target has columns, at least as many as there are classes), the most classes
+    first; then the one whose network is made of the most of the same layers (seq's RNN, seq-lstm's
+    LSTM); then the first. Else digits if it takes MNIST's rows of 28·28 pixels. A model that takes
+    images is asked to name its preset: bars, segments and digits-cnn all have images."""
+    try:
+        width = model.output_shape()[0]
+    except ValueError:
+        width = None
+    own = {type(layer).__name__ for layer in model.layers}
+    best, errors = None, {}
+    for order, name in enumerate(("seq", "seq-lstm", "moons", "xor", "spiral")):
+        problem = load_preset(name)
+        try:
+            model.check_data(problem.X[:1])
+        except (ShapeError, ValueError) as e:
+            errors[name] = e
+            continue
+        Y = np.asarray(problem.Y)
+        fits = width is not None and (width == Y.shape[1] if Y.ndim == 2 else width >= len(problem.classes))
+        alike = len(own & {type(layer).__name__ for layer in problem.model.layers})
+        score = (fits, len(problem.classes) if fits else 0, alike, -order)
+        if best is None or score > best[0]:
+            best = (score, name)
+    if best is not None:
+        return best[1]
+
+    def takes(X) -> bool:
+        try:
+            model.check_data(X)
+            return True
+        except (ShapeError, ValueError):
+            return False
+    if takes(np.zeros((1, 28 * 28))):
         return "digits"
-    if n_in == 2:
-        return "moons" if model.output_shape()[0] == 2 else "xor" if model.output_shape()[0] == 1 else "spiral"
-    raise SessionError(f"this model takes {n_in} inputs, which fits no preset's data; "
+    if any(takes(X) for X in (load_preset("bars").X[:1], load_preset("segments").X[:1], np.zeros((1, 1, 28, 28)))):
+        raise SessionError("this model takes images; pass --preset bars or --preset digits-cnn "
+                           "(with --data) for the images to use")
+    raise SessionError(f"this model fits no preset's data (moons: {errors['moons']}; seq: {errors['seq']}); "
                        f"pass --preset NAME for the data to use")
 
 

@@ -79,9 +79,8 @@ def setup_problem(setup: dict[str, str], seed: int) -> Problem:
         model = mlp([n_in, *hidden, n_out], acts, "he" if init == "large" else init, seed=seed,
                     output="sigmoid" if base.loss.kind == "mse" else None)  # MSE on probabilities, as xor
         if init == "large":
-            for p in model.parameters():
-                if p.attr == "W":
-                    p.value = p.value * 10.0
+            for p in model.decayed_parameters():  # the weights, as the layers say (not the biases)
+                p.value = p.value * 10.0
     if any(k in setup for k in ("filters", "pool")):
         model = bars_cnn(base.X.shape, int(setup.get("filters", 2)), setup.get("pool", "none"),
                          model.output_shape()[0], seed)

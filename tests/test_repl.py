@@ -232,8 +232,9 @@ def test_every_kind_has_exactly_the_fields_docs_json_md_lists(tmp_path):
         for field in row["data"]:
             assert f"`{field}`" in doc, f"{command}: field {field!r} is not in docs/json.md"
     op = rows[1]["data"]["op"]
-    assert set(op) == {"index", "name", "phase", "layer", "kind", "equation", "attrs", "inputs", "outputs",
-                       "edited_after"}
+    assert set(op) == {"index", "name", "phase", "layer", "kind", "roles", "equation", "attrs", "inputs",
+                       "outputs", "edited_after"}
+    assert op["roles"] == {"X": "X", "W": "W1", "b": "b1", "out": "Z1"}  # xor's first op, dense1.forward
     for field in op:
         assert f"`{field}`" in doc, field
 

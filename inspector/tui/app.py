@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import gc
-import re
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
@@ -17,12 +16,11 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Footer, Header, Input, OptionList, RichLog, Static, TabbedContent, TabPane
 
 from engine.gradcheck import format_index
-from engine.layers import Dense
 
 from ..commands import REGISTRY, Interpreter, Result
 from ..render import feedback_lines, render_result, where_line
 from ..session import Session
-from .matrix import KERNEL, SLICE_KEYS, MatrixView
+from .matrix import SLICE_KEYS, MatrixView
 from .network import diagram, is_small, summary
 from .timeline import TimePanel, has_timesteps
 from .screens import EditScreen, GradcheckScreen, HelpScreen, TrainScreen
@@ -354,28 +352,15 @@ class NndbApp(App):
             self.notify(d.get("text") or "; ".join(d["notes"]), title=f"explain {picked[1]}", timeout=10)
 
     def neuron_of(self, symbol: str, index: tuple) -> tuple[str, int] | None:
-        """The layer and neuron a cell belongs to, by the number in its symbol (the k-th layer with
-        parameters): dense W1[:,j], b1[j], Z1[:,j], A1[:,j], dZ1[:,j]…; conv filter j: K1[j], b1[j],
-        Z1[:,j], A1[:,j] of 4-D maps; RNN hidden unit j: Wx1[:,j], Wh1[:,j], b1[j], h1_t[:,j]… (an LSTM's
-        also Wx1[:,n·q+j] for each gate q)"""
-        m = re.search(r"[A-Za-z](\d+)(?:_\d+)?$", symbol)
-        if not m or not index:
-            return None
-        k = int(m.group(1))
-        layers = [l for l in self.session.model.layers if l.params]
-        if not 1 <= k <= len(layers):
-            return None
-        layer = layers[k - 1]
-        if isinstance(layer, Dense):
-            return layer.name, int(index[-1])
-        if "Wx" in layer.params:  # an LSTM's Wx, Wh, b and da stack 4 gate blocks: column n·q + j is unit j
-            return layer.name, int(index[-1]) % layer.hidden_size
-        if "K" in layer.params:  # a filter: K[j] and b[j], channel j of the maps it makes
-            if len(index) == 4:
-                return layer.name, int(index[0] if KERNEL.match(symbol) else index[1])
-            if len(index) == 1:
-                return layer.name, int(index[0])
-        return None
+        """The layer and unit a cell belongs to, as the layers say (``model.unit_of``): dense W1[:,j],
+        b1[j], Z1[:,j], A1[:,j], dZ1[:,j]…; conv filter j: K1[j], b1[j], channel j of Z1 and A1; RNN
+        hidden unit j: Wx1[:,j], h1_t[:,j]… (an LSTM's Wx1[:,n·q+j] for each gate q); vW1 as W1."""
+        found = self.session.model.unit_of(symbol, tuple(index)) if index else None
+        return (found[0].name, found[1]) if found else None
+
+    def axis_names(self, symbol: str) -> tuple[str, ...] | None:
+        """What the leading axes of a 3-D/4-D array index, as its layer says (the matrix views ask)."""
+        return self.session.model.axis_names(symbol)
 
     def action_gradcheck_cell(self) -> None:
         picked = self.selected_cell()

@@ -12,7 +12,6 @@ stepping (clamped where an array is smaller).
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,7 +40,6 @@ SLICE_KEYS = [  # the app's action: it picks the view (the focused matrix, else 
     Binding("greater_than_sign", "app.slice(1, 1)", "Next channel", key_display=">", group=SLICE,
             tooltip="4-D array: the next slice along its second index (the channel)"),
 ]
-KERNEL = re.compile(r"^[dmv]?K\d+$")  # K1, its gradient dK1 and its optimizer state mK1/vK1: (filters, channels, …)
 BLOCK = {style: Style.parse(style.replace("bold ", "")).color for style in POSITIVE + NEGATIVE}
 HEADER_STYLE = Style(dim=True)
 
@@ -78,9 +76,12 @@ class MatrixView(ScrollView, can_focus=True):
 
         view: "MatrixView"
 
-    def __init__(self, slices: dict[str, int] | None = None, **kwargs):
-        """``slices``: the index chosen per kind of axis (``slice_key``), shared by the views."""
+    def __init__(self, slices: dict[str, int] | None = None, axes=None, **kwargs):
+        """``slices``: the index chosen per kind of axis (``slice_key``), shared by the views.
+        ``axes``: symbol → what the leading axes of that array index, as its layer says
+        (``model.axis_names``: a kernel's filters and channels), or None for the default."""
         super().__init__(**kwargs)
+        self.axes = axes
         self.symbol = ""
         self.array = np.zeros((0,))
         self.grid = np.zeros((0, 0))
@@ -104,7 +105,7 @@ class MatrixView(ScrollView, can_focus=True):
         a = np.asarray(array, dtype=float)
         was_sliced = bool(self.lead)
         self.symbol, self.array, self.note = symbol, a, note
-        self.axis_names = slice_axes(symbol, a.ndim) if a.size else ()
+        self.axis_names = slice_axes(symbol, a.ndim, self.axes) if a.size else ()
         self.axis_keys = tuple(slice_key(name, a.shape[k]) for k, name in enumerate(self.axis_names))
         self.lead = self.remembered()
         if previous is not None and np.shape(previous) == a.shape:
@@ -363,13 +364,18 @@ class MatrixView(ScrollView, can_focus=True):
         return Strip(segments).crop_extend(0, width, None)
 
 
-def slice_axes(symbol: str, ndim: int) -> tuple[str, ...]:
-    """What the leading indices of a 3-D/4-D array count (the last two are the 2-D slice shown)."""
+def slice_axes(symbol: str, ndim: int, axes=None) -> tuple[str, ...]:
+    """What the leading indices of a 3-D/4-D array count (the last two are the 2-D slice shown): what
+    its layer says (``axes(symbol)``, the model's ``axis_names``: a kernel K1, dK1 or mK1 is
+    (filter, channel, …)), else an example (and a channel)."""
     if ndim == 3:
-        return ("example",)  # a sequence batch (m, T, n): one example's T×n at a time
-    if ndim == 4:
-        return ("filter", "channel") if KERNEL.match(symbol) else ("example", "channel")
-    return tuple("index" for _ in range(max(0, ndim - 2)))
+        default = ("example",)  # a sequence batch (m, T, n): one example's T×n at a time
+    elif ndim == 4:
+        default = ("example", "channel")
+    else:
+        return tuple("index" for _ in range(max(0, ndim - 2)))
+    named = tuple(axes(symbol) or ()) if axes is not None else ()
+    return named[:ndim - 2] + default[len(named):]
 
 
 def slice_key(axis_name: str, size: int) -> str:

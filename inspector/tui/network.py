@@ -1,46 +1,68 @@
-"""The network drawn as columns of units with their weights as colour grids (small nets), or a summary."""
+"""The network drawn as columns of units with their weights as colour grids (small nets), or a summary.
+
+Everything here comes from what the layers say about themselves (docs/layers.md): their units,
+parameters, symbols and equations, so a layer defined outside the engine is drawn like Dense.
+"""
 from __future__ import annotations
 
 import numpy as np
 from rich.table import Table
 from rich.text import Text
 
+from engine.activations import Activation
 from engine.errors import shape_str
-from engine.layers import Dense
 
 from ..render import fmt, value_style
 
 MAX_UNITS = 16
 
 
+def weight_matrix(layer) -> str | None:
+    """The parameter holding a dense-like layer's incoming weights: its only parameter with more than one
+    axis, a matrix (inputs, units) whose column j is unit j's (``W``). None for a layer without units
+    and for one whose units own more (a convolution's kernels, a recurrent layer's two matrices, an
+    LSTM's gate blocks): those are summarized, not drawn."""
+    if not layer.units() or layer.blocks != 1:
+        return None
+    matrices = [p for p in layer.params if np.ndim(getattr(layer, p)) > 1]
+    if len(matrices) != 1 or np.ndim(getattr(layer, matrices[0])) != 2 or layer.unit_axes.get(matrices[0]) != 1:
+        return None
+    return matrices[0]
+
+
 def unit_columns(session) -> list[tuple[str, list[str]]]:
-    """(symbol of the layer output the diagram shows, its unit labels) per dense layer, input first."""
+    """(symbol of the layer output the diagram shows, its unit labels) per layer with units, input first:
+    the output of the layer right after it when that one keeps its units (an activation, dropout)."""
     model = session.model
     columns = [("X", [])]
     for i, layer in enumerate(model.layers):
-        if isinstance(layer, Dense):
+        if layer.units():
             out = layer.sym["out"]
             nxt = model.layers[i + 1] if i + 1 < len(model.layers) else None
-            if nxt is not None and not isinstance(nxt, Dense):
+            if nxt is not None and nxt.passes_units:
                 out = nxt.sym["out"]
             columns.append((out, []))
     return columns
 
 
 def is_small(session) -> bool:
-    """Small enough to draw unit by unit: only dense layers with parameters, none wider than MAX_UNITS."""
+    """Small enough to draw unit by unit: every layer with parameters is dense-like (``weight_matrix``),
+    with at most MAX_UNITS inputs and units."""
     layers = [l for l in session.model.layers if l.params]
-    return all(isinstance(l, Dense) and l.n_in <= MAX_UNITS and l.n_out <= MAX_UNITS for l in layers)
+    return bool(layers) and all(
+        weight_matrix(l) is not None and getattr(l, weight_matrix(l)).shape[0] <= MAX_UNITS and l.units() <= MAX_UNITS
+        for l in layers)
 
 
 def diagram(session, example: int = 0) -> Text:
     """Units (values for one example) and weight grids: row j of a grid is neuron j's incoming weights."""
     values = session.values_at()
-    dense = [l for l in session.model.layers if isinstance(l, Dense)]
+    dense = [l for l in session.model.layers if l.units()]  # all dense-like (is_small)
     outs = [sym for sym, _ in unit_columns(session)]
     if not session.loss.kind == "mse" and "P" in values:
         outs[-1] = "P"
-    height = max([dense[0].n_in] + [l.n_out for l in dense])
+    n_in = getattr(dense[0], weight_matrix(dense[0])).shape[0]
+    height = max([n_in] + [l.units() for l in dense])
     columns: list[list[Text]] = []
 
     def unit_column(symbol: str, n: int) -> list[Text]:
@@ -56,21 +78,22 @@ def diagram(session, example: int = 0) -> Text:
                 cells.append(Text.assemble(("● ", value_style(x, scale)), (f"{fmt(x, 6):>6} ", "")))
         return cells
 
-    def weight_grid(layer: Dense) -> list[Text]:
-        W = np.asarray(values[layer.sym["W"]])
+    def weight_grid(layer) -> list[Text]:
+        symbol = layer.sym[weight_matrix(layer)]
+        W = np.asarray(values[symbol])
         scale = float(np.nanmax(np.abs(W))) if W.size else 0.0
-        cells = [Text(f"{layer.sym['W'] + 'ᵀ':^{max(layer.n_in, 3)}}", style="bold")]
-        for j in range(layer.n_out):
+        cells = [Text(f"{symbol + 'ᵀ':^{max(W.shape[0], 3)}}", style="bold")]
+        for j in range(layer.units()):
             row = Text()
-            for i in range(layer.n_in):
+            for i in range(W.shape[0]):
                 row.append("■", style=value_style(float(W[i, j]), scale))
             cells.append(row)
         return cells
 
-    columns.append(unit_column(outs[0], dense[0].n_in))
+    columns.append(unit_column(outs[0], n_in))
     for k, layer in enumerate(dense):
         columns.append(weight_grid(layer))
-        columns.append(unit_column(outs[k + 1], layer.n_out))
+        columns.append(unit_column(outs[k + 1], layer.units()))
     lines = []
     widths = [max(c.cell_len for c in col) for col in columns]
     for r in range(height + 1):
@@ -94,8 +117,7 @@ def summary(session) -> Table:
     for col in ("layer", "computes", "weights", "‖·‖", "‖d·‖", "output", "dead units"):
         table.add_column(col, justify="left" if col in ("layer", "computes", "weights") else "right")
     for layer in session.model.layers:
-        eq = next(iter(layer.equations.values()), "") if layer.equations else ""
-        row = [layer.name, eq.split(",  ")[0].split(";  ")[0]]  # the first equation only
+        row = [layer.name, layer.summary_equation()]  # the first equation only
         if layer.params:  # W of a dense layer, K of a convolution, Wx of a recurrent one
             name = layer.sym[layer.params[0]]
             W, dW = np.asarray(values[name]), values.get("d" + name)
@@ -106,8 +128,9 @@ def summary(session) -> Table:
         out = values.get(layer.sym["out"])
         if out is not None:
             row.append(shape_str(np.shape(out)))
-            # a unit (a neuron, or one position of one feature map) that is 0 for the whole batch
-            dead = float(np.mean(np.all(np.asarray(out) <= 0, axis=0))) if layer.kind == "relu" else None
+            # after an activation: a unit (a neuron, or one position of one feature map) that is 0 for
+            # the whole batch, so no gradient reaches its weights through it (a dead ReLU)
+            dead = float(np.mean(np.all(np.asarray(out) == 0, axis=0))) if isinstance(layer, Activation) else None
             row.append(f"{dead:.0%}" if dead is not None else "")
         else:
             row += ["·", ""]

@@ -68,7 +68,8 @@ class OpPanel(Vertical):
         yield Static(id="equation")
         with VerticalScroll(id="arrays"):
             for i in range(POOL):
-                yield MatrixView(slices=getattr(self.app, "slices", None), id=f"array-{i}", classes="array")
+                yield MatrixView(slices=getattr(self.app, "slices", None), axes=getattr(self.app, "axis_names", None),
+                                 id=f"array-{i}", classes="array")
 
     def views(self) -> list[MatrixView]:
         return list(self.query(MatrixView))
@@ -90,7 +91,7 @@ class OpPanel(Vertical):
             shapes = op.shapes()
             grads = [n for n in op.arrays if op.is_gradient(n)]
             text = Text.assemble((f"[{op.index}] ", "dim"), (op.layer, "bold"), " · ",
-                                 (op.phase, PHASE_STYLE.get(op.phase, "")), "\n",
+                                 (op.phase, PHASE_STYLE.get(op.phase, "")), " · ", (op.kind, "dim"), "\n",
                                  (op.equation, "bold"), "\n", (shaped_equation(op.equation, shapes), "dim"))
             if grads:
                 text.append("\n" + ",  ".join(f"{g} = ∂L/∂{g[1:]}" for g in grads), style=PHASE_STYLE["backward"])
@@ -129,7 +130,8 @@ class ParamsPanel(Vertical):
 
     def compose(self):
         yield Tree("model", id="param-tree")
-        view = MatrixView(slices=getattr(self.app, "slices", None), id="param-view")
+        view = MatrixView(slices=getattr(self.app, "slices", None), axes=getattr(self.app, "axis_names", None),
+                          id="param-view")
         view.display = False  # until a parameter is picked in the tree
         yield view
 
