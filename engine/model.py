@@ -12,11 +12,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .activations import LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
-from .conv import AvgPool2D, Conv2D, Flatten, MaxPool2D
+from . import activations, conv, recurrent  # noqa: F401  (importing them registers their layer classes)
 from .errors import ShapeError, shape_str
 from .layers import Dense, Dropout, Layer
-from .recurrent import LSTM, RNN, Recurrent
 from .trace import NULL_TRACER, Op, Tracer
 
 # Every layer class registers itself (engine/layers.py); importing the modules above fills this.
@@ -301,11 +299,19 @@ class Sequential:
                              f"{shape_str(X.shape[1:])}")
         self.predict(X[:1])  # images and sequences: the layers check their own input
 
+    def mlp_sizes(self) -> list[int] | None:
+        """``[784, 128, 10]`` for a plain multilayer perceptron (every layer with parameters is
+        dense, the first one too); None for a CNN, an RNN or anything else."""
+        dense = [l for l in self.layers if l.params]
+        if not dense or not isinstance(self.layers[0], Dense) or not all(isinstance(l, Dense) for l in dense):
+            return None
+        return [dense[0].n_in] + [l.n_out for l in dense]
+
     def describe(self) -> str:
         """The architecture in one line: ``784 → 128 → 10`` for a dense net, else layer by layer."""
-        if all(isinstance(l, Dense) or not l.params for l in self.layers):
-            dense = [l for l in self.layers if isinstance(l, Dense)]
-            return " → ".join(str(n) for n in [dense[0].n_in] + [l.n_out for l in dense])
+        sizes = self.mlp_sizes()
+        if sizes:
+            return " → ".join(map(str, sizes))
         return " → ".join(l.description() for l in self.layers)
 
     def predict(self, X, batch_size: int = 1024) -> np.ndarray:

@@ -36,24 +36,33 @@ def open_session(args):
     return session
 
 
+def interpreter(args, session):
+    """The interpreter of a plain debugging session: the debugger's commands, plus those the
+    caller of ``main`` added (the lessons' words, which outside a lesson say how to start one)."""
+    from .commands import REGISTRY, Interpreter
+    return Interpreter(session, REGISTRY | dict(getattr(args, "extra_commands", None) or {}))
+
+
 def cmd_repl(args, console: Console) -> int:
     from .repl import repl, run_script
     session = open_session(args)
+    interp = interpreter(args, session)
     if args.script:
         try:
             with open(args.script, encoding="utf-8") as f:
                 lines = f.readlines()
         except OSError as e:
             raise SessionError(f"--script: cannot read {args.script}: {e.strerror or e}") from None
-        return run_script(session, lines, console, json_mode=args.json)
+        return run_script(session, lines, console, json_mode=args.json, interp=interp)
     if args.json or not sys.stdin.isatty():
-        return run_script(session, sys.stdin, console, json_mode=args.json)
-    return repl(session, console)
+        return run_script(session, sys.stdin, console, json_mode=args.json, interp=interp)
+    return repl(session, console, interp=interp)
 
 
 def cmd_tui(args, console: Console) -> int:
     from .tui.app import run_tui
-    return run_tui(open_session(args))
+    session = open_session(args)
+    return run_tui(session, interpreter(args, session))
 
 
 def cmd_trace(args, console: Console) -> int:
@@ -163,8 +172,11 @@ def add_training_parsers(sub) -> None:
     dl.add_argument("--dest", metavar="FOLDER", help="where to put the files (default: the cache folder)")
 
 
-def main(argv: list[str] | None = None, extensions=()) -> int:
+def main(argv: list[str] | None = None, extensions=(), commands=None) -> int:
+    """Run `nndb ARGV`. ``extensions`` add subcommands; ``commands`` (name → Command) join the
+    debugger's commands in `repl` and `tui`."""
     args = build_parser(extensions).parse_args(argv)
+    args.extra_commands = commands
     console = Console()
     from .training import CommandError
     try:

@@ -25,7 +25,7 @@ from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, 
 from rich.table import Table
 from rich.text import Text
 
-from engine import Dense, Sequential, load, save
+from engine import Sequential, load, save
 from engine import datasets
 from engine.build import canonical, mlp, optimizer_name, spelling_note
 from engine.build import loss as loss_of
@@ -243,13 +243,11 @@ def plan_training(args, data: Data) -> Plan:
     base = load_preset(preset, seed=args.seed, data=args.data) if preset else None
     custom = args.layers or args.activation or args.init or args.dropout or base is None
     if custom:
-        if base is not None and not args.layers and not isinstance(base.model.layers[0], Dense):
+        if base is not None and not args.layers and base.model.mlp_sizes() is None:
             raise CommandError(f"--activation, --init and --dropout rebuild a dense network, but the {preset} "
                                f"preset's network starts with a {base.model.layers[0].kind} layer; drop those "
                                f"flags (or give --layers for a dense network)")
-        sizes = parse_ints(args.layers, "--layers") if args.layers else (
-            [base.model.layers[0].n_in] + [l.n_out for l in base.model.layers if isinstance(l, Dense)]
-            if base else None)
+        sizes = parse_ints(args.layers, "--layers") if args.layers else (base.model.mlp_sizes() if base else None)
         if sizes is None:
             raise CommandError("--csv needs --layers (e.g. --layers "
                                f"{data.n_features},32,{max(len(data.classes), 2)}) or a --preset")
@@ -443,7 +441,7 @@ def cmd_sweep(args, console: Console) -> int:
         raise CommandError("--lr values must be > 0 and --l2 values ≥ 0")
     preset = source.get("preset")
     base = load_preset(preset, seed=args.seed, data=args.data) if preset else None
-    own_network = base is not None and not isinstance(base.model.layers[0], Dense)  # a CNN or an RNN
+    own_network = base is not None and base.model.mlp_sizes() is None  # a CNN or an RNN
     if own_network and args.hidden:
         raise CommandError(f"--hidden sizes a dense network, but the {preset} preset's network starts with a "
                            f"{base.model.layers[0].kind} layer; sweep --lr and --l2 over it")

@@ -16,6 +16,7 @@ from rich.text import Text
 from inspector import cli as debugger_cli
 from inspector.errors import SessionError
 
+from .commands import lesson_commands
 from .format import LessonFormatError
 from .library import all_lessons, find_lesson
 from .progress import ProgressStore
@@ -106,7 +107,8 @@ def lesson_errors(command):
 
 def main(argv: list[str] | None = None) -> int:
     try:
-        return debugger_cli.main(argv, extensions=[add_lesson_parsers])
+        # outside a lesson, `hint` or `answer` in the debugger says how to start one
+        return debugger_cli.main(argv, extensions=[add_lesson_parsers], commands=lesson_commands())
     except BrokenPipeError:  # `nndb --help | head`: the reader left; nothing to report
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0

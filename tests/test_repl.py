@@ -306,3 +306,17 @@ def test_an_image_batch_prints_as_its_first_slice_with_the_whole_arrays_statisti
     console = Console(file=io.StringIO(), width=120)
     console.print(array_view("X[0]", Z[0]))
     assert "showing its [0, :, :] slice" in console.file.getvalue()
+
+
+def test_lesson_words_outside_a_lesson_say_how_to_start_one(tmp_path):
+    """`nndb repl` (the console script, lessons.cli) knows the lesson commands without a lesson
+    running, and says how to start one, while `python -m inspector.cli` (no lessons) does not."""
+    env = {**os.environ, "XDG_STATE_HOME": str(tmp_path), "COLUMNS": "120"}
+    p = subprocess.run([sys.executable, "-m", "lessons.cli", "repl", "--json"], input="hint\nanswer relu2\nstep\n",
+                       capture_output=True, text=True, cwd=REPO, env=env, timeout=60)
+    rows = json_lines(p.stdout)
+    assert [r["ok"] for r in rows] == [False, False, True]
+    assert rows[0]["message"].startswith("hint: no lesson is running; `nndb lessons` lists them")
+    assert rows[1]["message"].startswith("answer: no lesson is running")
+    plain = json_lines(nndb(["repl", "--json"], "hint\n", tmp_path).stdout)
+    assert plain[0]["message"].startswith("unknown command 'hint'")

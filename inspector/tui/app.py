@@ -426,6 +426,6 @@ class NndbApp(App):
         self.refresh_views()
 
 
-def run_tui(session: Session) -> int:
-    NndbApp(session).run()
+def run_tui(session: Session, interp=None) -> int:
+    NndbApp(session, interp).run()
     return 0
