@@ -13,7 +13,7 @@ from .layers import Layer
 class Activation(Layer):
     """Elementwise (or row-wise) function with no parameters: unit j of its output is unit j of its input."""
 
-    abstract = True
+    registered = False  # a base: the layers are its subclasses
     passes_units = True
 
     def trace_forward(self, Z, A, **attrs):

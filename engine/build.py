@@ -14,6 +14,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from .init import INITIALIZERS as INIT_FUNCTIONS
 from .activations import LeakyReLU, ReLU, Sigmoid, Tanh
 from .layers import Dense, Dropout, Layer
 from .losses import LOSSES, Loss
@@ -24,7 +25,7 @@ MOMENTUM = 0.9  # the "momentum" optimizer: SGD with μ = 0.9
 
 ACTIVATIONS: dict[str, type[Layer]] = {"relu": ReLU, "sigmoid": Sigmoid, "tanh": Tanh, "leakyrelu": LeakyReLU}
 OPTIMIZERS = ("sgd", "momentum", "adam")
-INITIALIZERS = ("he", "xavier", "small", "zeros")
+INITIALIZERS = tuple(name for name in INIT_FUNCTIONS if name != "glorot")  # glorot: an alias, below
 
 NAMES: dict[str, tuple[str, ...]] = {
     "activation": tuple(ACTIVATIONS),

@@ -29,9 +29,9 @@ class Layer:
     - ``decayed``: the parameters L2 decays; ``config()``: the constructor arguments for files;
     - ``op_cost(op)``: FLOPs and bytes read and written by one of its ops.
 
-    Every subclass registers itself in ``Layer.registry`` under its class name (a base that sets
-    ``abstract = True`` in its own body does not), so model files, presets and front ends find
-    it without a list.
+    Every subclass registers itself in ``Layer.registry`` under its class name (one that sets
+    ``registered = False`` in its own body does not: a base, a lesson's planted bug), so model
+    files, presets and front ends find it without a list.
     """
 
     kind = "layer"
@@ -46,8 +46,15 @@ class Layer:
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        if not cls.__name__.startswith("_") and not cls.__dict__.get("abstract", False):
-            Layer.registry[cls.__name__] = cls
+        if cls.__name__.startswith("_") or cls.__dict__.get("registered", True) is False:
+            return
+        known = Layer.registry.get(cls.__name__)
+        if known is not None and (known.__module__, known.__qualname__) != (cls.__module__, cls.__qualname__):
+            # model files name layers by class: a second Dense would load the wrong code
+            raise TypeError(f"a layer class named {cls.__name__} is already registered "
+                            f"({known.__module__}.{known.__qualname__}); model files name layers by their "
+                            f"class, so give yours a name of its own")
+        Layer.registry[cls.__name__] = cls
 
     def __init__(self):
         self.name = self.kind

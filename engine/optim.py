@@ -147,6 +147,3 @@ class Adam(Optimizer):
             self.emit(p, "adam.update", f"{w} ← {w} − α·m̂/(√v̂ + ε),  m̂ = m{w}/(1 − β₁ᵗ), v̂ = v{w}/(1 − β₂ᵗ)",
                       {w: W, f"m{w}": m, f"v{w}": v}, {w: W_new}, lr=lr, t=t, eps=eps, beta1=b1, beta2=b2)
         p.value = W_new
-
-
-OPTIMIZERS = {"sgd": SGD, "adam": Adam}

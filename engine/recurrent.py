@@ -36,7 +36,7 @@ class Recurrent(Layer):
     ``n_h`` columns (1 block for the RNN, one per gate for the LSTM), the input checks, and the
     parameter gradients summed over time from the stacked pre-activation gradients."""
 
-    abstract = True
+    registered = False  # a base: the layers are RNN and LSTM
     params = ("Wx", "Wh", "b")
     decayed = ("Wx", "Wh")
     unit_axes = {"Wx": 1, "Wh": 1, "b": 0}

@@ -10,8 +10,8 @@ from engine import Op
 
 
 def is_timestep(op: Op) -> bool:
-    """Whether ``op`` is one timestep of a recurrent layer (its attrs carry ``t``; Adam's ``t`` counts updates)."""
-    return op.phase in ("forward", "backward") and "t" in op.attrs
+    """Whether ``op`` is one timestep of a recurrent layer (``Op.t``; Adam's attr ``t`` counts updates)."""
+    return op.t is not None
 
 
 def op_matches(op: Op, pattern: str) -> bool:

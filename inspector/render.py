@@ -44,18 +44,16 @@ def value_style(x: float, scale: float) -> str:
     return (POSITIVE if x > 0 else NEGATIVE)[level]
 
 
-def gradient_of(name: str, symbols=None) -> str | None:
+def gradient_of(name: str) -> str | None:
     """``dW1`` → ``W1``, ``dZ1[0,:]`` → ``Z1[0,:]``: what a gradient is of; None for other arrays.
 
     The engine's naming rule (``Op.is_gradient``: a symbol that starts with ``d``) decides, for a
-    name that is an array's symbol, optionally indexed: one of ``symbols`` (the session's arrays)
-    when they are given, else any identifier that is not a layer's name (``dense1``, ``dropout2``:
-    a registered layer kind and its number). Expressions (``dW1 * 2``, ``dead(A1)``) are not."""
+    name that is an array's symbol, optionally indexed: any identifier that is not a layer's name
+    (``dense1``, ``dropout2``: a registered layer kind and its number). Expressions (``dW1 * 2``,
+    ``dead(A1)``) are not."""
     base, bracket, index = name.partition("[")
     if not Op.is_gradient(base) or (bracket and (not index.endswith("]") or "]" in index[:-1])):
         return None
-    if symbols is not None:
-        return name[1:] if base in symbols else None
     return name[1:] if base.isidentifier() and not is_layer_name(base) else None
 
 
@@ -65,8 +63,8 @@ def is_layer_name(name: str) -> bool:
     return kind != name and kind in {cls.kind for cls in Layer.registry.values()}
 
 
-def describe_array(name: str, a: np.ndarray, symbols=None) -> str:
-    label = f"∂L/∂{gradient_of(name, symbols)}" if gradient_of(name, symbols) else ""
+def describe_array(name: str, a: np.ndarray) -> str:
+    label = f"∂L/∂{gradient_of(name)}" if gradient_of(name) else ""
     return f"{name}  {shape_str(a.shape)}" + (f"  ({label})" if label else "")
 
 

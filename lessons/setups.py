@@ -49,6 +49,8 @@ class ForgetfulReLU(ReLU):
     the code does something else.
     """
 
+    registered = False  # a lesson's planted bug: no model file may name it, no error list shows it
+
     def backward(self, dA):
         dZ = dA * 1.0  # the bug: should be dA * (self.Z > 0)
         if self.tracer.enabled:

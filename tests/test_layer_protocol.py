@@ -281,3 +281,27 @@ def test_recurrent_step_cost_grows_with_the_hidden_size():
         costs.append(model.layers[0].op_cost(step)["flops"])
         assert costs[-1] >= 2 * 3 * (2 + n_h) * n_h  # x_t·Wx and h_t−1·Wh
     assert costs[1] > 2 * costs[0]
+
+
+def test_a_second_class_with_a_registered_name_is_refused():
+    """Model files name layers by class: a learner's own `Dense` must not replace the engine's."""
+    with pytest.raises(TypeError, match=r"a layer class named Dense is already registered \(engine.layers.Dense\)"):
+        class Dense(Layer):  # noqa: F811 — the clash is the point
+            kind = "mydense"
+    assert LAYER_TYPES["Dense"].__module__ == "engine.layers"
+    from lessons.setups import ForgetfulReLU  # a lesson's planted bug is no layer type a file may name
+    assert "ForgetfulReLU" not in LAYER_TYPES and issubclass(ForgetfulReLU, ReLU)
+
+
+def test_recurrent_gradients_are_labelled_as_gradients():
+    """dz1_t and da1_t follow the naming rule (a d in front: ∂L/∂z1_t), in the JSON and on screen."""
+    from inspector.commands import Interpreter
+    from inspector.render import describe_array, gradient_of
+    from inspector.sources import open_preset
+    interp = Interpreter(open_preset("seq"))
+    assert interp.run("until rnn1.backward").ok
+    printed = interp.run("print dz1_7")
+    assert printed.ok and printed.data["gradient"] is True
+    assert gradient_of("dz1_7") == "z1_7" and gradient_of("da1[0,:]") == "a1[0,:]"
+    assert describe_array("dz1_7", np.zeros((4, 8))) == "dz1_7  4×8  (∂L/∂z1_7)"
+    assert gradient_of("dense1") is None and gradient_of("dropout2") is None and gradient_of("h1_3") is None
