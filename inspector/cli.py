@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import sys
 
 from rich.console import Console
@@ -14,6 +15,18 @@ from engine.presets import DEFAULT
 from .render import array_view, op_header, shape_line
 from .session import SessionError
 from .training import name_flag
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse's parser, with "did you mean" for a mistyped choice (`nndb trian`, `--preset sprial`)."""
+
+    def _check_value(self, action, value):
+        if action.choices is not None and value not in action.choices:
+            close = difflib.get_close_matches(str(value), [str(c) for c in action.choices], n=1, cutoff=0.6)
+            if close:
+                raise argparse.ArgumentError(action, f"invalid choice: {value!r}; did you mean {close[0]!r}? "
+                                                     f"(choose from {', '.join(map(str, action.choices))})")
+        super()._check_value(action, value)
 
 
 def add_source_args(p: argparse.ArgumentParser) -> None:
@@ -99,7 +112,7 @@ def build_parser(extensions=()) -> argparse.ArgumentParser:
     """The one argparse tree of `nndb`. Each of ``extensions`` adds subcommands to it (``extend(sub)``,
     sub being the subparsers; the lessons add `lessons` and `lesson`), each with ``run=handler(args,
     console)`` as its default, so `nndb --help` lists every subcommand."""
-    parser = argparse.ArgumentParser(prog="nndb", description="A step-debugger for neural networks, made for learning.")
+    parser = ArgumentParser(prog="nndb", description="A step-debugger for neural networks, made for learning.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     repl = sub.add_parser("repl", help="the debugger as a line REPL (scripted with --script or a pipe)")
     add_source_args(repl)

@@ -19,6 +19,8 @@ SLICE_ROWS = 12  # a slice of an image batch shows this many rows: all of a 12×
 
 def fmt(x: float, width: int = 8) -> str:
     """A number in at most ``width`` characters: fixed point when readable, else scientific."""
+    if isinstance(x, (int, np.integer)):
+        return str(int(x))  # a count, an index, a dimension: no decimals
     if not np.isfinite(x):
         return str(x)
     if x == 0:
@@ -92,7 +94,7 @@ def array_view(name: str, a: np.ndarray, max_rows: int = MAX_ROWS, max_cols: int
     a = np.asarray(a)
     title = Text(describe_array(name, a), style="bold")
     if a.ndim == 0:
-        return Group(title, Text(fmt(float(a)), style=value_style(float(a), abs(float(a)))))
+        return Group(title, Text(fmt(a.item()), style=value_style(float(a), abs(float(a)))))
     if a.ndim > 2:  # images and sequences: the first 2-D slice, as the TUI shows one at a time
         lead = a.ndim - 2
         index = ", ".join(["0"] * lead + [":", ":"])
@@ -338,11 +340,25 @@ def render_explain(data: dict) -> list:
     return parts
 
 
+def reflow(text: str) -> str:
+    """Join the lines of prose a help text breaks at ~100 columns, so it wraps at the console's width;
+    indented lines and aligned examples (runs of spaces) keep their line breaks."""
+    def prose(line: str) -> bool:
+        return bool(line.strip()) and not line[0].isspace() and "   " not in line
+    out: list[str] = []
+    for line in text.splitlines():
+        if out and prose(line) and prose(out[-1]) and not out[-1].endswith(":"):
+            out[-1] += " " + line
+        else:
+            out.append(line)
+    return "\n".join(out)
+
+
 def render_help(data: dict) -> list:
     if data.get("detail"):
         c = data["commands"][0]
         aliases = f"  (aliases: {', '.join(c['aliases'])})" if c["aliases"] else ""
-        return [Text(c["usage"] + aliases, style="bold"), Text(c["summary"])] + ([Text(c["help"])] if c["help"] else [])
+        return [Text(c["usage"] + aliases, style="bold"), Text(c["summary"])] + ([Text(reflow(c["help"]))] if c["help"] else [])
     table = Table(box=None, show_header=False, padding=(0, 2))
     table.add_column("usage", style="bold", no_wrap=True)
     table.add_column("summary")
@@ -372,6 +388,8 @@ def render_body(result) -> list:
     if kind == "op":
         return render_op(d)
     if kind == "value":
+        if result.message:  # a shape: (4, 2), not a grid of floats
+            return [Text.assemble((d["name"], "bold"), f" = {result.message}")]
         return [array_view(d["name"], d["values"])]
     if kind == "explain":
         return render_explain(d)

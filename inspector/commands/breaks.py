@@ -57,8 +57,18 @@ def do_enable(s, arg, line="enable"):
 
 
 @command("delete", aliases=("clear", "cl"), usage="delete N… | all", args="breaknum",
-         summary="remove breakpoints")
+         summary="remove breakpoints (`clear` alone removes them all, as in pdb)",
+         help="""
+`delete 2` removes breakpoint 2, `delete all` every one. `clear` is the same command under pdb's
+name, and like pdb's `clear` with no argument it removes every breakpoint (it does not clear the
+screen).""")
 def do_delete(s, arg, line="delete"):
+    if not arg.strip() and line.split()[0] in ("clear", "cl"):  # pdb: `clear` alone clears all breaks
+        gone = [f"{b.number}: {b.spec}" for b in s.breakpoints]
+        s.breakpoints.delete({b.number for b in s.breakpoints})
+        message = (f"cleared {len(gone)} breakpoint{'s' if len(gone) != 1 else ''} ({'; '.join(gone)})" if gone
+                   else "no breakpoints to clear (`clear` removes breakpoints, as in pdb; watches stay)")
+        return Result(line, True, "breakpoints", message, {"breakpoints": breakpoint_rows(s)})
     numbers = set(_breakpoint_numbers(s, "delete", arg))
     s.breakpoints.delete(numbers)
     return Result(line, True, "breakpoints", f"deleted {len(numbers)}", {"breakpoints": breakpoint_rows(s)})

@@ -1,6 +1,9 @@
 """Editing and checking commands: set a value and see what follows, gradient-check a neuron."""
 from __future__ import annotations
 
+import difflib
+import re
+
 import numpy as np
 
 from engine.errors import shape_str
@@ -45,6 +48,7 @@ changed. Each row: the parameter, the analytic gradient (backward), the numerica
 (L(w+ε) − L(w−ε))/2ε, and their relative error. Verdicts (CS231n): ≤ {power_of_ten(EXCELLENT)} excellent,
 ≤ {power_of_ten(ACCEPTABLE)} acceptable near a kink, > {power_of_ten(WRONG)} wrong. A row is marked when ±ε crossed a ReLU kink.""")
 def do_gradcheck(s, arg, line="gradcheck"):
+    _known_layer_or_parameter(s, arg)
     rows, total = gradcheck(s, arg)
     worst = max(rows, key=lambda r: r.rel_error)
     kinks = sum(r.kink for r in rows)
@@ -58,3 +62,23 @@ def do_gradcheck(s, arg, line="gradcheck"):
                   {"spec": arg.strip(), "rows": grad_rows_data(rows), "worst": worst.rel_error,
                    "verdict": worst.verdict, "kinks": kinks, "checked": len(rows), "entries": total,
                    "explanation": explanation})
+
+
+def _known_layer_or_parameter(s, spec: str) -> None:
+    """`gradcheck dense7 2` names no layer: say so and list the layers, before any parsing."""
+    if len(spec.split()) < 2:  # one word: a parameter's name, checked (and refused clearly) by gradcheck
+        return
+    word = spec.split()[0]
+    if not re.fullmatch(r"[A-Za-z_]\w*", word) or word in {layer.name for layer in s.model.layers}:
+        return
+    try:
+        s.model.param(word)
+        return
+    except KeyError:
+        pass
+    layers = [layer.name for layer in s.model.layers if layer.params]
+    close = difflib.get_close_matches(word, layers, n=1, cutoff=0.6)
+    params = ", ".join(p.symbol for p in s.model.parameters())
+    raise UsageError(f"gradcheck: there is no layer {word}; the layers with parameters are "
+                     f"{', '.join(layers)}" + (f" (did you mean `gradcheck {close[0]}`?)" if close else "") +
+                     f"; parameters: {params}")

@@ -24,7 +24,10 @@ def do_print(s, arg, line="print"):
         raise UsageError("print: give an expression, e.g. `print W1`, `print dZ1[0]`, `print norm(dW1)`")
     tree, value = s.evaluate(arg)
     name = E.to_text(tree)
-    return Result(line, True, "value", "", array_data(name, value))
+    message = ""
+    if isinstance(tree, E.Call) and tree.func == "shape":  # dimensions are whole numbers: (4, 2)
+        message = str(tuple(int(n) for n in np.ravel(value)))
+    return Result(line, True, "value", message, array_data(name, value))
 
 
 @command("explain", aliases=("x",), usage="explain NAME[i,j]", args="expr",

@@ -1,0 +1,77 @@
+"""Issue 16, items 7–13: the REPL and the commands, through scripted JSON mode, the rendered REPL and the CLI."""
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from rich.console import Console
+
+from inspector.commands import Interpreter
+from inspector.render import render_result
+from inspector.repl import run_script
+from inspector.sources import open_preset
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def json_rows(preset: str, lines: list[str], session=None) -> list[dict]:
+    session = session or open_preset(preset)
+    out = io.StringIO()
+    run_script(session, lines, Console(file=io.StringIO()), json_mode=True, out=out)
+    return [json.loads(line) for line in out.getvalue().splitlines()]
+
+
+def rendered(result) -> str:
+    out = io.StringIO()
+    console = Console(file=out, width=120, color_system=None)
+    for part in render_result(result):
+        console.print(part)
+    return out.getvalue()
+
+
+def nndb(args: list[str], tmp_path: Path, stdin: str = "", cwd: Path | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "XDG_STATE_HOME": str(tmp_path / "state"), "COLUMNS": "120",
+           "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    return subprocess.run([sys.executable, "-m", "inspector.cli", *args], input=stdin, capture_output=True,
+                          text=True, cwd=cwd or REPO, env=env, timeout=120)
+
+
+# -- 7: shapes are whole numbers ---------------------------------------------------------------------------
+def test_print_shape_prints_a_tuple_of_whole_numbers():
+    interp = Interpreter(open_preset("xor"))
+    r = interp.run("print shape(X)")
+    assert r.ok and r.message == "(4, 2)" and r.data["values"].tolist() == [4, 2]
+    text = rendered(r)
+    assert "shape(X) = (4, 2)" in text and "4.0000" not in text
+    size = rendered(interp.run("print size(W1)"))
+    assert size.splitlines()[-1].strip() == "4"
+    row = json_rows("xor", ["print shape(W1)"])[0]
+    assert row["message"] == "(2, 2)" and row["data"]["values"] == [2, 2]
+
+
+# -- 8: a layer that does not exist, pdb's clear, a mistyped subcommand ---------------------------------------
+def test_gradcheck_of_a_missing_layer_names_the_layers():
+    row = json_rows("xor", ["gradcheck dense7 2"])[0]
+    assert not row["ok"]
+    assert "there is no layer dense7" in row["message"]
+    assert "dense1, dense2" in row["message"] and "position" not in row["message"]
+    assert "W1, b1, W2, b2" in row["message"]
+
+
+def test_clear_alone_clears_every_breakpoint_as_pdb_does():
+    rows = json_rows("xor", ["clear", "break update", "break if nan", "clear", "break"])
+    assert all(r["ok"] for r in rows)
+    assert "no breakpoints to clear" in rows[0]["message"]
+    assert rows[3]["message"] == "cleared 2 breakpoints (1: update; 2: nan)"
+    assert rows[3]["data"]["breakpoints"] == [] and rows[4]["data"]["breakpoints"] == []
+
+
+def test_a_mistyped_subcommand_gets_did_you_mean(tmp_path):
+    p = nndb(["trian"], tmp_path)
+    assert p.returncode == 2 and "did you mean 'train'?" in p.stderr
+    p = nndb(["--preset", "sprial", "repl"], tmp_path)
+    assert p.returncode == 2 and "did you mean 'spiral'?" in p.stderr
