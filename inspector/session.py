@@ -331,10 +331,12 @@ class Session:
             if symbol in values:
                 return values[symbol]
             producer = self.producer(symbol)
-            if producer is not None:
+            if producer is not None:  # `until rnn1.backward` stops at dh1_7, short of dh1_2: name the op then
+                phase = f"{producer.layer}.{producer.phase}"
+                ahead = next((op for op in self.tape[self.pos + 1:] if op_matches(op, phase)), None)
                 raise E.ExprError(f"{symbol} is not computed yet at this point of iteration "
                                   f"{self.current.number}: op [{producer.index}] {producer.name} writes it "
-                                  f"(`until {producer.layer}.{producer.phase}` goes there)")
+                                  f"(`until {phase if ahead is producer else producer.result}` goes there)")
             raise E.ExprError(f"unknown name {name!r}; arrays here: {', '.join(self.known_symbols())}")
         return resolve
 

@@ -75,3 +75,44 @@ def test_a_mistyped_subcommand_gets_did_you_mean(tmp_path):
     assert p.returncode == 2 and "did you mean 'train'?" in p.stderr
     p = nndb(["--preset", "sprial", "repl"], tmp_path)
     assert p.returncode == 2 and "did you mean 'spiral'?" in p.stderr
+
+
+# -- 9: the README's CNN and RNN examples run as written, and the hint lands on the op ----------------------
+def readme_examples() -> dict[str, list[str]]:
+    """The two-column block of README.md that starts `nndb tui --preset segments … nndb repl --preset seq`:
+    each column's commands, by preset."""
+    lines = (REPO / "README.md").read_text().splitlines()
+    head = next(i for i, line in enumerate(lines) if "nndb repl --preset seq" in line and "segments" in line)
+    split = lines[head].index("nndb repl")
+    columns = {"segments": [], "seq": []}
+    for line in lines[head + 1:]:
+        if line.startswith("```"):
+            break
+        for preset, text in (("segments", line[:split]), ("seq", line[split:])):
+            text = text.split("#")[0].strip()
+            if text:
+                assert text.startswith("(nndb) "), text
+                columns[preset].append(text.removeprefix("(nndb) "))
+    return columns
+
+
+def test_the_readme_rnn_and_cnn_examples_run_as_written():
+    examples = readme_examples()
+    assert "explain dh1_2[0,1]" in examples["seq"] and "gradcheck rnn1 0" in examples["seq"]
+    for preset, commands in examples.items():
+        rows = json_rows(preset, commands)
+        assert [(r["command"], r["ok"]) for r in rows] == [(c, True) for c in commands], \
+            [(r["command"], r["message"]) for r in rows if not r["ok"]]
+    explained = json_rows("seq", examples["seq"])[examples["seq"].index("explain dh1_2[0,1]")]
+    assert explained["data"]["target"] == "dh1_2[0,1]" and explained["data"]["op"] == "rnn1.backward.dh1_2"
+
+
+def test_not_computed_yet_hints_a_command_that_reaches_the_op():
+    session = open_preset("seq")
+    interp = Interpreter(session)
+    for line in ("until backward", "timestep"):
+        assert interp.run(line).ok
+    r = interp.run("explain dh1_2[0,1]")
+    assert not r.ok and "(`until dh1_2` goes there)" in r.message
+    assert interp.run("until dh1_2").ok and session.op.name == "rnn1.backward.dh1_2"
+    assert interp.run("explain dh1_2[0,1]").ok
