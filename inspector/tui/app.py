@@ -391,6 +391,7 @@ class NndbApp(App):
                  ("click ◀ ▶", "the previous/next slice of a 3-D/4-D array (its header line)", "matrix"),
                  ("tab", "move between panels", "anywhere"),
                  ("ctrl+p", "command palette: every command", "anywhere")]
+        self.clear_notifications()  # a toast would sit over the help's top right corner
         self.push_screen(HelpScreen(rows, self.command_table))
 
     # -- training in a worker ----------------------------------------------------------------

@@ -103,6 +103,8 @@ class MatrixView(ScrollView, can_focus=True):
         ``note`` goes in the title after the name (``before``: the operand as the op read it).
         """
         a = np.asarray(array, dtype=float)
+        if symbol != self.symbol:
+            self.heatmap = False  # `h` was for that array; the next op's may be small enough to read
         was_sliced = bool(self.lead)
         self.symbol, self.array, self.note = symbol, a, note
         self.axis_names = slice_axes(symbol, a.ndim, self.axes) if a.size else ()

@@ -148,7 +148,7 @@ class ParamsPanel(Vertical):
                 symbol = layer.sym[attr]
                 a = np.asarray(values[symbol])
                 grad = values.get("d" + symbol)
-                label = Text.assemble((f"{symbol:<4}", "bold"), f" {shape_str(a.shape):<8}",
+                label = Text.assemble((f"{symbol:<5}", "bold"), f" {shape_str(a.shape):<8}",
                                       f" ‖·‖ {fmt(float(np.linalg.norm(a)))}",
                                       f"  [{fmt(float(a.min()))}, {fmt(float(a.max()))}]",
                                       (f"  ‖d{symbol}‖ {fmt(float(np.linalg.norm(grad)))}" if grad is not None
@@ -216,7 +216,9 @@ class CommandBar(Input):
                 Binding("escape", "leave", "Back to the listing", show=False, tooltip="back to the op listing")]
 
     def __init__(self, session_getter, commands=None, **kwargs):
-        super().__init__(placeholder="command — help lists them; Tab completes; Esc leaves", **kwargs)
+        # select_on_focus off: the palette puts `explain ` here and typing must continue after it
+        super().__init__(placeholder="command — help lists them; Tab completes; Esc leaves",
+                         select_on_focus=False, **kwargs)
         self.session_getter = session_getter
         self.commands = commands  # the table completed from (None: the registry)
         self.history: list[str] = []
