@@ -27,10 +27,12 @@ def _out_size(size: int, k: int, stride: int) -> int:
     return (size - k) // stride + 1
 
 
-def window_slice(u: int, v: int, oh: int, ow: int, stride: int) -> tuple:
-    """Index of the elements X[:, :, i·s+u, j·s+v] for all output positions (i, j): a strided view."""
-    return (slice(None), slice(None), slice(u, u + stride * (oh - 1) + 1, stride),
-            slice(v, v + stride * (ow - 1) + 1, stride))
+def window_slice(u: int, v: int, oh: int, ow: int, stride) -> tuple:
+    """Index of the elements X[:, :, i·sh+u, j·sw+v] for all output positions (i, j): a strided view.
+    ``stride`` is one int or (sh, sw)."""
+    sh, sw = _pair(stride)
+    return (slice(None), slice(None), slice(u, u + sh * (oh - 1) + 1, sh),
+            slice(v, v + sw * (ow - 1) + 1, sw))
 
 
 def im2col(X: np.ndarray, kh: int, kw: int, stride: int, oh: int, ow: int) -> np.ndarray:
@@ -211,14 +213,16 @@ class Conv2D(Layer):
 
 
 class _Pool2D(Layer):
-    """Shared by the pooling layers: window size k, stride s (k by default), no padding."""
+    """Shared by the pooling layers: window kh×kw, stride (sh, sw) (the window's size per axis by
+    default, as PyTorch's), no padding. A kernel size or stride is one int (square) or a pair."""
 
     out_prefix = "S"  # subsampled, as LeNet's S2, S4
 
     def __init__(self, kernel_size, stride=None):
         self.kh, self.kw = _pair(kernel_size)
-        self.stride = int(stride) if stride is not None else self.kh
-        if min(self.kh, self.kw, self.stride) < 1:
+        self.sh, self.sw = _pair(stride) if stride is not None else (self.kh, self.kw)
+        self.stride = self.sh if self.sh == self.sw else (self.sh, self.sw)  # as config and the ops say it
+        if min(self.kh, self.kw, self.sh, self.sw) < 1:
             raise ValueError(f"{type(self).__name__} needs kernel size and stride ≥ 1, got "
                              f"kernel={kernel_size}, stride={stride}")
         super().__init__()
@@ -226,7 +230,12 @@ class _Pool2D(Layer):
     passes_units = True  # channel c of the pooled map is channel c of its input
 
     def config(self) -> dict:
-        return {"kernel_size": self.kh if self.kh == self.kw else [self.kh, self.kw], "stride": self.stride}
+        return {"kernel_size": self.kh if self.kh == self.kw else [self.kh, self.kw],
+                "stride": self.sh if self.sh == self.sw else [self.sh, self.sw]}
+
+    def kernel_attr(self):
+        """The window size as its ops report it: k for a square window, (kh, kw) otherwise."""
+        return self.kh if self.kh == self.kw else (self.kh, self.kw)
 
     def description(self) -> str:
         return f"{self.name} {self.kh}×{self.kw}"
@@ -235,7 +244,7 @@ class _Pool2D(Layer):
         if input_shape is None:
             return None
         C, H, W = input_shape
-        return (C, _out_size(H, self.kh, self.stride), _out_size(W, self.kw, self.stride))
+        return (C, _out_size(H, self.kh, self.sh), _out_size(W, self.kw, self.sw))
 
 
 class MaxPool2D(_Pool2D):
@@ -262,7 +271,7 @@ class MaxPool2D(_Pool2D):
     def forward(self, A: np.ndarray) -> np.ndarray:
         check_image(self, A, None, self.kh, self.kw)
         m, C, H, W = A.shape
-        oh, ow = _out_size(H, self.kh, self.stride), _out_size(W, self.kw, self.stride)
+        oh, ow = _out_size(H, self.kh, self.sh), _out_size(W, self.kw, self.sw)
         S = A[window_slice(0, 0, oh, ow, self.stride)].copy()
         for u in range(self.kh):
             for v in range(self.kw):
@@ -271,7 +280,7 @@ class MaxPool2D(_Pool2D):
         self.A, self.S = A, S  # backward finds each window's winner from these
         if self.tracer.enabled:
             self.emit("forward", "maxpool.forward", self.equations["S"], {self.sym["in"]: A},
-                      {self.sym["out"]: S}, kernel_size=self.kh, stride=self.stride)
+                      {self.sym["out"]: S}, kernel_size=self.kernel_attr(), stride=self.stride)
         return S
 
     def backward(self, dS: np.ndarray) -> np.ndarray:
@@ -286,7 +295,7 @@ class MaxPool2D(_Pool2D):
         dA = np.zeros(A.shape, dtype=dS.dtype)
         open_ = np.ones(S.shape, dtype=bool)  # windows whose winner is not found yet
         won = np.empty(S.shape, dtype=bool)
-        overlapping = self.stride < max(self.kh, self.kw)
+        overlapping = self.sh < self.kh or self.sw < self.kw
         tracing = self.tracer.enabled
         M = np.zeros(A.shape, dtype=dS.dtype) if tracing else None
         for u in range(self.kh):
@@ -304,7 +313,7 @@ class MaxPool2D(_Pool2D):
         if tracing:
             s = self.sym
             self.emit("backward", "maxpool.backward", self.equations["dA"], {s["dout"]: dS, s["mask"]: M},
-                      {s["din"]: dA}, kernel_size=self.kh, stride=self.stride)
+                      {s["din"]: dA}, kernel_size=self.kernel_attr(), stride=self.stride)
         return dA
 
 
@@ -317,19 +326,20 @@ class AvgPool2D(_Pool2D):
     kind = "avgpool"
 
     def describe(self, s):
-        return {"S": f"{s['out']} = avgpool({s['in']}),  {s['out']}[n,c,i,j] = (1/k²)·Σ_u,v {s['in']}[n,c,i·s+u,j·s+v]",
-                "dA": f"{s['din']}[n,c,i·s+u,j·s+v] += {s['dout']}[n,c,i,j]/k²"}
+        k2 = "k²" if self.kh == self.kw else "(kh·kw)"
+        return {"S": f"{s['out']} = avgpool({s['in']}),  {s['out']}[n,c,i,j] = (1/{k2})·Σ_u,v {s['in']}[n,c,i·s+u,j·s+v]",
+                "dA": f"{s['din']}[n,c,i·s+u,j·s+v] += {s['dout']}[n,c,i,j]/{k2}"}
 
     def forward(self, A: np.ndarray) -> np.ndarray:
         check_image(self, A, None, self.kh, self.kw)
         m, C, H, W = A.shape
-        oh, ow = _out_size(H, self.kh, self.stride), _out_size(W, self.kw, self.stride)
+        oh, ow = _out_size(H, self.kh, self.sh), _out_size(W, self.kw, self.sw)
         S = sum(A[window_slice(u, v, oh, ow, self.stride)] for u in range(self.kh) for v in range(self.kw))
         S = S / (self.kh * self.kw)
         self.in_shape = A.shape
         if self.tracer.enabled:
             self.emit("forward", "avgpool.forward", self.equations["S"], {self.sym["in"]: A},
-                      {self.sym["out"]: S}, kernel_size=self.kh, stride=self.stride)
+                      {self.sym["out"]: S}, kernel_size=self.kernel_attr(), stride=self.stride)
         return S
 
     def backward(self, dS: np.ndarray) -> np.ndarray:
@@ -340,7 +350,7 @@ class AvgPool2D(_Pool2D):
         if self.tracer.enabled:
             s = self.sym
             self.emit("backward", "avgpool.backward", self.equations["dA"], {s["dout"]: dS},
-                      {s["din"]: dA}, kernel_size=self.kh, stride=self.stride)
+                      {s["din"]: dA}, kernel_size=self.kernel_attr(), stride=self.stride)
         return dA
 
 

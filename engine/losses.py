@@ -41,18 +41,22 @@ class Loss:
         self.tracer.record(Op(phase, self.name, kind, equation, inputs, outputs, attrs, roles=roles))
 
     def classify(self, out: np.ndarray) -> np.ndarray:
-        """The class each row of the network output predicts."""
-        return out.argmax(axis=1) if out.shape[1] > 1 else (out[:, 0] > self.threshold).astype(int)
+        """The class each row of the network output predicts (each timestep's, for a sequence
+        output (m, T, k))."""
+        return out.argmax(axis=-1) if out.shape[-1] > 1 else (out[..., 0] > self.threshold).astype(int)
 
     threshold = 0.5
 
     @staticmethod
     def labels(Y: np.ndarray) -> np.ndarray:
-        """Class labels from integer labels, one-hot rows or 0/1 targets."""
+        """Class labels from integer labels, one-hot rows or 0/1 targets; (m, T, k) targets of a
+        many-to-many model give (m, T) labels, one per timestep."""
         Y = np.asarray(Y)
-        if Y.ndim == 2 and Y.shape[1] > 1:
-            return Y.argmax(axis=1)
-        return np.rint(Y.reshape(len(Y))).astype(int)
+        if Y.ndim >= 2 and Y.shape[-1] > 1:
+            return Y.argmax(axis=-1)
+        if Y.ndim >= 2:
+            Y = Y[..., 0]
+        return np.rint(Y).astype(int)
 
     def accuracy(self, out: np.ndarray, Y: np.ndarray) -> float:
         return float(np.mean(self.classify(out) == self.labels(Y)))
@@ -125,7 +129,17 @@ class SoftmaxCrossEntropy(Loss):
             Yh[np.arange(m), Y] = 1.0
             return Yh
         if Y.shape == Z.shape:
-            return Y.astype(Z.dtype, copy=False)
+            Y = Y.astype(Z.dtype, copy=False)
+            sums = Y.sum(axis=1)
+            bad = np.flatnonzero((np.abs(sums - 1) > 1e-6) | (Y < 0).any(axis=1))
+            if len(bad):  # (P − Y)/m is the gradient of L only when every row of Y is a distribution
+                i = int(bad[0])
+                raise ShapeError(f"SoftmaxCrossEntropy: each row of Y must be a probability distribution "
+                                 f"(entries ≥ 0 that sum to 1), but row {i} sums to {sums[i]:.6g}"
+                                 f"{' and has a negative entry' if (Y[i] < 0).any() else ''} "
+                                 f"({len(bad)} row{'s' if len(bad) > 1 else ''} in all); the gradient "
+                                 f"(P − Y)/m would not be the gradient of the loss")
+            return Y
         raise ShapeError(f"SoftmaxCrossEntropy: Y must be {m} integer labels or {m}×{K} one-hot rows "
                          f"for logits of shape {shape_str(Z.shape)}, got {shape_str(Y.shape)} {Y.dtype}")
 

@@ -264,7 +264,7 @@ class Sequential:
         batch_size = max(1, min(int(batch_size), n))
         history = History()
         labels = loss_fn.labels(Y)  # class labels, once: the running accuracy compares against them
-        predicted = np.empty(n, dtype=labels.dtype)
+        predicted = np.empty(labels.shape, dtype=labels.dtype)  # (n,), or (n, T) many-to-many
         self.train()
         for epoch in range(epochs):
             start = time.perf_counter()
@@ -280,7 +280,7 @@ class Sequential:
                 if on_batch is not None:
                     on_batch(epoch, b, n_batches, L)
             correct = int(np.count_nonzero(predicted == labels[order]))
-            logs = {"loss": total_loss / n, "accuracy": correct / n}
+            logs = {"loss": total_loss / n, "accuracy": correct / labels.size}
             if validation_data is not None:
                 val = self.evaluate(*validation_data, loss_fn)
                 logs["val_loss"], logs["val_accuracy"] = val["loss"], val["accuracy"]

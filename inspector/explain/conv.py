@@ -11,9 +11,14 @@ def padded(X: np.ndarray, p: int) -> np.ndarray:
     return np.pad(X, ((0, 0), (0, 0), (p, p), (p, p))) if p else X
 
 
-def receptive_field(X: np.ndarray, e: int, i: int, j: int, k: int, s: int, p: int) -> np.ndarray:
-    """The (C, k, k) window of example e that output (i, j) sees, with the zero padding included."""
-    return padded(X[e:e + 1], p)[0, :, i * s:i * s + k, j * s:j * s + k]
+def pair(k) -> tuple[int, int]:
+    """An op's ``kernel_size`` or ``stride`` attr, one int (square) or (height, width), as a pair."""
+    return (int(k), int(k)) if np.ndim(k) == 0 else (int(k[0]), int(k[1]))
+
+
+def receptive_field(X: np.ndarray, e: int, i: int, j: int, kh: int, kw: int, s: int, p: int) -> np.ndarray:
+    """The (C, kh, kw) window of example e that output (i, j) sees, with the zero padding included."""
+    return padded(X[e:e + 1], p)[0, :, i * s:i * s + kh, j * s:j * s + kw]
 
 
 def covering(h: int, k: int, s: int, size: int) -> list[tuple[int, int]]:
@@ -26,7 +31,7 @@ def conv_forward(op, index):
     e, f, i, j = index
     s, p = op.attrs["stride"], op.attrs["padding"]
     kernel = read(op, "K")[f]
-    patch = receptive_field(read(op, "X"), e, i, j, kernel.shape[-1], s, p)
+    patch = receptive_field(read(op, "X"), e, i, j, kernel.shape[-2], kernel.shape[-1], s, p)
     bias = read(op, "b")[f]
     terms, value = products(patch, kernel)
     patch_rows = "; ".join(" ".join(fmt(v, 6) for v in row) for row in patch[0])
@@ -87,28 +92,29 @@ def conv_dX(op, index):
 
 
 def window(op, index):
-    """The k×k window of the pooled input (role X) that output ``index`` reads, and the window's names."""
+    """The kh×kw window of the pooled input (role X) that output ``index`` reads, the window's names,
+    its size written ``kh×kw`` and its stride (sh, sw)."""
     A, S = op.roles["X"], op.roles["out"]
     e, c, i, j = index
-    k, s = op.attrs["kernel_size"], op.attrs["stride"]
-    return A, S, read(op, "X")[e, c, i * s:i * s + k, j * s:j * s + k], k, s
+    (kh, kw), (sh, sw) = pair(op.attrs["kernel_size"]), pair(op.attrs["stride"])
+    return A, S, read(op, "X")[e, c, i * sh:i * sh + kh, j * sw:j * sw + kw], f"{kh}×{kw}", (sh, sw)
 
 
 def maxpool_forward(op, index):
-    A, S, win, k, s = window(op, index)
+    A, S, win, size, (sh, sw) = window(op, index)
     e, c, i, j = index
     cells = [fmt(v, 6) for v in win.ravel()]
     r, q = np.unravel_index(int(np.argmax(win)), win.shape)
-    return (f"{S}{idx(e, c, i, j)} = max over the {k}×{k} window of {A}[{e},{c}]", f"max({', '.join(cells)})",
-            float(win.max()), [f"the winner is {A}{idx(e, c, i * s + r, j * s + q)}: in backward only it "
+    return (f"{S}{idx(e, c, i, j)} = max over the {size} window of {A}[{e},{c}]", f"max({', '.join(cells)})",
+            float(win.max()), [f"the winner is {A}{idx(e, c, i * sh + r, j * sw + q)}: in backward only it "
                                f"receives the gradient"])
 
 
 def avgpool_forward(op, index):
-    A, S, win, k, s = window(op, index)
+    A, S, win, size, _ = window(op, index)
     e, c, i, j = index
     cells = [fmt(v, 6) for v in win.ravel()]
-    return (f"{S}{idx(e, c, i, j)} = mean over the {k}×{k} window of {A}[{e},{c}]",
+    return (f"{S}{idx(e, c, i, j)} = mean over the {size} window of {A}[{e},{c}]",
             f"({' + '.join(cells)})/{win.size}", float(win.mean()),
             ["in backward each cell of the window receives 1/" + str(win.size) + " of the gradient"])
 
@@ -116,13 +122,13 @@ def avgpool_forward(op, index):
 def maxpool_backward(op, index):
     dS, M, dA = (op.roles[r] for r in ("dout", "mask", "dX"))
     e, c, h, w = index
-    k, s = op.attrs["kernel_size"], op.attrs["stride"]
+    (kh, kw), (sh, sw) = pair(op.attrs["kernel_size"]), pair(op.attrs["stride"])
     G, wins = read(op, "dout"), float(read(op, "mask")[index])
     oh, ow = G.shape[2:]
-    windows = [(i, j) for i, _ in covering(h, k, s, oh) for j, _ in covering(w, k, s, ow)]
+    windows = [(i, j) for i, _ in covering(h, kh, sh, oh) for j, _ in covering(w, kw, sw, ow)]
     at = idx(e, c, h, w)
     if not windows:
-        return (f"{dA}{at} = 0", "0", 0.0, [f"no {k}×{k} window covers this cell: pooling never read it"])
+        return (f"{dA}{at} = 0", "0", 0.0, [f"no {kh}×{kw} window covers this cell: pooling never read it"])
     if len(windows) == 1:
         (i, j), = windows
         g = float(G[e, c, i, j])
@@ -143,14 +149,15 @@ def maxpool_backward(op, index):
 def avgpool_backward(op, index):
     dS, dA = op.roles["dout"], op.roles["dX"]
     e, c, h, w = index
-    k, s = op.attrs["kernel_size"], op.attrs["stride"]
+    (kh, kw), (sh, sw) = pair(op.attrs["kernel_size"]), pair(op.attrs["stride"])
     G = read(op, "dout")
     oh, ow = G.shape[2:]
-    windows = [(i, j) for i, _ in covering(h, k, s, oh) for j, _ in covering(w, k, s, ow)]
-    shares = [f"{n(G[e, c, i, j])}/{k * k}" for i, j in windows]
-    return (f"{dA}{idx(e, c, h, w)} = Σ over the windows covering it of {dS}[{e},{c},i,j]/{k}²",
-            sum_of(shares), float(sum(G[e, c, i, j] for i, j in windows)) / (k * k),
-            [f"each of the {k * k} cells of a window gets an equal share of its gradient; windows covering "
+    windows = [(i, j) for i, _ in covering(h, kh, sh, oh) for j, _ in covering(w, kw, sw, ow)]
+    shares = [f"{n(G[e, c, i, j])}/{kh * kw}" for i, j in windows]
+    k2 = f"{kh}²" if kh == kw else f"({kh}·{kw})"
+    return (f"{dA}{idx(e, c, h, w)} = Σ over the windows covering it of {dS}[{e},{c},i,j]/{k2}",
+            sum_of(shares), float(sum(G[e, c, i, j] for i, j in windows)) / (kh * kw),
+            [f"each of the {kh * kw} cells of a window gets an equal share of its gradient; windows covering "
              f"this cell: {', '.join(f'({i},{j})' for i, j in windows) or 'none'}"])
 
 

@@ -4,37 +4,51 @@ from __future__ import annotations
 from .common import idx, n, products, read, sum_of, with_l2
 
 
+def at_rows(lead: tuple, last: str) -> str:
+    """An index written out: (i,) and ``k`` → ``[i,k]``; (i, t) of a sequence batch → ``[i,t,k]``."""
+    return "[" + ",".join([*(str(int(a)) for a in lead), last]) + "]"
+
+
 def dense_forward(op, index):
     X, W, b, Z = (op.roles[r] for r in ("X", "W", "b", "out"))
-    i, j = index
-    terms, value = products(read(op, "X")[i], read(op, "W")[:, j])
+    *lead, j = index  # (i, j), or (i, t, j) for a sequence batch (m, T, n_in)
+    row = read(op, "X")[tuple(lead)]
+    terms, value = products(row, read(op, "W")[:, j])
     bias = read(op, "b")[j]
-    return (f"{Z}{idx(i, j)} = Σₖ {X}[{i},k]·{W}[k,{j}] + {b}[{j}]", f"{sum_of(terms)} + {n(bias)}",
-            value + float(bias), [f"k runs over the {len(terms)} inputs of neuron {j}"])
+    return (f"{Z}{idx(*index)} = Σₖ {X}{at_rows(lead, 'k')}·{W}[k,{j}] + {b}[{j}]", f"{sum_of(terms)} + {n(bias)}",
+            value + float(bias), [f"k runs over the {row.size} inputs of neuron {j}"])
 
 
 def dense_dW(op, index):
     X, dZ, dW = (op.roles[r] for r in ("X", "dout", "dW"))
     k, j = index
-    terms, value = products(read(op, "X")[:, k], read(op, "dout")[:, j])
-    formula, numbers, value = with_l2(op, index, "W", f"{dW}{idx(k, j)} = Σᵢ {X}[i,{k}]·{dZ}[i,{j}]",
-                                      sum_of(terms), value)
-    return formula, numbers, value, [f"i runs over the {len(terms)} examples of the batch"]
+    Xv, G = read(op, "X"), read(op, "dout")
+    terms, value = products(Xv[..., k], G[..., j])
+    if Xv.ndim == 2:
+        formula, note = f"{dW}{idx(k, j)} = Σᵢ {X}[i,{k}]·{dZ}[i,{j}]", f"i runs over the {len(Xv)} examples of the batch"
+    else:  # a sequence batch: the same weights at every timestep
+        formula = f"{dW}{idx(k, j)} = Σᵢ Σₜ {X}[i,t,{k}]·{dZ}[i,t,{j}]"
+        note = (f"i, t run over the {Xv.shape[0]} examples and the {Xv.shape[1]} timesteps: the same "
+                f"weight is used at every timestep")
+    formula, numbers, value = with_l2(op, index, "W", formula, sum_of(terms), value)
+    return formula, numbers, value, [note]
 
 
 def dense_db(op, index):
     dZ, db = op.roles["dout"], op.roles["db"]
     (j,) = index
-    col = read(op, "dout")[:, j]
-    return f"{db}[{j}] = Σᵢ {dZ}[i,{j}]", sum_of([n(v) for v in col]), float(col.sum()), []
+    col = read(op, "dout")[..., j]
+    formula = f"{db}[{j}] = Σᵢ {dZ}[i,{j}]" if col.ndim == 1 else f"{db}[{j}] = Σᵢ Σₜ {dZ}[i,t,{j}]"
+    return formula, sum_of([n(v) for v in col.ravel()]), float(col.sum()), []
 
 
 def dense_dX(op, index):
     dZ, W, dX = (op.roles[r] for r in ("dout", "W", "dX"))
-    i, k = index
-    terms, value = products(read(op, "dout")[i], read(op, "W")[k])
-    return (f"{dX}{idx(i, k)} = Σⱼ {dZ}[{i},j]·{W}[{k},j]", sum_of(terms), value,
-            [f"j runs over the {len(terms)} neurons that input {k} feeds"])
+    *lead, k = index
+    row = read(op, "dout")[tuple(lead)]
+    terms, value = products(row, read(op, "W")[k])
+    return (f"{dX}{idx(*index)} = Σⱼ {dZ}{at_rows(lead, 'j')}·{W}[{k},j]", sum_of(terms), value,
+            [f"j runs over the {row.size} neurons that input {k} feeds"])
 
 
 def dropout_forward(op, index):
