@@ -33,6 +33,9 @@ def train(session, iterations: int, progress=None) -> dict:
             losses.append(L)
             if progress is not None and progress(i + 1, iterations, L):
                 break  # the front end asked to stop: keep what was trained so far
+    first = s.current.number + 1
+    s.losses += [(first + i, float(L)) for i, L in enumerate(losses)]  # the Loss tab plots them too
+    s.trained.append((first, first + len(losses) - 1))
     s.history.clear()  # the iterations in between were not recorded: no stepping back across them
     evaluation = s.model.evaluate(X_all, s.problem.Y, s.loss)  # the trained weights, before
     s.start_iteration(s.current.number + 1 + len(losses))  # the recorded one runs one more step

@@ -142,6 +142,7 @@ class Session:
         self.source = self.source or problem.name
         self.history: list[Iteration] = []
         self.losses: list[tuple[int, float]] = []  # (iteration, loss) of every iteration completed
+        self.trained: list[tuple[int, int]] = []  # (first, last) iterations each `train` ran untraced
         self.batch = np.arange(min(len(problem.X), 4)) if batch is None else self.check_batch(batch)
         self.start_iteration(1)
 

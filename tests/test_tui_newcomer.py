@@ -94,3 +94,25 @@ def test_toasts_do_not_cover_the_help_screen():
         assert isinstance(app.screen, HelpScreen)
         assert not list(app._notifications)
     drive(script, size=SMALL)
+
+
+# -- 2. the Loss tab counts the iterations `train` ran ----------------------------------------------------
+def test_loss_tab_shows_every_iteration_train_ran_and_marks_them():
+    async def script(app, pilot):
+        s = app.session
+        await pilot.press("c")  # iteration 1 stepped through
+        await pilot.pause()
+        await command(pilot, "train 30")
+        assert s.current.number == 32
+        await pilot.press("escape", "4")
+        await pilot.pause()
+        figures = str(app.query_one("#loss-tab #loss-figures", Static).content)
+        assert "(31 done)" in figures
+        assert "2–31 trained at engine speed" in figures
+        assert [i for i, _ in s.losses] == list(range(1, 32))
+        plot = app.query_one("#loss-tab #loss-plot", Sparkline)
+        assert len(plot.data) == 31 + 1  # every iteration's loss, and this one's
+        await pilot.press("R")
+        await pilot.pause()
+        assert "trained" not in str(app.query_one("#loss-tab #loss-figures", Static).content)
+    drive(script, size=SMALL)

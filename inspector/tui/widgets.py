@@ -187,6 +187,8 @@ class LossPanel(Vertical):
         if losses:
             figures.append(f"\nfirst {fmt(session.losses[0][1])}  last {fmt(losses[-1])}  "
                            f"min {fmt(min(losses))}")
+        for first, last in session.trained:
+            figures.append(f"\niterations {first}–{last} trained at engine speed (train)", style="dim")
         figures.append(f"\nthis iteration: {fmt(current)}" if current is not None else "")
         self.query_one("#loss-figures", Static).update(figures)
         points = losses + ([current] if current is not None else [])
