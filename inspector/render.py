@@ -386,7 +386,7 @@ def render_body(result) -> list:
             parts.append(Text(f"usage: {d['usage']}", style="dim"))
         return parts
     if kind == "op":
-        return render_op(d)
+        return render_op(d) + ([Text(d["batch_note"], style="yellow")] if d.get("batch_note") else [])
     if kind == "value":
         if result.message:  # a shape: (4, 2), not a grid of floats
             return [Text.assemble((d["name"], "bold"), f" = {result.message}")]
@@ -394,7 +394,8 @@ def render_body(result) -> list:
     if kind == "explain":
         return render_explain(d)
     if kind == "where":
-        return [where_line(d)] + ([Text(f"current op: {d['op']}   {d['equation']}")] if d["op"] else [])
+        return [where_line(d)] + ([Text(f"current op: {d['op']}   {d['equation']}")] if d["op"] else []) + \
+            ([Text(d["batch_note"], style="dim")] if d.get("batch_note") else [])
     if kind == "list":
         return render_list(d)
     if kind == "breakpoints":

@@ -144,6 +144,7 @@ class Session:
         self.losses: list[tuple[int, float]] = []  # (iteration, loss) of every iteration completed
         self.trained: list[tuple[int, int]] = []  # (first, last) iterations each `train` ran untraced
         self.batch = np.arange(min(len(problem.X), 4)) if batch is None else self.check_batch(batch)
+        self.batch_from = 1  # the first iteration of the stepped ones on this batch (set_batch and train move it)
         self.start_iteration(1)
 
     def reset(self, seed: int | None = None) -> None:
@@ -551,7 +552,7 @@ class Session:
             notes.append("the new batch restarts the iteration: dropped " +
                          ", ".join(f"set {e.target}" for e in self.current.edits))
         self.restore(self.current.snapshot)
-        self.batch = rows
+        self.batch, self.batch_from = rows, self.current.number
         self.start_iteration(self.current.number)
         return notes
 

@@ -116,3 +116,30 @@ def test_not_computed_yet_hints_a_command_that_reaches_the_op():
     assert not r.ok and "(`until dh1_2` goes there)" in r.message
     assert interp.run("until dh1_2").ok and session.op.name == "rnn1.backward.dh1_2"
     assert interp.run("explain dh1_2[0,1]").ok
+
+
+# -- 11: stepping repeats one batch: where says so, continue N offers `batch next`, train explains the jump ---
+def test_where_says_which_batch_the_iteration_uses_and_since_when():
+    rows = json_rows("moons", ["where", "continue 50", "where", "batch next", "where"])
+    assert all(r["ok"] for r in rows)
+    first, cont, later, _, moved = rows
+    assert first["data"]["batch_note"].startswith("iteration 1 uses examples 0:4 (4 of 200); step and continue "
+                                                  "repeat this batch")
+    assert "`batch next` moves to the next 4" in first["data"]["batch_note"]
+    assert later["data"]["iteration"] == 50
+    assert later["data"]["batch_note"].startswith("iteration 50 uses examples 0:4 (4 of 200), the same batch as "
+                                                  "every iteration since 1")
+    assert cont["data"]["batch_note"] == later["data"]["batch_note"]
+    assert moved["data"]["batch"] == [4, 5, 6, 7]
+    assert moved["data"]["batch_note"].startswith("iteration 50 uses examples 4:8 (4 of 200);")
+    assert "batch_note" not in json_rows("moons", ["continue"])[0]["data"]  # one iteration: nothing to say
+
+
+def test_train_after_memorising_one_batch_explains_the_jump_in_loss():
+    rows = json_rows("moons", ["continue 300", "train 20"])
+    batch_loss = rows[0]["data"]["where"]["loss"]
+    r = rows[1]
+    assert r["ok"] and r["data"]["batch_loss"] == batch_loss and batch_loss < 0.01
+    assert r["data"]["first_loss"] > 1.5 * batch_loss
+    assert f"why the loss jumped from {batch_loss:.4g}: stepping repeated your batch 0:4 (4 of 200" in r["message"]
+    assert "minibatches of 16 from all 200" in r["message"]

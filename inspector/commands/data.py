@@ -7,6 +7,7 @@ import numpy as np
 
 from ..running import train
 from .core import MAX_ITERATIONS, Result, UsageError, command
+from .views import rows_text
 
 
 def parse_rows(arg: str, n: int, current: np.ndarray) -> np.ndarray:
@@ -64,9 +65,18 @@ def do_train(s, arg, line="train", progress=None):
         count *= per_epoch
     if count > MAX_ITERATIONS:
         raise UsageError(f"train: {count} iterations is more than this debugger runs at once ({MAX_ITERATIONS:,})")
+    rows, n, k = rows_text(s.batch), len(s.problem.X), len(s.batch)
+    here = s.where()["loss"]  # the loss on the debugger's batch, this iteration's or the last one's
+    batch_loss = here if here is not None else s.losses[-1][1] if s.losses else None
     r = train(s, count, progress)
+    s.batch_from = s.current.number  # back on the debugger's own batch from here
+    r["batch_loss"] = batch_loss
     stopped = f" (stopped after {r['iterations']} of {count})" if r["iterations"] < count else ""
     count = r["iterations"]
     message = (f"trained {count} iterations{stopped}: loss {r['first_loss']:.4f} → {r['last_loss']:.4f}; whole dataset: "
                f"loss {r['dataset_loss']:.4f}, accuracy {r['dataset_accuracy']:.1%}")
+    if batch_loss is not None and r["first_loss"] > 1.5 * batch_loss:  # the jump a learner sees
+        message += (f"\nwhy the loss jumped from {batch_loss:.4g}: stepping repeated your batch {rows} ({k} of {n} "
+                    f"examples), which the network had learned by heart; train draws minibatches of "
+                    f"{s.problem.batch_size} from all {n}, and measures the whole-dataset loss on all of them")
     return Result(line, True, "train", message, r)

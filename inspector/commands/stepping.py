@@ -7,7 +7,7 @@ import re
 from ..ops import op_matches
 from ..session import Session
 from .core import MAX_ITERATIONS, Result, UsageError, command, count_arg, no_args
-from .views import op_data, stepped, watch_data
+from .views import batch_note, op_data, stepped, watch_data
 
 
 @command("step", aliases=("s",), usage="step [N]", args="count", repeat=True,
@@ -40,7 +40,10 @@ def do_continue(s, arg, line="continue"):
     if count > MAX_ITERATIONS:
         raise UsageError(f"continue: {count} iterations is more than this debugger runs at once "
                          f"({MAX_ITERATIONS:,}); `train` is the faster way to go far")
-    return stepped(s, line, s.continue_(count))
+    result = stepped(s, line, s.continue_(count))
+    if count > 1:  # many iterations on one batch: say so, and how to move on
+        result.data["batch_note"] = batch_note(s)
+    return result
 
 
 @command("back", aliases=("bk",), usage="back [N]", args="count", repeat=True,
@@ -86,6 +89,7 @@ def do_timestep(s, arg, line="timestep"):
 def do_where(s, arg, line="where"):
     no_args("where", arg)
     w = s.where()
+    w["batch_note"] = batch_note(s)
     return Result(line, True, "where", "", w)
 
 

@@ -45,3 +45,25 @@ def stepped(session: Session, line: str, report: StepReport) -> Result:
         data["timesteps"] = timestep_view(session)
     message = report.reason or ""
     return Result(line, True, "op", message, data)
+
+
+def rows_text(rows) -> str:
+    """Example numbers as `batch` takes them: ``0:4`` for a run, else ``3,5,7``."""
+    rows = [int(r) for r in rows]
+    if rows and rows == list(range(rows[0], rows[-1] + 1)):
+        return f"{rows[0]}:{rows[-1] + 1}"
+    return ",".join(map(str, rows))
+
+
+def batch_note(session: Session) -> str:
+    """Which examples this iteration uses, since when, and how to move on: stepping repeats one batch."""
+    s = session
+    k, n, now = len(s.batch), len(s.problem.X), s.current.number
+    since = min(getattr(s, "batch_from", 1), now)
+    head = f"iteration {now} uses examples {rows_text(s.batch)} ({k} of {n})"
+    if since < now:
+        head += (f", the same batch as every iteration since {since}: repeating it, the loss can fall by "
+                 f"memorising these {k}")
+    else:
+        head += "; step and continue repeat this batch every iteration"
+    return head + f"; `batch next` moves to the next {k}, `train N` trains on minibatches of all {n}"
