@@ -369,7 +369,8 @@ def render_help(data: dict) -> list:
 
 def render_result(result) -> list:
     """Rich renderables for a command Result (the REPL prints them; the TUI reuses pieces)."""
-    return render_body(result) + feedback_lines(result)
+    diverged = [Text(result.data["diverged"], style="bold red")] if result.data.get("diverged") else []
+    return render_body(result) + diverged + feedback_lines(result)
 
 
 def feedback_lines(result) -> list[Text]:

@@ -143,3 +143,27 @@ def test_train_after_memorising_one_batch_explains_the_jump_in_loss():
     assert r["data"]["first_loss"] > 1.5 * batch_loss
     assert f"why the loss jumped from {batch_loss:.4g}: stepping repeated your batch 0:4 (4 of 200" in r["message"]
     assert "minibatches of 16 from all 200" in r["message"]
+
+
+# -- 12: divergence: one nndb message, no NumPy warnings, a usable session --------------------------------
+def test_divergence_is_one_clear_message_without_numpy_warnings():
+    import warnings
+
+    import numpy as np
+    session = open_preset("moons")
+    interp = Interpreter(session)
+    results = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for line in ("set lr = 1e200", "continue 5", "explain L", "print norm(W1)*1e300*1e300", "step 20", "where"):
+            results.append(interp.run(line))
+    assert [str(w.message) for w in caught] == []
+    assert all(r.ok for r in results), [r.message for r in results if not r.ok]
+    notes = [r.data.get("diverged") for r in results]
+    assert notes[1] is not None and notes[1].startswith("loss became nan at iteration 2: the learning rate "
+                                                        "(lr = 1e+200) is too large for this network")
+    assert notes[2:] == [None] * 4  # said once
+    assert "loss became nan at iteration 2" in rendered(results[1])
+    assert np.isnan(results[-1].data["loss"])
+    assert interp.run("reset").ok and interp.run("continue 3").ok  # usable again, and finite
+    assert np.isfinite(session.where()["loss"]) and "diverged" not in interp.run("where").data

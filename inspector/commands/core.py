@@ -160,6 +160,7 @@ class Interpreter:
         self.session = session
         self.command_table = REGISTRY if commands is None else dict(commands)
         self.last: str | None = None
+        self.diverged_at: int | None = None  # the iteration whose non-finite loss was reported (once)
 
     def lookup(self, word: str) -> Command | None:
         return lookup(word, self.command_table)
@@ -178,14 +179,38 @@ class Interpreter:
                           (f"; did you mean {hint}?" if hint else "; `help` lists the commands"))
         context = {"progress": progress, "commands": self.command_table}
         try:
-            result = cmd.run(self.session, arg, text, **{k: context[k] for k in cmd.takes})
+            with np.errstate(all="ignore"):  # a diverging network: one note below, not NumPy's warnings
+                result = cmd.run(self.session, arg, text, **{k: context[k] for k in cmd.takes})
         except (SessionError, E.ExprError, EngineError) as e:
             return Result(text, False, "error", str(e), {"usage": cmd.usage})
         except (KeyError, IndexError, ValueError, TypeError) as e:  # a gap in validation: still no crash
             return Result(text, False, "error", f"{cmd.name}: {e.args[0] if e.args else e}", {"usage": cmd.usage})
         if cmd.repeat:
             self.last = text  # an empty line repeats the last stepping command, even after a print
+        self.note_divergence(result)
         return result
+
+    def note_divergence(self, result: Result) -> None:
+        """The first iteration whose loss is inf or nan, said once in ``data["diverged"]``."""
+        s = self.session
+        with np.errstate(all="ignore"):
+            first = next(((n, L) for n, L in getattr(s, "losses", []) if not np.isfinite(L)), None)
+            if first is None and hasattr(s, "where"):
+                L = s.where()["loss"]
+                first = None if L is None or np.isfinite(L) else (s.current.number, L)
+        if first is None:
+            self.diverged_at = None  # (after a reset) a later divergence is news again
+            return
+        if first[0] == self.diverged_at or not isinstance(result.data, dict):
+            return
+        self.diverged_at = first[0]
+        lr = s.get_hyper("lr") if "lr" in s.hyper_names() else None
+        rate = f" (lr = {lr:g})" if lr is not None else ""
+        result.data["diverged"] = (
+            f"loss became {'nan' if np.isnan(first[1]) else 'inf'} at iteration {first[0]}: the learning rate{rate} "
+            f"is too large for this network (or an edit made the weights too large), so the updates grew "
+            f"the weights until the numbers overflowed; every value after it is inf or nan. `reset` starts "
+            f"over with the preset's learning rate; `set lr = …` a smaller one first to try again")
 
 
 def close_commands(word: str, commands: dict[str, Command] | None = None) -> str:
