@@ -177,7 +177,8 @@ def add_training_parsers(sub) -> None:
     sweep.add_argument("--seed", type=int, default=0)
     sweep.add_argument("--dtype", choices=["float32", "float64"], default="float32")
     sweep.add_argument("--val", type=float, default=0.1, help="validation fraction the runs are ranked on (0.1)")
-    sweep.add_argument("--out", default="sweep.csv", metavar="FILE.csv", help="ranked table as CSV, and .json beside (sweep.csv)")
+    sweep.add_argument("--out", metavar="FILE.csv|FOLDER/", help="ranked table as CSV, and .json beside; a folder "
+                       "gets sweep.csv and sweep.json (default: a new folder sweep-PRESET)")
     data = sub.add_parser("data", help="datasets: download MNIST or Fashion-MNIST")
     data_sub = data.add_subparsers(dest="data_command", metavar="ACTION", required=True)
     dl = data_sub.add_parser("download", help="fetch the four IDX files (sha256-checked) into the cache or --dest")

@@ -74,8 +74,14 @@ def confusion_table(counts: np.ndarray, classes: list[str]) -> Table:
     return table
 
 
-def sample_grid(X, labels, predicted, probs, classes, rows, side: int, per_row: int = 6) -> Group:
-    """Digits side by side, each with true label, prediction and its probability."""
+def in_colour(console: Console) -> bool:
+    """Whether digits can be drawn in colour: a terminal with colours (else a pipe or a file)."""
+    return console.is_terminal and console.color_system is not None and not console.no_color
+
+
+def sample_grid(X, labels, predicted, probs, classes, rows, side: int, per_row: int = 6, colour: bool = True) -> Group:
+    """Digits side by side, each with true label, prediction and its probability (``colour``: half
+    blocks, else a grey-level character ramp that a file or a pipe keeps)."""
     per_row = max(1, per_row)
     lines = []
     for start in range(0, len(rows), per_row):
@@ -86,7 +92,7 @@ def sample_grid(X, labels, predicted, probs, classes, rows, side: int, per_row: 
         images, captions = [], []
         for i in chunk:
             ok = predicted[i] == labels[i]
-            images.append(digit_image(X[i], side))
+            images.append(digit_image(X[i], side, colour))
             captions.append(Text.assemble(f"true {classes[labels[i]]}\n", (f"pred {classes[predicted[i]]}",
                                           "bold green" if ok else "bold red"), f" {100 * probs[i]:.1f} %"))
         grid.add_row(*images)
@@ -132,7 +138,8 @@ def cmd_eval(args, console: Console) -> int:
                            style="bold"))
         if side:
             per_row = (console.width + 2) // (max(side, 16) + 2)
-            console.print(sample_grid(X, labels, predicted, probs, classes, list(rows), side, per_row))
+            console.print(sample_grid(X, labels, predicted, probs, classes, list(rows), side, per_row,
+                                      in_colour(console)))
         else:
             table = Table()
             for col in ("row", "true", "predicted", "probability"):

@@ -75,11 +75,20 @@ def training_curves(history: list[dict]) -> Group:
     return Group(line_chart("loss", loss), Text(), line_chart("accuracy", acc))
 
 
-def digit_image(pixels: np.ndarray, side: int = 28) -> Text:
-    """A square grayscale image in [0, 1] as half blocks: ▀ with the top pixel as colour, the bottom as background."""
+GREY_RAMP = " .:-=+*#%@"  # dark to bright, one character per grey level: survives without colour
+
+
+def digit_image(pixels: np.ndarray, side: int = 28, colour: bool = True) -> Text:
+    """A square grayscale image in [0, 1] as half blocks: ▀ with the top pixel as colour, the bottom as
+    background. Without ``colour`` (a pipe, a file) half blocks would all look solid: each pair of rows
+    is one line of characters from GREY_RAMP instead, by the pair's mean brightness."""
     img = np.clip(np.asarray(pixels, dtype=float).reshape(side, side), 0.0, 1.0)
     if side % 2:
         img = np.vstack([img, np.zeros((1, side))])
+    if not colour:
+        pairs = (img[0::2] + img[1::2]) / 2
+        codes = np.minimum((pairs * len(GREY_RAMP)).astype(int), len(GREY_RAMP) - 1)
+        return Text("\n".join("".join(GREY_RAMP[c] for c in row) for row in codes))
     levels = (img * 255).round().astype(int)
     text = Text()
     for r in range(0, len(levels), 2):

@@ -491,15 +491,35 @@ def cmd_sweep(args, console: Console) -> int:
                       fmt_pct(row["val_accuracy"]), f"{row['val_loss']:.4f}", fmt_pct(row["train_accuracy"]),
                       f"{row['seconds']:.1f}", style=style)
     console.print(table)
-    out = Path(args.out)
-    if not out.parent.is_dir():
-        raise CommandError(f"--out {out}: the folder {out.parent} does not exist")
+    out = sweep_out(args.out, preset or Path(source.get("csv", "sweep")).stem)
     json_path = out.with_suffix(".json") if out.suffix.lower() == ".csv" else Path(f"{out}.json")
     keys = ("rank", "lr", "hidden", "l2", "val_accuracy", "val_loss", "train_accuracy", "train_loss", "seconds")
     write_table(rows, out, json_path, keys, {"data": data.note, "compared_on": which, "epochs": epochs,
                                               "batch_size": batch, "optimizer": optimizer, "seed": args.seed})
-    console.print(f"saved {out} and {json_path}")
+    console.print(Text.assemble(("saved ", "green"), f"the ranked table in {out.parent.resolve()}: "
+                                f"{out.name} and {json_path.name}"))
     return 0
+
+
+def sweep_out(out: str | None, name: str) -> Path:
+    """Where the sweep's table goes: ``--out FILE.csv`` (its .json beside it), ``--out FOLDER/``
+    (sweep.csv in it), else a new folder ``sweep-NAME`` (``-2``, ``-3`` … when taken), never loose in
+    the current directory."""
+    if out is None:
+        folder, n = Path(f"sweep-{name}"), 2
+        while folder.exists():
+            folder, n = Path(f"sweep-{name}-{n}"), n + 1
+        folder.mkdir()
+        return folder / "sweep.csv"
+    path = Path(out)
+    if path.is_dir() or out.endswith(("/", "\\")):
+        if not path.parent.is_dir():
+            raise CommandError(f"--out {out}: the folder {path.parent} does not exist")
+        path.mkdir(exist_ok=True)
+        return path / "sweep.csv"
+    if not path.parent.is_dir():
+        raise CommandError(f"--out {out}: the folder {path.parent} does not exist")
+    return path
 
 
 # -- data download -------------------------------------------------------------------------------

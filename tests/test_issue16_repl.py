@@ -14,6 +14,7 @@ from inspector.commands import Interpreter
 from inspector.render import render_result
 from inspector.repl import run_script
 from inspector.sources import open_preset
+from test_training import fake_digits  # noqa: F401  (a fixture: 200 synthetic IDX digits)
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -167,3 +168,36 @@ def test_divergence_is_one_clear_message_without_numpy_warnings():
     assert np.isnan(results[-1].data["loss"])
     assert interp.run("reset").ok and interp.run("continue 3").ok  # usable again, and finite
     assert np.isfinite(session.where()["loss"]) and "diverged" not in interp.run("where").data
+
+
+# -- 13: sweep writes into a named folder and says where; eval draws digits for a pipe with a grey ramp -------
+def test_sweep_writes_its_table_into_a_named_folder_not_the_current_directory(tmp_path):
+    args = ["sweep", "--preset", "moons", "--lr", "0.1", "--hidden", "4", "--epochs", "1"]
+    p = nndb(args, tmp_path, cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert not (tmp_path / "sweep.csv").exists() and not (tmp_path / "sweep.json").exists()
+    folder = tmp_path / "sweep-moons"
+    assert (folder / "sweep.csv").is_file() and json.loads((folder / "sweep.json").read_text())["rows"][0]["rank"] == 1
+    assert f"saved the ranked table in {folder.resolve()}: sweep.csv and sweep.json" in " ".join(p.stdout.split())
+    again = nndb(args, tmp_path, cwd=tmp_path)  # a second sweep does not overwrite the first
+    assert again.returncode == 0 and (tmp_path / "sweep-moons-2" / "sweep.csv").is_file()
+    mine = nndb(args + ["--out", str(tmp_path / "runs") + "/"], tmp_path, cwd=tmp_path)
+    assert mine.returncode == 0 and (tmp_path / "runs" / "sweep.csv").is_file()
+    assert (tmp_path / "runs" / "sweep.json").is_file()
+
+
+def test_eval_mistakes_into_a_pipe_draws_digits_with_a_grey_ramp(tmp_path, fake_digits):
+    from inspector import cli
+    from inspector.plots import GREY_RAMP
+    model = tmp_path / "weak.npz"
+    assert cli.main(["train", "--data", str(fake_digits), "--layers", "784,4,10", "--epochs", "1", "--lr", "0.0001",
+                     "--out", str(model)]) == 0
+    p = nndb(["eval", str(model), "--data", str(fake_digits), "--mistakes", "--samples", "2"], tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert "mistakes (2 of" in p.stdout
+    assert "▀" not in p.stdout and "\x1b[" not in p.stdout
+    assert p.stdout.count("@" * 20) == 2  # each digit's lit band (rows 2k..2k+1, columns 4..23): one run of '@'
+
+    ramp = set(GREY_RAMP)
+    art = [line for line in p.stdout.splitlines() if line.strip() and set(line) <= ramp | {" "}]
+    assert len(art) >= 12  # 28 rows → 14 lines; the two digits stand side by side on the same lines

@@ -14,7 +14,7 @@ import pytest
 from engine import Sequential, datasets, load
 from engine.errors import DataError
 from engine.losses import SoftmaxCrossEntropy
-from inspector import cli
+from inspector import cli, evaluate
 from inspector.plots import digit_image, line_chart
 from inspector.training import history_paths, load_data
 
@@ -185,7 +185,8 @@ def test_trained_model_opens_in_the_debugger(tmp_path, capsys):
 
 
 # -- eval ----------------------------------------------------------------------------------------
-def test_eval_draws_digits_and_counts_the_confusion_matrix(tmp_path, capsys, fake_digits):
+def test_eval_draws_digits_and_counts_the_confusion_matrix(tmp_path, capsys, fake_digits, monkeypatch):
+    monkeypatch.setattr(evaluate, "in_colour", lambda console: True)  # a colour terminal: half blocks
     out = tmp_path / "d.npz"
     rc, text = run(capsys, "train", "--data", fake_digits, "--layers", "784,16,10", "--epochs", "8", "--out", out)
     assert rc == 0, text
@@ -222,7 +223,8 @@ def test_line_chart_spans_the_range():
     assert "3 ┤" in text and "1 ┤" in text and BRAILLE.search(text) and "train (last 1)" in text
 
 
-def test_eval_on_real_digits(tmp_path, capsys, mnist_dir):
+def test_eval_on_real_digits(tmp_path, capsys, mnist_dir, monkeypatch):
+    monkeypatch.setattr(evaluate, "in_colour", lambda console: True)  # a colour terminal: half blocks
     out = tmp_path / "real.npz"
     rc, text = run(capsys, "train", "--data", mnist_dir, "--layers", "784,32,10", "--epochs", "2", "--out", out)
     assert rc == 0
@@ -354,7 +356,8 @@ def test_dense_flags_on_a_cnn_preset_and_a_dense_net_on_sequences_are_one_messag
     assert "start --layers" not in flat and "Traceback" not in text
 
 
-def test_train_and_eval_the_digits_cnn_on_digit_files(tmp_path, capsys, fake_digits):
+def test_train_and_eval_the_digits_cnn_on_digit_files(tmp_path, capsys, fake_digits, monkeypatch):
+    monkeypatch.setattr(evaluate, "in_colour", lambda console: True)  # a colour terminal: half blocks
     out = tmp_path / "cnn.npz"
     rc, text = run(capsys, "train", "--preset", "digits-cnn", "--data", fake_digits, "--epochs", "1",
                    "--batch-size", "32", "--out", out)
