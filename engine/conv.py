@@ -246,6 +246,18 @@ class _Pool2D(Layer):
         C, H, W = input_shape
         return (C, _out_size(H, self.kh, self.sh), _out_size(W, self.kw, self.sw))
 
+    # FLOPs per pooled element S[n,c,i,j] by phase, as (a, b): a·kh·kw + b
+    window_flops = {"forward": (1, -1), "backward": (1, 0)}
+
+    def op_cost(self, op: Op) -> dict[str, int]:
+        """Per pooled element, ``a·kh·kw + b`` FLOPs with (a, b) = ``window_flops[phase]``: maxpool
+        compares kh·kw − 1 times forward and kh·kw times back (finding each window's winner);
+        avgpool adds kh·kw − 1 times and divides forward, divides and adds kh·kw times back."""
+        cost = super().op_cost(op)
+        a, b = self.window_flops[op.phase]
+        cost["flops"] = (a * self.kh * self.kw + b) * op.role("out" if op.phase == "forward" else "dout").size
+        return cost
+
 
 class MaxPool2D(_Pool2D):
     """``S[n,c,i,j] = max_{u,v} A[n,c,i·s+u,j·s+v]``;  the gradient goes to each window's argmax.
@@ -324,6 +336,7 @@ class AvgPool2D(_Pool2D):
     """
 
     kind = "avgpool"
+    window_flops = {"forward": (1, 0), "backward": (1, 1)}
 
     def describe(self, s):
         k2 = "k²" if self.kh == self.kw else "(kh·kw)"
@@ -362,6 +375,10 @@ class Flatten(Layer):
 
     def output_shape(self, input_shape):
         return None if input_shape is None else (int(np.prod(input_shape)),)
+
+    def op_cost(self, op: Op) -> dict[str, int]:
+        """A reshape is a view: nothing computed, nothing moved."""
+        return {"flops": 0, "bytes_read": 0, "bytes_written": 0}
 
     def describe(self, s):
         return {"F": f"{s['out']} = flatten({s['in']}),  (m, C, H, W) → (m, C·H·W)",

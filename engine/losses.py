@@ -10,11 +10,14 @@ import numpy as np
 
 from .activations import softmax
 from .errors import ShapeError, shape_str
-from .trace import NULL_TRACER, Op
+from .trace import NULL_TRACER, Op, elementwise_cost
 
 
 class Loss:
     kind = "loss"
+    # FLOPs per element of each op's largest operand (the m×k output, P or Y), counted by hand from
+    # the code (exp, log, tanh count one FLOP each, as profilers count them); see op_cost
+    flops_per_element: dict[str, int] = {}
 
     def __init__(self):
         self.name = "loss"
@@ -39,6 +42,11 @@ class Loss:
         roles = {role: sym for role, sym in (("X", self.in_sym), ("Y", "Y"), ("P", "P"), ("L", "L"),
                                              ("dX", self.sym["din"])) if sym in present}
         self.tracer.record(Op(phase, self.name, kind, equation, inputs, outputs, attrs, roles=roles))
+
+    def op_cost(self, op: Op) -> dict[str, int]:
+        """FLOPs and bytes of one of its ops: elementwise, ``flops_per_element[kind]`` per element
+        of the op's largest operand (1 for a kind the table lacks); bytes from the arrays."""
+        return elementwise_cost(op, self.flops_per_element.get(op.kind, 1))
 
     def classify(self, out: np.ndarray) -> np.ndarray:
         """The class each row of the network output predicts (each timestep's, for a sequence
@@ -80,6 +88,7 @@ class MSE(Loss):
     """Mean squared error: ``L = (1/n)·Σ (A − Y)²`` over all n = m·k entries; ``dA = 2·(A − Y)/n``."""
 
     kind = "mse"
+    flops_per_element = {"mse.loss": 3, "mse.backward": 2}  # A − Y, square, sum;  A − Y, ·2/n
 
     def describe(self, s):
         return {"L": f"L = (1/n)·Σ ({s['in']} − Y)²,  n = m·k",
@@ -112,6 +121,8 @@ class SoftmaxCrossEntropy(Loss):
     """
 
     kind = "softmax_ce"
+    # softmax: max, subtract, exp, sum, subtract the log, exp;  loss: Y·log P, sum;  dZ: P − Y, /m
+    flops_per_element = {"softmax_ce.softmax": 6, "softmax_ce.loss": 2, "softmax_ce.backward": 2}
 
     def describe(self, s):
         return {"P": f"P[i,j] = e^{s['in']}[i,j] / Σₖ e^{s['in']}[i,k]",
@@ -182,6 +193,8 @@ class BinaryCrossEntropy(Loss):
     """
 
     kind = "bce"
+    # σ: ½·Z, tanh, 1 +, ½·;  loss: max, Z·Y, −, |Z|, negate, exp, log1p, +, mean;  dZ: P − Y, /n
+    flops_per_element = {"bce.sigmoid": 4, "bce.loss": 9, "bce.backward": 2}
     threshold = 0.0  # logit 0 ⇔ probability ½
 
     def describe(self, s):

@@ -15,7 +15,7 @@ import numpy as np
 from . import activations, conv, recurrent  # noqa: F401  (importing them registers their layer classes)
 from .errors import ShapeError, shape_str
 from .layers import Dense, Dropout, Layer
-from .trace import NULL_TRACER, Op, Tracer
+from .trace import NULL_TRACER, Op, Tracer, op_bytes
 
 # Every layer class registers itself (engine/layers.py); importing the modules above fills this.
 LAYER_TYPES: dict[str, type[Layer]] = Layer.registry
@@ -211,6 +211,15 @@ class Sequential:
             return 0.0
         total = sum(float(np.sum(p.value * p.value)) for p in self.decayed_parameters())
         return self._l2 / (2 * m) * total
+
+    def op_cost(self, op: Op) -> dict[str, int]:
+        """FLOPs and bytes of an op of its forward or backward pass: the layer's own ``op_cost``, or
+        for its L2 penalty op a square and an add per decayed weight (2·Σ|W| FLOPs, the sizes)."""
+        if op.layer in self._by_layer:
+            return self._by_layer[op.layer].op_cost(op)
+        weights = {p.symbol for p in self.decayed_parameters()}
+        flops = 2 * sum(np.asarray(a).size for s, a in op.inputs.items() if s in weights)
+        return {"flops": int(flops), **op_bytes(op)}
 
     def loss(self, X, Y, loss_fn) -> float:
         """Forward, data loss and L2 penalty: the L that ``backward`` differentiates."""

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from .trace import NULL_TRACER, Op
+from .trace import NULL_TRACER, Op, elementwise_cost
 
 
 class Optimizer:
     kind = "optimizer"
     slots: tuple[str, ...] = ()  # per-parameter state arrays, named slot + parameter symbol (vW1)
+    # FLOPs per parameter entry of each update op, counted by hand from the code below (a square
+    # root counts as one FLOP); op_cost multiplies by the parameter's size
+    flops_per_element: dict[str, int] = {}
 
     def __init__(self, params, lr: float):
         self.params = list(params)
@@ -31,6 +34,11 @@ class Optimizer:
         names = {"W": p.symbol, "dW": "d" + p.symbol} | {slot: slot + p.symbol for slot in ("v", "m")}
         roles = {role: sym for role, sym in names.items() if sym in present}
         self.tracer.record(Op("update", p.layer.name, kind, equation, inputs, outputs, attrs, roles=roles))
+
+    def op_cost(self, op: Op) -> dict[str, int]:
+        """FLOPs and bytes of one of its update ops: ``flops_per_element[kind]`` per parameter entry
+        (elementwise; 1 for a kind the table lacks); bytes from the arrays."""
+        return elementwise_cost(op, self.flops_per_element.get(op.kind, 1))
 
     def zero_grad(self) -> None:
         """Set every gradient to 0 (backward overwrites them anyway; here for PyTorch habits)."""
@@ -74,6 +82,8 @@ class SGD(Optimizer):
     """
 
     kind = "sgd"
+    # W − α·dW: a multiply, a subtract; μ·v + dW: 2; W − α·(dW + μ·v): 4
+    flops_per_element = {"sgd.update": 2, "momentum.velocity": 2, "momentum.update": 2, "nesterov.update": 4}
 
     def __init__(self, params, lr: float = 0.01, momentum: float = 0.0, nesterov: bool = False):
         if nesterov and not momentum:
@@ -121,6 +131,9 @@ class Adam(Optimizer):
 
     kind = "adam"
     slots = ("m", "v")
+    # m: β₁·m, (1 − β₁)·dW, add; v: dW², (1 − β₂)·, β₂·v, add;
+    # W: m/c₁, v/c₂, √, + ε, divide, ·α, subtract
+    flops_per_element = {"adam.m": 3, "adam.v": 4, "adam.update": 7}
 
     def __init__(self, params, lr: float = 0.001, betas=(0.9, 0.999), eps: float = 1e-8):
         self.beta1, self.beta2 = (float(b) for b in betas)

@@ -86,22 +86,39 @@ class Recurrent(Layer):
         mine = {v for key, v in steps.items() if key != "x"} | {f"h{self.k}", f"d{self.pre}{self.k}"}
         return int(index[-1]) % self.hidden_size if symbol in mine else None
 
+    # Elementwise FLOPs per example and hidden unit of one step, counted from the code below (a
+    # sigmoid ½·(1 + tanh(½·a)) counts 4, a tanh 1): (at every step, more when a neighbouring step
+    # adds its term). RNN forward: + b, tanh; + h_t−1·Wh. RNN back: h², 1 − h², ·dh; + dz_t+1·Whᵀ.
+    step_flops, back_flops = (2, 1), (3, 1)
+
     def op_cost(self, op) -> dict[str, int]:
-        """A step's products x_t·Wx and h_t−1·Wh cost 2·m·(n_in + n_h)·blocks·n_h FLOPs forward and
-        about as much again back through Wh (plus the elementwise gate math); the gradients
-        through time cost 2·m·T·n·blocks·n_h each."""
+        """A product of (r, k) by (k, c) costs 2·r·k·c FLOPs: a step's x_t·Wx and h_t−1·Wh, the way
+        back's dz_t+1·Whᵀ; the elementwise math of a step is ``step_flops``/``back_flops`` per example
+        and hidden unit. The gradients through time: dWx and dX 2·m·T·n_in·g, dWh 2·m·(T−1)·n_h·g
+        (h_t−1 exists for t ≥ 1), db m·T·g (g = blocks·n_h); L2 adds 2 per weight. The output op
+        only picks states: 0 FLOPs."""
         cost = super().op_cost(op)
-        n, g = self.hidden_size, self.blocks * self.hidden_size
-        if op.kind.endswith(".step"):
+        n, g, n_in = self.hidden_size, self.blocks * self.hidden_size, self.input_size
+        what = op.kind.rpartition(".")[2]
+        if what == "step":
             m = op.role("x").shape[0]
-            cost["flops"] = 2 * m * (self.input_size + (n if "h_prev" in op.roles else 0)) * g + 10 * m * g
-        elif op.kind.endswith(".step_back"):
-            m = next(iter(op.outputs.values())).shape[0]
-            cost["flops"] = (2 * m * g * n if "Wh" in op.roles else 0) + 10 * m * g
-        elif op.kind.endswith((".dWx", ".dWh", ".dX")):
-            rows = op.role("d" + self.pre).size // g
-            width = self.hidden_size if op.kind.endswith(".dWh") else self.input_size
-            cost["flops"] = 2 * rows * width * g
+            cost["flops"] = 2 * m * n_in * g + m * n * self.step_flops[0]
+            if "h_prev" in op.roles:
+                cost["flops"] += 2 * m * n * g + m * n * self.step_flops[1]
+        elif what == "step_back":
+            m = op.role("dh").shape[0]
+            cost["flops"] = m * n * self.back_flops[0]
+            if "Wh" in op.roles:
+                cost["flops"] += 2 * m * g * n + m * n * self.back_flops[1]
+        elif what in ("dWx", "dWh", "dX", "db"):
+            m, T = op.role("d" + self.pre).shape[:2]
+            width = {"dWx": n_in, "dWh": n, "dX": n_in}.get(what)
+            steps = T - 1 if what == "dWh" else T
+            cost["flops"] = m * T * g if width is None else 2 * m * steps * width * g
+            if "l2" in op.attrs:
+                cost["flops"] += 2 * getattr(self, what[1:]).size
+        elif what == "output":
+            cost["flops"] = 0
         return cost
 
     @property
@@ -294,6 +311,9 @@ class LSTM(Recurrent):
     blocks = 4
     pre = "a"
     GATES = ("i", "f", "g", "o")
+    # forward: + b (4), three σ (12), tanh g, i·g, tanh c, o·tanh c = 20; + h_t−1·Wh (4), f·c_t−1 and + = 6.
+    # back: tanh c, dc += dh·o·(1 − tanh²c) = 6, the four gates' da (4 each) = 16; + da_t+1·Whᵀ, dc_t+1·f_t+1 = 3.
+    step_flops, back_flops = (20, 6), (22, 3)
 
     def reset_parameters(self, rng: np.random.Generator, dtype=np.float64) -> None:
         super().reset_parameters(rng, dtype)

@@ -98,6 +98,20 @@ class Tracer:
 NULL_TRACER = Tracer()
 
 
+def op_bytes(op: Op) -> dict[str, int]:
+    """The bytes an op reads (its inputs) and writes (its outputs), from its arrays' sizes: what
+    every ``op_cost`` reports beside its FLOPs (the cost view's memory traffic)."""
+    return {"bytes_read": int(sum(np.asarray(a).nbytes for a in op.inputs.values())),
+            "bytes_written": int(sum(np.asarray(a).nbytes for a in op.outputs.values()))}
+
+
+def elementwise_cost(op: Op, flops_per_element: int) -> dict[str, int]:
+    """The cost of an elementwise op: ``flops_per_element`` × the elements of its largest operand
+    (a loss's m×k outputs, an update's parameter), and its bytes. Losses and optimizers use it."""
+    n = max((np.asarray(a).size for a in op.arrays.values()), default=0)
+    return {"flops": int(flops_per_element * n), **op_bytes(op)}
+
+
 class RecordingTracer(Tracer):
     """Keeps a tape of the ops of the latest iteration, with copies of their arrays."""
 

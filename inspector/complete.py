@@ -77,6 +77,11 @@ def complete(text: str, names: Names, commands=None) -> list[Completion]:
     cmd = lookup(head, commands)
     if cmd is None:
         return []
+    if cmd.args == "options":  # the --flags its usage line names (`cost [--batch N] [--loop]`)
+        flag = re.search(r"(?:^|\s)(-[-\w]*)$", rest)
+        if not flag and rest and not rest.endswith(" "):
+            return []
+        return _offer(flag.group(1) if flag else "", re.findall(r"--[\w-]+", cmd.usage), "option")
     m = TRAILING_WORD.search(rest)
     word = m.group() if m else ""
     if rest and not word and not rest[-1] in " ([,:=+-*/<>":

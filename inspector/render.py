@@ -13,6 +13,8 @@ from engine.gradcheck import EXCELLENT, WRONG
 from engine.layers import Layer
 from engine.trace import Op
 
+from .render_cost import render_cost, render_vectorize
+
 MAX_ROWS, MAX_COLS = 8, 8
 SLICE_ROWS = 12  # a slice of an image batch shows this many rows: all of a 12×10 seven-segment digit
 
@@ -421,6 +423,10 @@ def render_body(result) -> list:
         return parts + [array_view("X", d["X"]), array_view("Y", d["Y"])]
     if kind == "help":
         return render_help(d)
+    if kind == "cost":
+        return render_cost(d, PHASE_STYLE)
+    if kind == "vectorize":
+        return render_vectorize(d)
     if kind in ("train", "message", "quit"):
         return [Text(result.message)]
     # kinds added by wrappers (a lesson's `hint`, `predict` …): a message and plain lines

@@ -434,7 +434,7 @@ ISSUE_COMMANDS = ["step", "next", "finish", "continue", "back", "until", "goto",
                   "delete", "watch", "unwatch", "print", "show", "explain", "set", "gradcheck", "train", "reset", "seed",
                   "save", "load", "help", "quit", "list", "batch"]
 COMPLETION_KINDS = {"none", "count", "op", "expr", "break", "breaknum", "watchnum", "target", "gradcheck", "batch",
-                    "train", "file", "command"}
+                    "train", "file", "command", "options"}
 
 
 def test_every_command_is_declared_once_with_name_usage_and_summary():

@@ -7,7 +7,7 @@ lesson passes them to its own Interpreter (``Interpreter(session, REGISTRY | les
 """
 from __future__ import annotations
 
-from . import stepping, inspection, breaks, editing, data, control  # noqa: F401  (declare, in help's order)
+from . import stepping, inspection, breaks, editing, data, cost, control  # noqa: F401  (declare, in help's order)
 from .core import (ALIASES, FEEDBACK_KINDS, MAX_ITERATIONS, REGISTRY, Command, Feedback, Interpreter, Result,
                    UsageError, aliases_of, close_commands, command, count_arg, jsonable, lookup)
 from .data import parse_rows
