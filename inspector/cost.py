@@ -18,7 +18,8 @@ do) gives that op its time. A call that emits several (a dense backward: dW, db,
 steps) shares its measured time among them in the proportions a few extra runs with a light
 clock tracer saw between their emits (that tracer copies nothing). A call that emits no op (the L2
 penalty's sum) is charged to the op recorded next. The iteration's own time is the median of the
-whole ``train_step`` with no wrapper at all; what the ops do not account for is the Python between
+whole ``train_step`` with no wrapper at all, run in turn with the wrapped runs (so both see the
+same machine, busy or not); what the ops do not account for is the Python between
 calls (``between_ops_seconds``). The wrappers' own cost (about half a µs a call) stays inside the
 op times, so tiny ops at batch 4 read a little slow. Edits made in the debugger are not replayed:
 they change values, not what an op costs.
@@ -52,9 +53,20 @@ class _Calls:
     def __init__(self):
         self.active: int | None = None
         self.calls: list[list] = []  # [label, start, end, exclusive seconds]
+        self.wrapped: list[tuple] = []  # (object, attribute, the wrapper, its own instance attribute or None)
+
+    def install(self, on: bool) -> None:
+        """Put the wrappers in place (on) or take them away (the object's own method again)."""
+        for obj, attr, timed, own in self.wrapped:
+            if on:
+                setattr(obj, attr, timed)
+            elif own is None:
+                obj.__dict__.pop(attr, None)
+            else:
+                setattr(obj, attr, own)  # an instance that had its own function there
 
     def wrap(self, obj, attr: str, label: str) -> None:
-        fn = getattr(obj, attr)
+        fn, own = getattr(obj, attr), obj.__dict__.get(attr)
 
         def timed(*args, **kwargs):
             outer, i = self.active, len(self.calls)
@@ -70,6 +82,7 @@ class _Calls:
                 self.active = outer
                 if outer is not None:
                     self.calls[outer][3] -= t1 - t0
+        self.wrapped.append((obj, attr, timed, own))
         setattr(obj, attr, timed)
 
 
@@ -142,7 +155,6 @@ def measure(session, batch: int | None = None, budget: float = BUDGET_S) -> dict
     X, Y = _inputs(session, batch)
     first = _train_step(model, loss, optimizer, X, Y, snap)  # warm-up, and the size of one run
     repeats = int(min(MAX_REPEATS, max(MIN_REPEATS, budget / 2 / max(first, 1e-9))))
-    iteration = statistics.median(_train_step(model, loss, optimizer, X, Y, snap) for _ in range(repeats))
 
     calls = _Calls()
     for layer in model.layers:
@@ -168,10 +180,15 @@ def measure(session, batch: int | None = None, budget: float = BUDGET_S) -> dict
     share = [statistics.median(run[k] for run in shares) for k in range(len(ops))]
 
     per_call: list[list[float]] = []
-    for _ in range(repeats):
+    whole: list[float] = []
+    for _ in range(repeats):  # interleaved, so that both see the same state of a busy machine
+        calls.install(False)
+        whole.append(_train_step(model, loss, optimizer, X, Y, snap))
+        calls.install(True)
         calls.calls = []
         _train_step(model, loss, optimizer, X, Y, snap)
         per_call.append([c[3] for c in calls.calls])
+    iteration = statistics.median(whole)
     if any(len(run) != len(layout) for run in per_call):
         raise SessionError("cost: the iteration made different calls from run to run; cannot time it")
     median_call = [statistics.median(run[c] for run in per_call) for c in range(len(layout))]

@@ -79,9 +79,10 @@ def gpu_note(d: dict) -> str:
     launches = duration(n_ops * us * 1e-6)
     cpu = duration(d["totals"]["iteration"]["seconds"])
     if best["speedup"] < 3:
-        return (f"At batch {d['batch']} even the {best['name']} gains little ({best['speedup']:.1f}×): starting "
-                f"its {n_ops} kernels ({us:.0f} µs each, {launches}) takes about as long as this CPU's whole "
-                f"iteration ({cpu}), whatever the work. Try `cost --batch 1024`.")
+        verdict = "would be slower" if best["speedup"] < 1 else "gains little"
+        return (f"At batch {d['batch']} even the {best['name']} {verdict} ({best['speedup']:.1f}×): starting "
+                f"its {n_ops} kernels ({us:.0f} µs each, {launches}, whatever the work) costs about as much as "
+                f"this CPU's whole iteration ({cpu}) or more. Try `cost --batch 1024`.")
     work = duration(max(best["seconds"] - n_ops * us * 1e-6, 0.0))
     return (f"At batch {d['batch']} this CPU needs {cpu}; the {best['name']} would do the same work in {work} "
             f"plus {launches} of kernel launches. The launches cost the same at any batch; now there is enough "
