@@ -1,8 +1,10 @@
 """Sequential: a stack of layers with named parameters, one traced train_step, and fit.
 
-Layers are named by kind and position (``dense1``, ``relu1``, ``dense2``); a parameter answers
+Layers are named by kind and number (``dense1``, ``relu1``, ``dense2``); a parameter answers
 to its full name (``dense1.W``) and to its math name (``W1``), where the number counts the
-parameterized layers. The same names appear in the trace, the debugger, lessons and files.
+parameterized layers. A layer with parameters takes their number (``conv1`` owns ``K1``, the
+``dense2`` after it ``W2``); a layer without takes the count of its kind (``relu1``, ``flatten1``).
+The same names appear in the trace, the debugger, lessons and files.
 """
 from __future__ import annotations
 
@@ -107,12 +109,18 @@ class Sequential:
         counts: dict[str, int] = {}
         used = {"X", "Y", "P", "L"}
         sym, index = "X", 0
+        names: set[str] = set()
         for i, layer in enumerate(self.layers):
-            counts[layer.kind] = counts.get(layer.kind, 0) + 1
-            layer.name = f"{layer.kind}{counts[layer.kind]}"
             layer.need_dX = i > 0
-            if layer.params:
+            if layer.params:  # numbered like its parameters: rnn1 owns Wx1, then dense2 owns W2 (not dense1)
                 index += 1
+                number = index
+            else:  # relu1, flatten1: by kind
+                number = counts[layer.kind] = counts.get(layer.kind, 0) + 1
+            while f"{layer.kind}{number}" in names:  # a kind that has parameters only sometimes
+                number += 1
+            layer.name = f"{layer.kind}{number}"
+            names.add(layer.name)
             out = layer.bind(sym, index)
             n = 2
             while out in used:  # two activations in a row: A1, then A1_2

@@ -89,6 +89,18 @@ def _build(header: dict, path) -> Sequential:
         raise ModelFileError(f"{path}: invalid architecture: {e}") from None
 
 
+def _legacy_names(model) -> dict[str, str]:
+    """Each parameter's full name → the one files saved before layers with parameters were numbered
+    like them, when every layer was numbered by its kind (a CNN's or an RNN's ``dense1.W`` is ``dense2.W`` now)."""
+    counts: dict[str, int] = {}
+    names = {}
+    for layer in model.layers:
+        counts[layer.kind] = counts.get(layer.kind, 0) + 1
+        for attr in layer.params:
+            names[f"{layer.name}.{attr}"] = f"{layer.kind}{counts[layer.kind]}.{attr}"
+    return names
+
+
 def load(path: str | os.PathLike) -> Sequential:
     """Read a model written by ``save``; raises ModelFileError naming what is wrong."""
     path = Path(path)
@@ -107,15 +119,20 @@ def load(path: str | os.PathLike) -> Sequential:
                 header = _read_header(data, path)
                 model = _build(header, path)
                 expected = {p.name: p for p in model.parameters()}
-                missing = [name for name in expected if name not in data.files]
-                unexpected = [name for name in data.files if name not in expected and name != ARCH_KEY]
+                stored = {name: name for name in expected}  # the name of each array in the file
+                if any(name not in data.files for name in expected):
+                    legacy = _legacy_names(model)
+                    if all(legacy[name] in data.files for name in expected):
+                        stored = legacy  # written before a layer took its parameters' number (dense1 → dense2)
+                missing = [name for name in expected if stored[name] not in data.files]
+                unexpected = [name for name in data.files if name not in stored.values() and name != ARCH_KEY]
                 if missing:
                     raise ModelFileError(f"{path}: missing arrays {', '.join(missing)} for this architecture")
                 if unexpected:
                     raise ModelFileError(f"{path}: arrays {', '.join(unexpected)} do not belong to this architecture")
                 state = {}
                 for name, p in expected.items():
-                    array = data[name]
+                    array = data[stored[name]]
                     if array.shape != p.value.shape:
                         raise ModelFileError(f"{path}: {name} ({p.symbol}) has shape {shape_str(array.shape)}, "
                                              f"the architecture needs {shape_str(p.value.shape)}")

@@ -99,7 +99,7 @@ def setup_problem(setup: dict[str, str], seed: int) -> Problem:
 def bars_cnn(image_shape: tuple, filters: int, pool: str, n_out: int, seed: int) -> Sequential:
     """The bars preset's CNN with ``filters`` 3×3 filters and, unless ``pool`` is none, a 2×2 pooling layer.
 
-    conv1 → relu1 → [maxpool1 | avgpool1] → flatten1 → dense1; with the defaults (2, none) it is the
+    conv1 → relu1 → [maxpool1 | avgpool1] → flatten1 → dense2; with the defaults (2, none) it is the
     preset's own net, with the same weights for the same seed.
     """
     _, C, H, W = image_shape

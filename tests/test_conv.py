@@ -119,7 +119,7 @@ def small_cnn(l2: float = 0.0, dtype=np.float64) -> Sequential:
 def test_names_and_symbols_of_a_conv_net():
     model = small_cnn()
     names = [layer.name for layer in model.layers]
-    assert names == ["conv1", "relu1", "maxpool1", "conv2", "relu2", "flatten1", "dense1", "relu3", "dense2"], names
+    assert names == ["conv1", "relu1", "maxpool1", "conv2", "relu2", "flatten1", "dense3", "relu3", "dense4"], names
     assert [p.symbol for p in model.parameters()] == ["K1", "b1", "K2", "b2", "W3", "b3", "W4", "b4"]
     assert model.param("conv1.K") is model.param("K1")
     syms = [(layer.sym["in"], layer.sym["out"]) for layer in model.layers]
@@ -168,8 +168,8 @@ def test_trace_of_a_conv_net():
     fwd = [(op.layer, op.kind, op.result) for op in tracer.tape if op.phase in ("forward", "backward")]
     expected = [
         ("conv1", "conv.forward", "Z1"), ("relu1", "relu.forward", "A1"), ("maxpool1", "maxpool.forward", "S1"),
-        ("flatten1", "flatten.forward", "F1"), ("dense1", "dense.forward", "Z2"),
-        ("loss", "softmax_ce.backward", "dZ2"), ("dense1", "dense.dW", "dW2"), ("dense1", "dense.db", "db2"), ("dense1", "dense.dX", "dF1"),
+        ("flatten1", "flatten.forward", "F1"), ("dense2", "dense.forward", "Z2"),
+        ("loss", "softmax_ce.backward", "dZ2"), ("dense2", "dense.dW", "dW2"), ("dense2", "dense.db", "db2"), ("dense2", "dense.dX", "dF1"),
         ("flatten1", "flatten.backward", "dS1"), ("maxpool1", "maxpool.backward", "dA1"),
         ("relu1", "relu.backward", "dZ1"), ("conv1", "conv.dK", "dK1"), ("conv1", "conv.db", "db1"),
     ]
@@ -228,7 +228,7 @@ def test_shape_errors_name_the_layer_and_the_shapes():
         model.forward(np.zeros((2, 48)))
     with pytest.raises(ShapeError, match=r"maxpool1: input 2×4×1×1 is smaller than the 2×2 kernel"):
         model.forward(np.zeros((2, 3, 5, 5)))
-    with pytest.raises(ShapeError, match=r"dense1: expected input of shape \(batch, 4\), got 2×16"):
+    with pytest.raises(ShapeError, match=r"dense2: expected input of shape \(batch, 4\), got 2×16"):
         model.forward(np.zeros((2, 3, 8, 8)))
     with pytest.raises(ValueError, match="Conv2D needs"):
         Conv2D(1, 2, 0)
@@ -249,7 +249,7 @@ def test_bars_dataset_is_seeded_and_balanced():
 
 def test_bars_preset_learns_quickly():
     problem = load_preset("bars", seed=0)
-    assert [layer.name for layer in problem.model.layers] == ["conv1", "relu1", "flatten1", "dense1"]
+    assert [layer.name for layer in problem.model.layers] == ["conv1", "relu1", "flatten1", "dense2"]
     problem.model.fit(problem.X, problem.Y, problem.loss, problem.optimizer, epochs=problem.epochs,
                       batch_size=problem.batch_size)
     X_new, y_new = bars(400, seed=1234)
@@ -262,8 +262,8 @@ def test_digits_cnn_preset_on_the_shared_digits(mnist_dir):
     problem = load_preset("digits-cnn", data=str(mnist_dir), seed=0, dtype=np.float32)
     assert problem.X.shape[1:] == (1, 28, 28) and problem.X.dtype == np.float64, problem.X.shape
     names = [layer.name for layer in problem.model.layers]
-    assert names == ["conv1", "relu1", "maxpool1", "conv2", "relu2", "maxpool2", "flatten1", "dense1", "relu3",
-                     "dense2"], names
+    assert names == ["conv1", "relu1", "maxpool1", "conv2", "relu2", "maxpool2", "flatten1", "dense3", "relu3",
+                     "dense4"], names
     assert [p.symbol for p in problem.model.parameters()] == ["K1", "b1", "K2", "b2", "W3", "b3", "W4", "b4"]
     X, Y = problem.X[:64], problem.Y[:64]
     first = problem.model.train_step(X, Y, problem.loss, problem.optimizer)

@@ -144,10 +144,10 @@ def ok(interp, line):
 # -- a Sequential with built-in layers -------------------------------------------------------------------------------
 def test_it_fits_in_a_sequential_names_its_symbols_and_learns():
     model = network()
-    assert [l.name for l in model.layers] == ["scaledlinear1", "swish1", "dense1", "relu1", "scaledlinear2"]
+    assert [l.name for l in model.layers] == ["scaledlinear1", "swish1", "dense2", "relu1", "scaledlinear3"]
     assert [p.symbol for p in model.parameters()] == ["W1", "b1", "W2", "b2", "W3", "b3"]
     assert [p.symbol for p in model.decayed_parameters()] == ["W1", "W2", "W3"]
-    assert model.output_shape() == (2,) and model.describe().startswith("scaledlinear1 2→6 ×0.5 → swish1 → dense1 6→6")
+    assert model.output_shape() == (2,) and model.describe().startswith("scaledlinear1 2→6 ×0.5 → swish1 → dense2 6→6")
     X, y = datasets.moons(64, noise=0.1, seed=0)
     history = model.fit(X, y, SoftmaxCrossEntropy(), SGD(model.parameters(), lr=0.1, momentum=0.9),
                         epochs=15, batch_size=8, shuffle=False)
@@ -158,7 +158,7 @@ def test_the_summary_lists_it_with_its_equation():
     rows = {line.split()[0]: line for line in network().summary().splitlines()[1:]}
     assert "Z1 = s·X·W1 + b1" in rows["scaledlinear1"] and rows["scaledlinear1"].split()[-1] == "18"
     assert "A1 = Z1 ⊙ σ(Z1)" in rows["swish1"] and rows["swish1"].split()[-1] == "0"
-    assert "Z3 = s·A2·W3 + b3" in rows["scaledlinear2"] and rows["total"].split()[-1] == f"{18 + 42 + 14}"
+    assert "Z3 = s·A2·W3 + b3" in rows["scaledlinear3"] and rows["total"].split()[-1] == f"{18 + 42 + 14}"
 
 
 # -- stepping, the ops and their roles -------------------------------------------------------------------------------
@@ -196,7 +196,7 @@ def test_explain_answers_for_its_elements():
     d = ok(interp, "explain A1[3,2]")
     assert d["value"] == pytest.approx(float(A1[3, 2])) and d["recomputed"] == pytest.approx(d["value"])
     assert "A1 = Z1 ⊙ σ(Z1)" in d["formula"] + d["text"]
-    ok(interp, "goto scaledlinear2.backward.dA2")
+    ok(interp, "goto scaledlinear3.backward.dA2")
     d = ok(interp, "explain dA2[0,1]")
     assert d["value"] == pytest.approx(float(s.values_at()["dA2"][0, 1]))
     assert not any("does not compute" in note for note in d.get("notes", []))
@@ -209,10 +209,10 @@ def test_gradcheck_checks_one_of_its_units_and_passes():
     d = ok(interp, "gradcheck scaledlinear1 2")
     assert [r["parameter"] for r in d["rows"]] == ["W1[0,2]", "W1[1,2]", "b1[2]"]
     assert d["worst"] < 1e-6 and not any(r["verdict"] == "wrong" for r in d["rows"])
-    d = ok(interp, "gradcheck scaledlinear2 1")
+    d = ok(interp, "gradcheck scaledlinear3 1")
     assert [r["parameter"] for r in d["rows"]] == [f"W3[{k},1]" for k in range(6)] + ["b3[1]"]
     assert d["worst"] < 1e-6
-    r = interp.run("gradcheck scaledlinear2 2")
+    r = interp.run("gradcheck scaledlinear3 2")
     assert not r.ok and "neurons 0..1" in r.message  # its unit_word, from the layer
 
 
@@ -221,8 +221,8 @@ def test_model_unit_of_maps_its_cells_through_the_swish_and_the_optimizer_state(
     unit = lambda symbol, index: (lambda r: r and (r[0].name, r[1]))(model.unit_of(symbol, index))
     assert unit("W1", (1, 4)) == unit("dW1", (0, 4)) == unit("b1", (4,)) == ("scaledlinear1", 4)
     assert unit("Z1", (7, 5)) == unit("A1", (7, 5)) == unit("dA1", (0, 5)) == ("scaledlinear1", 5)  # through swish1
-    assert unit("vW3", (3, 1)) == unit("Z3", (0, 1)) == ("scaledlinear2", 1)
-    assert unit("A2", (2, 3)) == ("dense1", 3) and unit("X", (0, 1)) is None
+    assert unit("vW3", (3, 1)) == unit("Z3", (0, 1)) == ("scaledlinear3", 1)
+    assert unit("A2", (2, 3)) == ("dense2", 3) and unit("X", (0, 1)) is None
     assert model.axis_names("W1") is None
 
 
@@ -239,7 +239,7 @@ def test_save_and_load_round_trip_it(tmp_path):
     s = open_model_file(path)  # and a session opens it on that data and steps it
     assert s.tape[0].kind == "scaledlinear.forward"
     s.step(3)
-    assert s.op.name == "dense1.forward.Z2"
+    assert s.op.name == "dense2.forward.Z2"
 
 
 # -- the TUI's Network tab ---------------------------------------------------------------------------------------------
@@ -286,5 +286,5 @@ def test_the_network_tab_summarizes_it_when_it_is_too_wide_to_draw():
     A1 = s.values_at()["A1"]
     assert rows["swish1"][-1] == f"{np.mean(np.all(A1 == 0, axis=0)):.0%}"  # an activation: its dead units
     m = len(A1)  # the session's batch
-    assert rows["scaledlinear2"][-1] == f"{m}×2"  # no dead-units figure: not an activation
+    assert rows["scaledlinear3"][-1] == f"{m}×2"  # no dead-units figure: not an activation
     assert rows["relu1"][-2:] == [f"{m}×6", f"{np.mean(np.all(s.values_at()['A2'] <= 0, axis=0)):.0%}"]

@@ -201,3 +201,42 @@ def test_eval_mistakes_into_a_pipe_draws_digits_with_a_grey_ramp(tmp_path, fake_
     ramp = set(GREY_RAMP)
     art = [line for line in p.stdout.splitlines() if line.strip() and set(line) <= ramp | {" "}]
     assert len(art) >= 12  # 28 rows → 14 lines; the two digits stand side by side on the same lines
+
+
+# -- 10: a layer with parameters is numbered like them (rnn1 owns Wx1; dense2 owns W2) ----------------------
+def test_layers_and_their_parameters_share_one_number_in_every_preset():
+    import re
+    for preset in ("xor", "spiral", "bars", "segments", "seq", "seq-lstm"):
+        model = open_preset(preset).model
+        for layer in model.layers:
+            for attr in layer.params:
+                number = re.search(r"\d+$", layer.name).group()
+                assert re.search(r"\d+$", layer.sym[attr]).group() == number, (preset, layer.name, layer.sym[attr])
+    assert [layer.name for layer in open_preset("seq").model.layers] == ["rnn1", "dense2"]
+    assert [layer.name for layer in open_preset("seq-lstm").model.layers] == ["lstm1", "dense2"]
+    assert [layer.name for layer in open_preset("segments").model.layers] == [
+        "conv1", "relu1", "maxpool1", "flatten1", "dense2"]
+
+
+def test_the_rnn_output_layer_is_dense2_in_json():
+    rows = json_rows("seq", ["until dense2.forward", "gradcheck dense2 0", "print dense2.W", "gradcheck dense1 0"])
+    assert rows[0]["ok"] and rows[0]["data"]["op"]["name"] == "dense2.forward.Z2"
+    assert rows[0]["data"]["op"]["equation"] == "Z2 = H1·W2 + b2"
+    assert rows[1]["ok"] and {r["parameter"][:2] for r in rows[1]["data"]["rows"]} == {"W2", "b2"}
+    assert rows[2]["ok"] and rows[2]["data"]["shape"] == [8, 2]
+    assert not rows[3]["ok"] and "rnn1, dense2" in rows[3]["message"]
+
+
+def test_a_model_file_saved_with_the_old_layer_names_still_loads(tmp_path):
+    import numpy as np
+
+    from engine import load, save
+    model = open_preset("seq").model
+    path = tmp_path / "seq.npz"
+    save(model, path)
+    with np.load(path) as data:  # rewrite it as files were written before: dense1.W, dense1.b
+        arrays = {name.replace("dense2.", "dense1."): data[name] for name in data.files}
+    np.savez(path, **arrays)
+    loaded = load(path)
+    assert [layer.name for layer in loaded.layers] == ["rnn1", "dense2"]
+    assert np.array_equal(loaded.param("W2").value, model.param("W2").value)

@@ -191,7 +191,7 @@ def test_descriptions_say_the_sizes():
                        AvgPool2D((2, 3)), Flatten(), Dense(4, 10), Dropout(0.5), Tanh())
     assert [l.description() for l in model.layers] == [
         "conv1 1→8 5×5", "relu1", "maxpool1 2×2", "conv2 8→4 3×2 stride 2 pad 1", "avgpool1 2×3", "flatten1",
-        "dense1 4→10", "dropout1", "tanh1"]
+        "dense3 4→10", "dropout1", "tanh1"]
     rnn = Sequential(RNN(1, 8, return_sequences=True), Dense(8, 2)).layers[0]
     assert rnn.description() == "rnn1 1→8 (sequences)"
     assert model.summary().splitlines()[1].split()[:4] == ["conv1", "Z1", "=", "X"]

@@ -60,8 +60,8 @@ def test_bars_and_seq_open_the_presets_own_networks_with_their_optimizer():
 
 
 def test_pool_and_filters_rebuild_the_bars_cnn():
-    assert layer_names({"preset": "bars", "pool": "max"}) == ["conv1", "relu1", "maxpool1", "flatten1", "dense1"]
-    assert layer_names({"preset": "bars", "pool": "avg"}) == ["conv1", "relu1", "avgpool1", "flatten1", "dense1"]
+    assert layer_names({"preset": "bars", "pool": "max"}) == ["conv1", "relu1", "maxpool1", "flatten1", "dense2"]
+    assert layer_names({"preset": "bars", "pool": "avg"}) == ["conv1", "relu1", "avgpool1", "flatten1", "dense2"]
     model = setup_problem({"preset": "bars", "pool": "max", "filters": "4"}, 0).model
     assert model.param("K1").value.shape == (4, 1, 3, 3) and model.param("W2").value.shape == (16, 2)
     assert model.forward(np.zeros((3, 1, 6, 6))).shape == (3, 2)
@@ -147,7 +147,7 @@ def test_pooling_a_block_max_and_its_winner_are_what_the_lesson_says():
 def test_cnn_runs_on_the_segments_digits_and_the_backward_numbers_are_what_the_lesson_says():
     runner = up_to_step("cnn", 1)
     s = runner.session
-    assert [layer.name for layer in s.model.layers] == ["conv1", "relu1", "maxpool1", "flatten1", "dense1"]
+    assert [layer.name for layer in s.model.layers] == ["conv1", "relu1", "maxpool1", "flatten1", "dense2"]
     assert s.problem.name == "segments" and s.evaluate("F1")[1].shape == (4, 240)
     assert s.evaluate("argmax(Y)")[1].tolist() == [5, 3, 9, 2]
     play(runner, ["until dK1"])

@@ -151,7 +151,7 @@ def small_model(seq=False, l2=0.0, dtype=np.float64):
 def test_sequential_names_symbols_and_shapes():
     model = small_model()
     rnn, dense = model.layers
-    assert (rnn.name, dense.name) == ("rnn1", "dense1")
+    assert (rnn.name, dense.name) == ("rnn1", "dense2")  # numbered like its parameters: W2, b2
     assert [p.symbol for p in model.parameters()] == ["Wx1", "Wh1", "b1", "W2", "b2"]
     assert model.param("rnn1.Wh").value.shape == (3, 3)
     assert rnn.sym["out"] == "H1" and dense.sym["in"] == "H1" and model.output_symbol == "Z2"
@@ -281,7 +281,7 @@ def test_seq_preset_learns_and_generalizes():
     from engine import datasets, load_preset
     problem = load_preset("seq", seed=0)
     model = problem.model
-    assert [layer.name for layer in model.layers] == ["rnn1", "dense1"] and problem.X.shape[1:] == (8, 1)
+    assert [layer.name for layer in model.layers] == ["rnn1", "dense2"] and problem.X.shape[1:] == (8, 1)
     h = model.fit(problem.X, problem.Y, problem.loss, problem.optimizer, epochs=problem.epochs,
                   batch_size=problem.batch_size)
     train = model.evaluate(problem.X, problem.Y, problem.loss)["accuracy"]

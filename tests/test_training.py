@@ -328,11 +328,11 @@ def test_a_csv_model_opens_in_the_debugger_on_its_standardized_rows(tmp_path, ca
 
 
 # -- convolutional and recurrent presets ------------------------------------------------------------
-@pytest.mark.parametrize("preset,header", [("bars", "conv1 1→2 3×3 → relu1 → flatten1 → dense1 32→2"),
+@pytest.mark.parametrize("preset,header", [("bars", "conv1 1→2 3×3 → relu1 → flatten1 → dense2 32→2"),
                                            ("segments", "conv1 1→8 3×3 pad 1 → relu1 → maxpool1 2×2 → flatten1 → "
-                                                        "dense1 240→10"),
-                                           ("seq", "rnn1 1→8 → dense1 8→2"),
-                                           ("seq-lstm", "lstm1 1→8 → dense1 8→2")])
+                                                        "dense2 240→10"),
+                                           ("seq", "rnn1 1→8 → dense2 8→2"),
+                                           ("seq-lstm", "lstm1 1→8 → dense2 8→2")])
 def test_train_eval_and_debug_the_image_and_sequence_presets(tmp_path, capsys, preset, header):
     out = tmp_path / f"{preset}.npz"
     rc, text = run(capsys, "train", "--preset", preset, "--epochs", "2", "--out", out)

@@ -1104,7 +1104,7 @@ def test_network_summary_of_a_cnn_and_an_lstm_names_their_weights_and_output_sha
                                     "4×8×12×10"]
     A1 = s.values_at()["A1"]
     assert table["relu1"][-1] == f"{np.mean(np.all(A1 <= 0, axis=0)):.0%}", "dead: 0 at that position for the batch"
-    assert table["maxpool1"][-1] == "4×8×6×5" and table["dense1"][-5:-3] == ["W2", "240×10"]
+    assert table["maxpool1"][-1] == "4×8×6×5" and table["dense2"][-5:-3] == ["W2", "240×10"]
     s, table = rows("seq-lstm")
     assert table["lstm1"][1:4] == ["h1_t", "=", "o⊙tanh(c1_t)"] and table["lstm1"][4:6] == ["Wx1", "1×32"]
 
@@ -1114,7 +1114,7 @@ def test_g_on_an_lstm_gate_column_checks_the_unit_it_belongs_to():
         n = app.session.model.layers[0].hidden_size
         assert app.neuron_of("Wx1", (0, 2 * n + 3)) == ("lstm1", 3), "column 2·n + 3: unit 3's candidate"
         assert app.neuron_of("b1", (3 * n + 5,)) == ("lstm1", 5)
-        assert app.neuron_of("h1_2", (1, 4)) == ("lstm1", 4) and app.neuron_of("W2", (4, 1)) == ("dense1", 1)
+        assert app.neuron_of("h1_2", (1, 4)) == ("lstm1", 4) and app.neuron_of("W2", (4, 1)) == ("dense2", 1)
         await command(pilot, "step")
         view_of(app, "h1_0").focus()
         await pilot.press("right", "right", "g")
