@@ -35,6 +35,9 @@ class ReLU(Activation):
         return {"A": f"{s['out']} = max(0, {s['in']})",
                 "dZ": f"{s['din']} = {s['dout']} ⊙ 1[{s['in']} > 0]"}
 
+    def kink_state(self):
+        return self.Z > 0  # the kink at 0
+
     def forward(self, Z):
         A = np.maximum(Z, 0)
         self.Z = Z
@@ -64,6 +67,9 @@ class LeakyReLU(Activation):
     def describe(self, s):
         return {"A": f"{s['out']} = {s['in']} if {s['in']} > 0 else α·{s['in']}",
                 "dZ": f"{s['din']} = {s['dout']} ⊙ (1 if {s['in']} > 0 else α)"}
+
+    def kink_state(self):
+        return self.Z > 0  # the kink at 0
 
     def forward(self, Z):
         A = np.where(Z > 0, Z, self.alpha * Z)

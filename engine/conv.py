@@ -280,6 +280,15 @@ class MaxPool2D(_Pool2D):
                 "dA": f"{s['din']} = {s['dout']} routed to each window's argmax,  "
                       f"{M}[n,c,h,w] = 1 where {s['in']}[n,c,h,w] is its window's max"}
 
+    def kink_state(self):
+        """Which cell (u·kw + v) won each window: a tie broken the other way by ±ε is a kink."""
+        oh, ow = self.S.shape[2:]
+        winner = np.full(self.S.shape, -1)
+        for q in range(self.kh * self.kw):
+            u, v = divmod(q, self.kw)
+            winner[(self.A[window_slice(u, v, oh, ow, self.stride)] == self.S) & (winner < 0)] = q
+        return winner
+
     def forward(self, A: np.ndarray) -> np.ndarray:
         check_image(self, A, None, self.kh, self.kw)
         m, C, H, W = A.shape

@@ -11,12 +11,27 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .activations import LeakyReLU, ReLU
-
 # The verdicts' thresholds on a relative error (CS231n). Every front end reads them from here: the
 # gradcheck help and the colours of its table (inspector.render.verdict_style); lesson 8's text
 # quotes them, and tests/test_build.py keeps it in step.
 EXCELLENT, ACCEPTABLE, WRONG = 1e-7, 1e-4, 1e-2
+
+# The noise floor of a central difference in float64: each of L(w ± ε) is exact only to a few units
+# of roundoff u·max(|L|, 1) (u = 2.2e-16; NOISE_ULPS of them for the sums a loss makes; at least
+# 1, as a small loss is still computed from activations and logits of order 1), so
+# (L(w+ε) − L(w−ε))/2ε carries an absolute error up to about NOISE_ULPS·u·max(|L|, 1)/ε (2e-9 with
+# ε = 1e-6). A gradient near it (3e-10 against noise of 1e-11) has a large relative error that
+# says nothing: an analytic and a numerical value closer than the floor agree as far as central
+# differences can tell.
+UNIT_ROUNDOFF = float(np.finfo(np.float64).eps)
+NOISE_ULPS = 10
+NOISE_VERDICT = "excellent (within float64 noise)"
+KINK_VERDICT = "unreliable: ±ε crossed a kink"
+
+
+def noise_floor(loss_plus: float, loss_minus: float, eps: float) -> float:
+    """The absolute error a float64 central difference can carry, from the size of the losses."""
+    return NOISE_ULPS * UNIT_ROUNDOFF * max(abs(loss_plus), abs(loss_minus), 1.0) / eps
 
 
 def power_of_ten(x: float) -> str:
@@ -30,10 +45,15 @@ def relative_error(analytic: float, numerical: float) -> float:
     return 0.0 if denom == 0 else abs(analytic - numerical) / denom
 
 
-def verdict(rel_error: float) -> str:
-    """CS231n's reading of a relative error."""
+def verdict(rel_error: float, abs_error: float = math.inf, noise: float = 0.0, kink: bool = False) -> str:
+    """CS231n's reading of a relative error, where the difference is above the float64 noise floor
+    of the central difference and ±ε did not cross a kink."""
     if rel_error <= EXCELLENT:
         return "excellent"
+    if abs_error <= noise:
+        return NOISE_VERDICT
+    if kink:
+        return KINK_VERDICT
     if rel_error <= ACCEPTABLE:
         return "acceptable near kinks, suspicious elsewhere"
     if rel_error <= WRONG:
@@ -41,15 +61,24 @@ def verdict(rel_error: float) -> str:
     return "wrong"
 
 
-def numerical_gradient(f, x: np.ndarray, index: tuple, eps: float = 1e-6) -> float:
-    """∂f/∂x[index] by central differences; ``x`` is perturbed in place and restored."""
+def numerical_gradient(f, x: np.ndarray, index: tuple, eps: float = 1e-6, losses: list | None = None) -> float:
+    """∂f/∂x[index] by central differences; ``x`` is perturbed in place and restored. ``losses``,
+    if given, receives f(x + ε) and f(x − ε)."""
     old = x[index]
     x[index] = old + eps
     f_plus = f()
     x[index] = old - eps
     f_minus = f()
     x[index] = old
+    if losses is not None:
+        losses[:] = [f_plus, f_minus]
     return (f_plus - f_minus) / (2 * eps)
+
+
+# How bad each verdict is, for the worst row of a check: a wrong row outranks any number of kinks.
+SEVERITY = {"excellent": 0, NOISE_VERDICT: 0, KINK_VERDICT: 1,
+            "acceptable near kinks, suspicious elsewhere": 2,
+            "suspicious: probably wrong unless it is near a kink": 3, "wrong": 4}
 
 
 @dataclass
@@ -58,15 +87,31 @@ class GradRow:
     analytic: float
     numerical: float
     rel_error: float
-    kink: bool           # the ±ε perturbation flipped a ReLU, so the difference spans a kink
+    kink: bool           # ±ε changed a choice of a non-smooth layer (a ReLU's side, a max-pool's winner)
+    noise: float = 0.0   # the float64 noise floor of this central difference (noise_floor)
 
     @property
     def verdict(self) -> str:
-        return verdict(self.rel_error)
+        return verdict(self.rel_error, abs(self.analytic - self.numerical), self.noise, self.kink)
+
+    @property
+    def severity(self) -> int:
+        return SEVERITY[self.verdict]
 
 
-def _relu_signs(model) -> list[np.ndarray]:
-    return [layer.Z > 0 for layer in model.layers if isinstance(layer, (ReLU, LeakyReLU))]
+def worst_row(rows: list[GradRow]) -> GradRow:
+    """The row that decides a check's verdict: the most severe, then the largest relative error."""
+    return max(rows, key=lambda r: (r.severity, r.rel_error))
+
+
+def _kink_states(model) -> list:
+    """Every layer's non-smooth choices of the last forward (Layer.kink_state), None for smooth ones."""
+    return [layer.kink_state() for layer in model.layers]
+
+
+def _same_states(a: list, b: list) -> bool:
+    return all((x is None and y is None) or (x is not None and y is not None and np.array_equal(x, y))
+               for x, y in zip(a, b))
 
 
 def format_index(index: tuple) -> str:
@@ -89,17 +134,17 @@ def check_parameters(model, loss_fn, X, Y, entries, eps: float = 1e-6) -> list[G
         p = clone.param(name)
         x = p.value
         analytic = float(p.grad[index])
-        signs = []
+        states, losses = [], []
 
         def f():
             value = clone.loss(X, Y, loss)
-            signs.append(_relu_signs(clone))
+            states.append(_kink_states(clone))
             return value
 
-        numerical = numerical_gradient(f, x, index, eps)
-        kink = any(not np.array_equal(a, b) for a, b in zip(signs[0], signs[1]))
+        numerical = numerical_gradient(f, x, index, eps, losses)
+        kink = not _same_states(states[0], states[1])
         rows.append(GradRow(f"{p.symbol}{format_index(index)}", analytic, numerical,
-                            relative_error(analytic, numerical), kink))
+                            relative_error(analytic, numerical), kink, noise_floor(*losses, eps)))
     return rows
 
 

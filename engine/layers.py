@@ -164,6 +164,12 @@ class Layer:
         for a kernel), or None to let the viewer use its default (example, channel)."""
         return None
 
+    def kink_state(self):
+        """The discrete choices its last forward made where its output is not smooth (which side
+        of 0 a ReLU's input was on, which cell won a max-pool window), or None for a smooth layer.
+        gradcheck marks a row whose ±ε changed them: the difference then spans a kink."""
+        return None
+
     def op_cost(self, op: Op) -> dict[str, int]:
         """FLOPs and bytes read and written by one of this layer's ops, from the shapes.
 

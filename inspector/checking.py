@@ -1,7 +1,8 @@
-"""`gradcheck`: the entries a spec names, a seeded sample of them, and central differences on a copy.
+"""`gradcheck`: the entries a spec names, a sample of them, and central differences on a copy.
 
-It runs in float64 on the current iteration's batch and starting weights (with the edits made
-before its first op); the session's model is never touched.
+It runs in float64 on the current iteration as it is: its batch and starting weights, with the
+edits of the batch and the weights made before the first op that reads them and the L2 strength
+in effect when backward ran (`set l2`); the session's model is never touched.
 """
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ from engine.gradcheck import check_parameters, neuron_entries
 
 from . import expr as E
 from .errors import SessionError
-from .session import HYPERPARAMETERS
 
 GRADCHECK_SAMPLE = 24
 
@@ -28,6 +28,8 @@ def gradcheck_entries(session, spec: str) -> list[tuple[str, tuple]]:
         if not layer.params:
             raise SessionError(f"gradcheck: {parts[0]} has no parameters; pick one of "
                                f"{', '.join(l.name for l in model.layers if l.params)}")
+        if len(parts) == 2 and parts[1] == "all":  # every entry, no sample
+            return [(layer.sym[a], idx) for a in layer.params for idx in np.ndindex(getattr(layer, a).shape)]
         if len(parts) == 2:
             if not parts[1].isdigit():
                 raise SessionError(f"gradcheck: the neuron must be a number, got {parts[1]!r}")
@@ -36,7 +38,7 @@ def gradcheck_entries(session, spec: str) -> list[tuple[str, tuple]]:
             except (IndexError, ValueError) as e:
                 raise SessionError(f"gradcheck: {e}") from None
         if len(parts) > 2:
-            raise SessionError("gradcheck: expected `gradcheck LAYER [NEURON]`")
+            raise SessionError("gradcheck: expected `gradcheck LAYER [NEURON]` or `gradcheck LAYER all`")
         return [(layer.sym[a], idx) for a in layer.params for idx in np.ndindex(getattr(layer, a).shape)]
     tree = E.parse(spec)
     base = tree.base if isinstance(tree, E.Index) else tree
@@ -53,8 +55,9 @@ def gradcheck_entries(session, spec: str) -> list[tuple[str, tuple]]:
 
 
 def sample_entries(entries: list, clone, loss, X, Y) -> list:
-    """At most GRADCHECK_SAMPLE entries, seeded, preferring those whose gradient is not 0 on
-    this batch (a background pixel's weights would pass trivially, 0 against 0)."""
+    """At most GRADCHECK_SAMPLE entries: those with the largest gradients on this batch first (a
+    wrong backward shows most where the gradient is large; a background pixel's weights would pass
+    trivially, 0 against 0), then a seeded sample of the rest."""
     clone.loss(X, Y, loss)
     clone.backward(loss.backward())
     biases = [e for e in entries if clone.param(e[0]).attr == "b"]
@@ -63,14 +66,26 @@ def sample_entries(entries: list, clone, loss, X, Y) -> list:
     live = [e for e in entries if clone.param(e[0]).grad[e[1]] != 0 and e not in keep]
     rest = [e for e in entries if clone.param(e[0]).grad[e[1]] == 0 and e not in keep]
     rng = np.random.default_rng(0)
-    pick = keep + [live[i] for i in rng.permutation(len(live))[:GRADCHECK_SAMPLE - len(keep)]]
+    live.sort(key=lambda e: -abs(float(clone.param(e[0]).grad[e[1]])))
+    pick = keep + live[:GRADCHECK_SAMPLE - len(keep)]
     pick += [rest[i] for i in rng.permutation(len(rest))[:GRADCHECK_SAMPLE - len(pick)]]
     order = {e: i for i, e in enumerate(entries)}
     return sorted(pick, key=order.get)
 
 
+def first_reads(tape) -> dict[str, int]:
+    """Symbol → the index of the first op that reads it; ``"backward"`` → the first backward op."""
+    first: dict[str, int] = {}
+    for op in tape:
+        for symbol in op.inputs:
+            first.setdefault(symbol, op.index)
+        if op.phase == "backward":
+            first.setdefault("backward", op.index)
+    return first
+
+
 def gradcheck(session, spec: str):
-    """Central differences on this iteration's batch and starting weights; the model is untouched.
+    """Central differences on this iteration as it is (see the module); the model is untouched.
     Returns the rows and how many entries the spec named (more than the rows when sampled)."""
     entries = [(sym, tuple(int(i) for i in idx)) for sym, idx in gradcheck_entries(session, spec)]
     clone = session.model.copy()
@@ -78,14 +93,21 @@ def gradcheck(session, spec: str):
     clone.load_state_dict(snap.params)
     clone.l2 = snap.hyper.get("l2", 0.0)
     X, Y = snap.X.copy(), snap.Y.copy()
-    for edit in session.current.edits:  # edits made before the first op change the starting point
-        if edit.pos == -1 and edit.symbol not in HYPERPARAMETERS:
-            target = {"X": X, "Y": Y}.get(edit.symbol)
-            if target is None:
-                target = clone.param(edit.symbol).value
-            target[edit.key] = edit.value
+    first = first_reads(session.tape or [])
+    params = {p.symbol for p in clone.parameters()}
+    for edit in session.current.edits:
+        if edit.symbol == "l2":  # the λ of the penalty and of every dW, as backward used it
+            if edit.pos < first.get("backward", len(session.tape or [])):
+                clone.l2 = float(edit.value)
+        elif edit.symbol in ("X", "Y") or edit.symbol in params:
+            if edit.pos < first.get(edit.symbol, 0):  # an edit made before the code read it
+                target = {"X": X, "Y": Y}.get(edit.symbol)
+                if target is None:
+                    target = clone.param(edit.symbol).value
+                target[edit.key] = edit.value
     with np.errstate(all="ignore"):
-        chosen = entries if len(entries) <= GRADCHECK_SAMPLE else \
+        every = spec.split()[-1:] == ["all"]  # `gradcheck dense2 all`: no sample
+        chosen = entries if every or len(entries) <= GRADCHECK_SAMPLE else \
             sample_entries(entries, clone.copy().eval(), type(session.loss)(), X, Y)
         rows = check_parameters(clone, session.loss, X, Y, chosen)
     return rows, len(entries)
@@ -93,4 +115,4 @@ def gradcheck(session, spec: str):
 
 def grad_rows_data(rows) -> list[dict]:
     return [{"parameter": r.parameter, "analytic": r.analytic, "numerical": r.numerical,
-             "rel_error": r.rel_error, "kink": r.kink, "verdict": r.verdict} for r in rows]
+             "rel_error": r.rel_error, "kink": r.kink, "noise": r.noise, "verdict": r.verdict} for r in rows]

@@ -188,9 +188,22 @@ def where_line(w: dict) -> Text:
 PHASE_STYLE = {"forward": "green", "loss": "yellow", "backward": "magenta", "update": "cyan"}
 
 
-def verdict_style(rel_error: float) -> str:
-    """A gradient check's relative error in colour, at engine.gradcheck's thresholds."""
+def verdict_style(rel_error: float, verdict: str | None = None) -> str:
+    """A gradient check's relative error in colour, at engine.gradcheck's thresholds; with its
+    verdict, a row within the float64 noise floor is green and a kink yellow, whatever the error."""
+    if verdict is not None and verdict.startswith("excellent"):
+        return "green"
+    if verdict is not None and verdict != "wrong":
+        return "yellow"
     return "green" if rel_error <= EXCELLENT else "yellow" if rel_error <= WRONG else "bold red"
+
+
+def kink_mark(row: dict) -> str:
+    """A gradcheck row's verdict, with ``(kink)`` when ±ε crossed one and the verdict does not say so."""
+    return row["verdict"] + (" (kink)" if row["kink"] and "kink" not in row["verdict"] else "")
+
+
+KINKS_NOTE = "crossed a kink (a ReLU at 0, a max-pool tie): their numerical gradient is unreliable"
 
 
 def render_op(data: dict) -> list:
@@ -302,13 +315,12 @@ def render_gradcheck(data: dict) -> list:
     for col in ("parameter", "analytic", "numerical", "rel. error", "verdict"):
         table.add_column(col, justify="left" if col in ("parameter", "verdict") else "right")
     for r in data["rows"]:
-        style = verdict_style(r["rel_error"])
+        style = verdict_style(r["rel_error"], r["verdict"])
         table.add_row(Text(r["parameter"]), Text(f"{r['analytic']:.8g}"), Text(f"{r['numerical']:.8g}"),
-                      Text(f"{r['rel_error']:.2e}", style=style), Text(r["verdict"] + (" (kink)" if r["kink"] else "")))
+                      Text(f"{r['rel_error']:.2e}", style=style), Text(kink_mark(r)))
     parts = [table, Text(data["explanation"], style="dim")]
     if data["kinks"]:
-        parts.append(Text(f"{data['kinks']} row(s) crossed a ReLU kink: their numerical gradient is unreliable",
-                          style="yellow"))
+        parts.append(Text(f"{data['kinks']} row(s) {KINKS_NOTE}", style="yellow"))
     return parts
 
 

@@ -7,7 +7,7 @@ import re
 import numpy as np
 
 from engine.errors import shape_str
-from engine.gradcheck import ACCEPTABLE, EXCELLENT, WRONG, power_of_ten
+from engine.gradcheck import ACCEPTABLE, EXCELLENT, NOISE_ULPS, WRONG, power_of_ten, worst_row
 
 from ..checking import grad_rows_data, gradcheck
 from ..editing import set_value
@@ -46,18 +46,26 @@ def _short(v) -> str:
 Runs in float64 on this iteration's batch and starting weights, on a copy: the model is not
 changed. Each row: the parameter, the analytic gradient (backward), the numerical one
 (L(w+ε) − L(w−ε))/2ε, and their relative error. Verdicts (CS231n): ≤ {power_of_ten(EXCELLENT)} excellent,
-≤ {power_of_ten(ACCEPTABLE)} acceptable near a kink, > {power_of_ten(WRONG)} wrong. A row is marked when ±ε crossed a ReLU kink.""")
+≤ {power_of_ten(ACCEPTABLE)} acceptable near a kink, > {power_of_ten(WRONG)} wrong. A difference below the float64
+noise floor of the central difference ({NOISE_ULPS}·u·|L|/ε, u = 2.2e-16) is excellent whatever its
+relative error. A row is marked when ±ε crossed a kink (a ReLU at 0, a max-pool tie): its numerical
+value is unreliable. A layer's check samples the entries with the largest gradients;
+`gradcheck LAYER all` checks every one.""")
 def do_gradcheck(s, arg, line="gradcheck"):
     _known_layer_or_parameter(s, arg)
     rows, total = gradcheck(s, arg)
-    worst = max(rows, key=lambda r: r.rel_error)
+    worst = worst_row(rows)
     kinks = sum(r.kink for r in rows)
     message = f"worst relative error {worst.rel_error:.2e} ({worst.parameter}): {worst.verdict}"
     explanation = ("analytic = the gradient backward computed; numerical = "
                    "(L(w+ε) − L(w−ε))/2ε with ε = 1e-6, on this batch")
     if total > len(rows):
-        explanation += (f"; a sample of {len(rows)} of the {total} entries, those with a non-zero "
-                        f"gradient first")
+        word = arg.split()[0]
+        every = (f"`gradcheck {word} all` checks every one" if word in {l.name for l in s.model.layers}
+                 else "name fewer entries to check every one")
+        message += f" — {len(rows)} of {total} entries checked, those with the largest gradients; {every}"
+        explanation += (f"; a sample of {len(rows)} of the {total} entries, those with the largest "
+                        f"gradients first")
     return Result(line, True, "gradcheck", message,
                   {"spec": arg.strip(), "rows": grad_rows_data(rows), "worst": worst.rel_error,
                    "verdict": worst.verdict, "kinks": kinks, "checked": len(rows), "entries": total,

@@ -9,7 +9,7 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Input, Label, ProgressBar, Static
 
 from ..commands import REGISTRY
-from ..render import verdict_style
+from ..render import KINKS_NOTE, kink_mark, verdict_style
 
 
 class HelpScreen(ModalScreen):
@@ -57,11 +57,11 @@ class GradcheckScreen(ModalScreen):
             table = DataTable(id="gradcheck-table", cursor_type="row", zebra_stripes=True)
             yield table
             worst = self.data["worst"]
-            style = verdict_style(worst)
+            style = verdict_style(worst, self.data.get("verdict"))
             yield Static(Text(self.message, style=style), id="gradcheck-verdict")
             notes = self.data["explanation"]
             if self.data["kinks"]:
-                notes += f"\n{self.data['kinks']} row(s) crossed a ReLU kink: their numerical value is unreliable."
+                notes += f"\n{self.data['kinks']} row(s) {KINKS_NOTE}."
             yield Static(Text(notes, style="dim"))
             yield Static(Text("Esc closes", style="dim"))
 
@@ -69,10 +69,9 @@ class GradcheckScreen(ModalScreen):
         table = self.query_one(DataTable)
         table.add_columns("parameter", "analytic", "numerical", "rel. error", "verdict")
         for r in self.data["rows"]:
-            style = verdict_style(r["rel_error"])
+            style = verdict_style(r["rel_error"], r["verdict"])
             table.add_row(r["parameter"], f"{r['analytic']:.8g}", f"{r['numerical']:.8g}",
-                          Text(f"{r['rel_error']:.2e}", style=style),
-                          r["verdict"] + (" (kink)" if r["kink"] else ""))
+                          Text(f"{r['rel_error']:.2e}", style=style), kink_mark(r))
 
 
 class EditScreen(ModalScreen[str | None]):
