@@ -28,17 +28,27 @@ def duration(s: float) -> str:
     return f"{s * 1e6:.1f}µs"
 
 
-def render_cost(d: dict, phase_style: dict[str, str]) -> list:
-    """The `cost` result; ``phase_style``: the phase colours of render.py (which calls this)."""
-    m = d["machine"]
+NARROW = 76  # below this width the tables drop bytes and GFLOP/s (the TUI's Cost tab at 80 columns)
+
+
+def render_cost(d: dict, phase_style: dict[str, str], width: int | None = None) -> list:
+    """The `cost` result; ``phase_style``: the phase colours of render.py (which calls this);
+    ``width``: the columns available, when known (narrower than NARROW: the compact tables)."""
+    m, narrow = d["machine"], width is not None and width < NARROW
     table = Table(box=None, padding=(0, 1), header_style="bold")
-    for name, justify in (("op", "left"), ("FLOPs", "right"), ("bytes", "right"), ("time", "right"),
-                          ("GFLOP/s", "right"), ("share", "right"), ("bound", "left")):
-        table.add_column(name, justify=justify, no_wrap=True, overflow="ellipsis", max_width=22 if name == "op" else None)
+    columns = (("op", "left"), ("FLOPs", "right"), ("bytes", "right"), ("time", "right"), ("GFLOP/s", "right"),
+               ("share", "right"), ("bound", "left"))
+    keep = ("op", "FLOPs", "time", "share", "bound") if narrow else tuple(name for name, _ in columns)
+    for name, justify in columns:
+        if name in keep:
+            table.add_column(name, justify=justify, no_wrap=True, overflow="ellipsis",
+                             max_width=22 if name == "op" else None)
     for o in d["ops"]:
-        bound = f"{'compute' if o['bound'] == 'compute' else 'memory'} {o['of_limit']:.0%}"
-        table.add_row(Text(o["name"], style=phase_style.get(o["phase"], "")), count(o["flops"]), nbytes(o["bytes"]),
-                      duration(o["seconds"]), f"{o['gflops']:.2f}", f"{o['share']:.0%}", bound)
+        bound = f"{o['bound'][:3] if narrow else o['bound']} {o['of_limit']:.0%}"
+        cells = {"op": Text(o["name"], style=phase_style.get(o["phase"], "")), "FLOPs": count(o["flops"]),
+                 "bytes": nbytes(o["bytes"]), "time": duration(o["seconds"]), "GFLOP/s": f"{o['gflops']:.2f}",
+                 "share": f"{o['share']:.0%}", "bound": bound}
+        table.add_row(*(cells[name] for name in keep))
     phases = Table(box=None, padding=(0, 1), header_style="bold")
     for name in ("phase", "ops", "FLOPs", "bytes", "time", "share"):
         phases.add_column(name, justify="left" if name == "phase" else "right")
@@ -62,11 +72,15 @@ def render_cost(d: dict, phase_style: dict[str, str]) -> list:
         Text("GPU estimate — not measured: per op, launch + max(FLOPs/peak, bytes/bandwidth)", style="bold yellow"),
     ]
     gpus = Table(box=None, padding=(0, 1), header_style="bold")
-    for name in ("GPU", "peak GFLOP/s", "GB/s", "time", "launching", "vs this CPU"):
+    names = ("GPU", "time", "launching", "vs this CPU") if narrow else \
+        ("GPU", "peak GFLOP/s", "GB/s", "time", "launching", "vs this CPU")
+    for name in names:
         gpus.add_column(name, justify="left" if name == "GPU" else "right", no_wrap=True)
     for g in d["gpu"]:
-        gpus.add_row(g["name"], f"{g['peak_gflops']:,.0f}", f"{g['gbps']:,.0f}", duration(g["seconds"]),
-                     f"{g['launch_share']:.0%}", f"{g['speedup']:.1f}×")
+        cells = {"GPU": g["name"], "peak GFLOP/s": f"{g['peak_gflops']:,.0f}", "GB/s": f"{g['gbps']:,.0f}",
+                 "time": duration(g["seconds"]), "launching": f"{g['launch_share']:.0%}",
+                 "vs this CPU": f"{g['speedup']:.1f}×"}
+        gpus.add_row(*(cells[name] for name in names))
     parts.append(gpus)
     parts.append(Text(gpu_note(d), style="yellow"))
     return parts

@@ -20,6 +20,7 @@ from engine.gradcheck import format_index
 from ..commands import REGISTRY, Interpreter, Result
 from ..render import feedback_lines, render_result, where_line
 from ..session import Session
+from .costtab import CostPanel
 from .matrix import SLICE_KEYS, MatrixView
 from .network import diagram, is_small, summary
 from .timeline import TimePanel, has_timesteps
@@ -104,6 +105,8 @@ class NndbApp(App):
                     yield LossPanel(id="loss-tab")
                 with TabPane("Time", id="tab-time"):
                     yield TimePanel(id="time-panel")
+                with TabPane("Cost", id="tab-cost"):
+                    yield CostPanel(id="cost-panel")
             with Vertical(id="side"):
                 yield LossPanel(id="loss-side")
             yield from self.compose_extra()
@@ -122,6 +125,7 @@ class NndbApp(App):
 
     def on_mount(self) -> None:
         self.has_time = True  # the Time tab until refresh_views hides it for a model without an RNN
+        self.query_one("#tabs", TabbedContent).hide_tab("tab-cost")  # until `cost` runs (costtab.py)
         self.query_one("#ops", OpList).border_title = "iteration"
         self.query_one("#log", RichLog).border_title = "output"
         self.refresh_views()
@@ -161,6 +165,8 @@ class NndbApp(App):
         active = tabs.active
         if active == "tab-time":
             self.query_one("#time-panel", TimePanel).show(s)
+        if active == "tab-cost":
+            self.query_one("#cost-panel", CostPanel).show(s)
         if active == "tab-params":
             self.query_one("#params", ParamsPanel).show(s)
         if active == "tab-network":
@@ -198,6 +204,9 @@ class NndbApp(App):
             if result.data.get("reason"):
                 parts.insert(0, Text(f"stopped: {result.data['reason']}", style="bold yellow"))
             parts += feedback_lines(result)
+        elif result.ok and result.kind in ("cost", "vectorize"):  # the table goes to the Cost tab
+            self.show_cost(result)
+            parts = [Text(f"» {result.command}", style="dim"), Text(f"{result.message} (the Cost tab)")]
         else:
             parts = [Text(f"» {result.command}", style="dim")] + render_result(result)
         for part in parts:
@@ -207,6 +216,12 @@ class NndbApp(App):
         self.refresh_views()
         self.after_command(result)
         return result
+
+    def show_cost(self, result: Result) -> None:
+        """Put a `cost` result in the Cost tab (shown from the first one on) and switch to it."""
+        self.query_one("#tabs", TabbedContent).show_tab("tab-cost")
+        self.query_one("#cost-panel", CostPanel).show_result(result, self.session.current.number)
+        self.action_tab("tab-cost")
 
     def after_command(self, result: Result) -> None:
         """Hook for subclasses (the lesson app updates its panel here)."""
