@@ -124,7 +124,7 @@ def roofline(figures: dict | None = None, path: Path | None = None, measure=prob
 def place(flops: int, nbytes: int, seconds: float, machine: dict) -> dict:
     """Where an op sits on the roofline: ``intensity`` (FLOP/byte), ``bound`` (compute or memory),
     ``limit_gflops`` (what the machine allows at that intensity) and ``of_limit`` (achieved / limit)."""
-    intensity = flops / nbytes if nbytes else float("inf")
+    intensity = flops / nbytes if nbytes else (float("inf") if flops else 0.0)  # 0/0: a view, nothing done
     bound = "compute" if intensity >= machine["balance"] else "memory"
     limit = min(machine["gflops"], intensity * machine["gbps"])
     if seconds <= 0:
