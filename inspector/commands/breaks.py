@@ -57,7 +57,7 @@ def do_enable(s, arg, line="enable"):
 
 
 @command("delete", aliases=("clear", "cl"), usage="delete N… | all", args="breaknum",
-         summary="remove breakpoints (`clear` alone removes them all, as in pdb)",
+         summary="remove breakpoints",
          help="""
 `delete 2` removes breakpoint 2, `delete all` every one. `clear` is the same command under pdb's
 name, and like pdb's `clear` with no argument it removes every breakpoint (it does not clear the
