@@ -71,7 +71,17 @@ def set_value(session, target_text: str, value_text: str) -> dict:
     s.apply_edit(edit)
     return {"edit": edit, "old": old, "loss_before": loss_before, "loss_after": s.current.loss,
             "changed": changed_downstream(before, s.current.tape, s.pos),
-            "predicted": predicted_change(edit, old, before)}
+            "predicted": predicted_change(edit, old, before), "note": read_already(edit, before)}
+
+
+def read_already(edit: Edit, before: list[Op]) -> str | None:
+    """Why an edit shows no effect here: an op up to the current one read the value already."""
+    op = next((op for op in before[:edit.pos + 1] if edit.symbol in op.inputs), None)
+    if op is None:
+        return None
+    return (f"op {op.index} ({op.equation.split(',  ')[0]}) read {edit.symbol} already: the edit takes effect "
+            f"for the ops after this one; go back to the start (`goto start`) and set it there to see it "
+            f"change {', '.join(op.outputs)}")
 
 
 def predicted_change(edit: Edit, old, before: list[Op]) -> float | None:

@@ -332,6 +332,8 @@ def render_edit(data: dict, message: str) -> list:
     if data["predicted_change"] is not None:
         line += f"; predicted by ∂L/∂w·Δw: {data['predicted_change']:+.3g}"
     parts.append(Text(line))
+    if data.get("note"):
+        parts.append(Text(data["note"], style="yellow"))
     if data["changed"]:
         changed = ", ".join(f"{c['name']} (max |Δ| {c['max_abs_change']:.3g})" for c in data["changed"][:12])
         more = f" and {len(data['changed']) - 12} more" if len(data["changed"]) > 12 else ""

@@ -199,7 +199,7 @@ DOCUMENTED = {
     "breakpoints": {"breakpoints"},
     "breakpoints after break": {"breakpoints", "added"},
     "watches": {"watches"},
-    "edit": {"target", "old", "new", "at_op", "loss_before", "loss_after", "predicted_change", "changed"},
+    "edit": {"target", "old", "new", "at_op", "loss_before", "loss_after", "predicted_change", "changed", "note"},
     "gradcheck": {"spec", "rows", "worst", "verdict", "kinks", "checked", "entries", "explanation"},
     "batch": {"batch", "X", "Y", "notes"},
     "train": {"iterations", "requested", "first_loss", "last_loss", "dataset_loss", "dataset_accuracy", "batch_loss"},

@@ -31,7 +31,7 @@ def do_set(s, arg, line="set"):
     message = f"{edit.target}: {_short(r['old'])} → {_short(edit.value)}"
     data = {"target": edit.target, "old": r["old"], "new": edit.value, "at_op": s.pos,
             "loss_before": r["loss_before"], "loss_after": r["loss_after"], "predicted_change": r["predicted"],
-            "changed": [{"name": n, "max_abs_change": d} for n, d in r["changed"]]}
+            "changed": [{"name": n, "max_abs_change": d} for n, d in r["changed"]], "note": r["note"]}
     return Result(line, True, "edit", message, data)
 
 

@@ -13,7 +13,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.command import Hit, Hits, Provider
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import Footer, Header, Input, OptionList, RichLog, Static, TabbedContent, TabPane
+from textual.widgets import Header, Input, OptionList, RichLog, Static, TabbedContent, TabPane, Tabs, Tree
 
 from engine.gradcheck import format_index
 
@@ -25,7 +25,7 @@ from .matrix import SLICE_KEYS, MatrixView
 from .network import diagram, is_small, summary
 from .timeline import TimePanel, has_timesteps
 from .screens import EditScreen, GradcheckScreen, HelpScreen, TrainScreen
-from .widgets import CommandBar, LossPanel, OpList, OpPanel, ParamsPanel
+from .widgets import CommandBar, KeysFooter, LossPanel, OpList, OpPanel, ParamsPanel
 
 WIDE = 160  # columns from which the loss and watches get a column of their own
 
@@ -53,18 +53,22 @@ class NndbApp(App):
     TITLE = "nndb"
     COMMANDS = App.COMMANDS | {CommandsProvider}
     BINDINGS = [
+        # the footer shows them in this order and an 80-column one ends after `:`; `?` lists them all
         Binding("question_mark,f1", "help", "Help", tooltip="every key and command"),
-        Binding("q", "quit", "Quit", tooltip="leave nndb"),  # early: a narrow footer cuts off the last entries
         Binding("s", "command('step')", "Step", tooltip="run the next op"),
-        Binding("n", "command('next')", "Next", tooltip="run to the next layer"),
         Binding("p", "command('back')", "Back", tooltip="step back one op (time travel)"),
-        Binding("c", "command('continue')", "Cont", tooltip="run to a breakpoint or the end of the iteration"),
-        Binding("r", "command('finish')", "Finish", tooltip="run to the end of this phase"),
         Binding("e", "edit_cell", "Edit", tooltip="edit the selected cell"),
         Binding("x", "explain_cell", "Explain", tooltip="explain how the selected cell was computed"),
         Binding("g", "gradcheck_cell", "Gradcheck", tooltip="gradient-check the selected cell's neuron"),
         Binding("T", "train", "Train", tooltip="train N iterations at full speed"),
         Binding("colon", "focus_command", "Command", tooltip="type a command (the REPL's language)"),
+        Binding("n", "command('next')", "Next", tooltip="run to the next layer"),
+        Binding("c", "command('continue')", "Cont", tooltip="run to a breakpoint or the end of the iteration"),
+        Binding("r", "command('finish')", "Finish", tooltip="run to the end of this phase"),
+        Binding("q", "quit", "Quit", tooltip="leave nndb"),
+        Binding("o", "focus_output", "Output", show=False,
+                tooltip="the output panel: ↑↓ PgUp PgDn scroll it, Esc leaves"),
+        Binding("escape", "focus_listing", "Listing", show=False, tooltip="back to the op listing"),
         Binding("R", "command('reset')", "Reset", show=False, tooltip="start over (same preset and seed)"),
         Binding("1", "tab('tab-op')", "Op tab", show=False),
         Binding("2", "tab('tab-params')", "Parameters tab", show=False),
@@ -110,9 +114,10 @@ class NndbApp(App):
             with Vertical(id="side"):
                 yield LossPanel(id="loss-side")
             yield from self.compose_extra()
-        yield RichLog(id="log", wrap=True, markup=False, highlight=False, max_lines=500)
+        # min_width: RichLog's default 78 is wider than the panel at 80 columns, cutting each line's last character
+        yield RichLog(id="log", wrap=True, markup=False, highlight=False, max_lines=500, min_width=20)
         yield CommandBar(lambda: self.session, self.command_table, id="command")
-        yield Footer(compact=True)
+        yield KeysFooter(compact=True)
 
     def compose_extra(self) -> ComposeResult:
         """Hook for subclasses: panels placed right of the main view (the lesson panel)."""
@@ -127,7 +132,8 @@ class NndbApp(App):
         self.has_time = True  # the Time tab until refresh_views hides it for a model without an RNN
         self.query_one("#tabs", TabbedContent).hide_tab("tab-cost")  # until `cost` runs (costtab.py)
         self.query_one("#ops", OpList).border_title = "iteration"
-        self.query_one("#log", RichLog).border_title = "output"
+        log = self.query_one("#log", RichLog)
+        log.border_title, log.border_subtitle = "output", "o scrolls"
         self.refresh_views()
         self.log_line(Text.assemble(("nndb", "bold"), f" — {self.session.problem.description}."))
         self.log_line(Text("s step · n next · p back · e edit · x explain · g gradcheck · : command · ? help",
@@ -182,6 +188,31 @@ class NndbApp(App):
     def log_line(self, renderable) -> None:
         self.query_one("#log", RichLog).write(renderable)
 
+    def log_parts(self, parts: list) -> None:
+        """Write one command's output; the panel grows while that output is longer than it (80×24
+        leaves it two lines), showing the output's first line, and shrinks for the next short one."""
+        log = self.query_one("#log", RichLog)
+        start = len(log.lines)
+        for part in parts:
+            self.log_line(part)
+        if not log.has_class("expanded"):
+            self.log_base = log.scrollable_content_region.height
+        log.set_class(len(log.lines) - start > getattr(self, "log_base", 5), "expanded")
+        if log.has_class("expanded"):
+            self.call_after_refresh(self.show_output_from, start)
+
+    def show_output_from(self, start: int) -> None:
+        """After the panel grew: the output's first line at its top, the focused cell still in view."""
+        self.query_one("#log", RichLog).scroll_to(y=start, animate=False)
+        if self.focused is not None:
+            self.focused.scroll_visible(animate=False)
+
+    def on_descendant_focus(self, event) -> None:
+        """The command bar's empty line says where focus is on the main screen and how to move it."""
+        bar = self.query_one("#command", CommandBar)
+        if event.widget.screen is bar.screen:  # not a dialog's widget
+            bar.placeholder = focus_hint(event.widget) if event.widget is not bar else bar.PROMPT
+
     # -- running commands ----------------------------------------------------------------------
     def run_command(self, line: str, quiet_steps: bool = True) -> Result:
         """Run one command line through the shared interpreter and show what it produced."""
@@ -209,8 +240,7 @@ class NndbApp(App):
             parts = [Text(f"» {result.command}", style="dim"), Text(f"{result.message} (the Cost tab)")]
         else:
             parts = [Text(f"» {result.command}", style="dim")] + render_result(result)
-        for part in parts:
-            self.log_line(part)
+        self.log_parts(parts)
         if not result.ok:
             self.notify(result.message, title="error", severity="error", timeout=6)
         self.refresh_views()
@@ -258,6 +288,19 @@ class NndbApp(App):
 
     def action_focus_listing(self) -> None:
         self.query_one("#ops", OpList).focus()
+
+    def action_focus_output(self) -> None:
+        self.query_one("#log", RichLog).focus()
+
+    def action_focus_pane(self) -> None:
+        """Tab from the listing: into the tab's first matrix (or tree), past the tab strip."""
+        tabs = self.query_one("#tabs", TabbedContent)
+        pane = tabs.get_pane(tabs.active) if tabs.active else None
+        targets = [w for w in pane.query("MatrixView, Tree") if w.display and w.focusable] if pane else []
+        if targets:
+            targets[0].focus()
+        else:
+            self.screen.focus_next()
 
     def action_tab(self, tab: str) -> None:
         tabs = self.query_one("#tabs", TabbedContent)
@@ -345,26 +388,14 @@ class NndbApp(App):
             result = self.run_command(f"set {target} = {value}", quiet_steps=False)
             if not result.ok:
                 return result.message
-            self.notify(self.edit_summary(result), title=f"set {target}", timeout=8)
-            return None
+            return None  # the output panel shows the loss before/after and what changed (no toast over the matrix)
         self.push_screen(EditScreen(target, view.selected_value, apply))
-
-    @staticmethod
-    def edit_summary(result: Result) -> str:
-        d = result.data
-        text = f"loss {d['loss_before']:.6g} → {d['loss_after']:.6g}"
-        if d["predicted_change"] is not None:
-            text += f" (predicted Δ {d['predicted_change']:+.3g})"
-        return text + f"; {len(d['changed'])} arrays changed downstream"
 
     def action_explain_cell(self) -> None:
         picked = self.selected_cell()
         if picked is None:
             return
-        result = self.run_command(f"explain {picked[1]}", quiet_steps=False)
-        if result.ok:
-            d = result.data
-            self.notify(d.get("text") or "; ".join(d["notes"]), title=f"explain {picked[1]}", timeout=10)
+        self.run_command(f"explain {picked[1]}", quiet_steps=False)  # the output panel grows to show it
 
     def neuron_of(self, symbol: str, index: tuple) -> tuple[str, int] | None:
         """The layer and unit a cell belongs to, as the layers say (``model.unit_of``): dense W1[:,j],
@@ -432,14 +463,28 @@ class NndbApp(App):
 
     def training_done(self, result: Result, screen: TrainScreen) -> None:
         screen.running = False
-        for part in [Text(f"» {result.command}", style="dim")] + render_result(result):
-            self.log_line(part)
+        self.log_parts([Text(f"» {result.command}", style="dim")] + render_result(result))
         if result.ok:
             screen.dismiss()
             self.notify(result.message, title="trained", timeout=8)
         else:
             screen.status(result.message, error=True)
         self.refresh_views()
+
+
+def focus_hint(widget) -> str:
+    """One line (under 78 columns) for the focused panel: what it is, its keys, how to leave it."""
+    if isinstance(widget, OpList):
+        return "▸ listing: ↑↓ pick an op · Enter run to it · b break · Tab into the op"
+    if isinstance(widget, MatrixView):
+        return f"▸ {widget.symbol}: arrows move · e edit · x explain · g check · h heat map · Esc back"
+    if isinstance(widget, RichLog):
+        return "▸ output: ↑↓ PgUp PgDn scroll · Esc back to the listing"
+    if isinstance(widget, Tree):
+        return "▸ parameters: ↑↓ pick one, its values below · Tab into them · Esc back"
+    if isinstance(widget, Tabs):
+        return "▸ tabs: ←→ switch (or 1–5) · Tab into the tab · Esc back to the listing"
+    return "Tab moves between panels · Esc back to the listing · ? every key"
 
 
 def run_tui(session: Session, interp=None) -> int:

@@ -55,7 +55,8 @@ class MatrixView(ScrollView, can_focus=True):
         Binding("pageup", "move(-10, 0)", "Page up", show=False, tooltip="up ten rows"),
         Binding("pagedown", "move(10, 0)", "Page down", show=False, tooltip="down ten rows"),
         Binding("home", "home", "First cell", show=False, tooltip="back to the first cell"),
-        Binding("h", "toggle_heatmap", "Heat map", tooltip="overview of the whole array, one colour per block"),
+        Binding("h", "toggle_heatmap", "Heat map", show=False,  # the hint line names it; the footer is full
+                tooltip="overview of the whole array, one colour per block"),
         *SLICE_KEYS,
     ]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.widgets import Static
@@ -62,10 +63,11 @@ def step_norms(session) -> StepNorms | None:
     return n
 
 
-def layer_view(n: StepNorms, iteration: int) -> Text:
+def layer_view(n: StepNorms, iteration: int, narrow: bool = False) -> Text:
     """One layer: a row per timestep (the cursor's step highlighted), then the ratio and its verdict.
 
     Fixed-width lines that never wrap: a narrow pane scrolls sideways instead of squeezing columns.
+    ``narrow`` (beside the lesson panel): only t, ‖dh_t‖ and the bar, and the prose wraps.
     """
     h, dh, last = n.h, "d" + n.h, n.T - 1
     out = Text.assemble((n.layer, "bold"), f" · iteration {iteration} · {n.T} timesteps · "
@@ -73,7 +75,10 @@ def layer_view(n: StepNorms, iteration: int) -> Text:
                         (f"‖{dh}_t‖ = ‖∂L/∂{h}_t‖: the gradient reaching the state after\n"
                          f"step t, from the layer above and from step t+1 through {n.Wh}.\n\n", "dim"))
     columns = (f"‖{h}_t‖", f"‖{dh}_t‖", f"÷‖{dh}_{last}‖")
-    out.append(f"    t {columns[0]:>9} {columns[1]:>9} {columns[2]:>10}  log scale: ┊ = ×10\n", style="bold")
+    if narrow:
+        out.append(f"    t {columns[1]:>9}  log: ┊ = ×10\n", style="bold")
+    else:
+        out.append(f"    t {columns[0]:>9} {columns[1]:>9} {columns[2]:>10}  log scale: ┊ = ×10\n", style="bold")
     top = max(n.backward.values(), default=0.0)
     reference = n.backward.get(last)
     for t in range(n.T):
@@ -82,13 +87,15 @@ def layer_view(n: StepNorms, iteration: int) -> Text:
         f, b = n.forward.get(t), n.backward.get(t)
         out.append(" ▶ " if here else "   ", style="bold yellow")
         out.append(f"{t:>2} ", style="bold" if here else "dim")
-        out.append(f"{fmt(f) if f is not None else '·':>9} ", style="bold yellow" if phase == "forward" else "")
+        if not narrow:
+            out.append(f"{fmt(f) if f is not None else '·':>9} ", style="bold yellow" if phase == "forward" else "")
         if b is None:
             out.append(f"{'·':>9}\n", style="dim")
             continue
         hot = "bold yellow" if phase == "backward" else ""
         out.append(f"{fmt(b):>9} ", style=hot or PHASE_STYLE["backward"])
-        out.append(f"{f'{b / reference:.1e}' if reference else '·':>10}  ", style=hot)
+        if not narrow:
+            out.append(f"{f'{b / reference:.1e}' if reference else '·':>10}  ", style=hot)
         out.append_text(log_bar(b, top, hot or PHASE_STYLE["backward"]))
         out.append("\n")
     if n.ratio is not None:
@@ -109,8 +116,19 @@ class TimePanel(VerticalScroll):
         yield Static(id="time")
 
     def show(self, session) -> None:
+        self.session = session
         self.norms = step_norms(session)
         body = layer_view(self.norms, session.current.number) if self.norms is not None \
             else Text("this model has no recurrent layer", style="dim")
-        body.no_wrap = True
-        self.query_one("#time", Static).update(body)
+        room = self.scrollable_content_region.width
+        narrow = self.norms is not None and 0 < room < max(cell_len(line) for line in body.plain.splitlines())
+        if narrow:  # beside the lesson panel at 120 columns: the short form, wrapped to the pane
+            body = layer_view(self.norms, session.current.number, narrow=True)
+        body.no_wrap = not narrow
+        static = self.query_one("#time", Static)
+        static.set_class(narrow, "narrow")
+        static.update(body)
+
+    def on_resize(self) -> None:
+        if getattr(self, "session", None) is not None:
+            self.show(self.session)

@@ -5,7 +5,7 @@ import numpy as np
 from rich.text import Text
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
-from textual.widgets import Input, OptionList, Sparkline, Static, Tree
+from textual.widgets import Footer, Input, OptionList, Sparkline, Static, Tree
 from textual.widgets.option_list import Option
 
 from engine.errors import shape_str
@@ -22,8 +22,12 @@ POOL = 8  # matrix views kept mounted for the current op's arrays (the l2 op has
 class OpList(OptionList):
     """The iteration as a program listing: ▶ the current op, ● a breakpoint; Enter runs to the highlighted op."""
 
-    BINDINGS = [Binding("t", "app.run_to_selected", "Run to", tooltip="run (or go back) to the highlighted op"),
-                Binding("b", "app.toggle_breakpoint", "Break", tooltip="toggle a breakpoint on the highlighted op")]
+    # not in the footer (full at 80 columns): the hint line under the panels names them while focused
+    BINDINGS = [Binding("t", "app.run_to_selected", "Run to", show=False, tooltip="run (or go back) to the highlighted op"),
+                Binding("b", "app.toggle_breakpoint", "Break", show=False,
+                        tooltip="toggle a breakpoint on the highlighted op"),
+                Binding("tab", "app.focus_pane", "Into the op", show=False,
+                        tooltip="into the tab's first matrix (past the tab strip)")]
 
     def show(self, session: Session, follow: bool = True) -> None:
         marks = [bp.spec for bp in session.breakpoints if bp.enabled and bp.kind == "op"]
@@ -86,7 +90,7 @@ class OpPanel(Vertical):
                                         ("next: ", "dim"), (nxt.equation, ""),
                                         ("\nparameters, inputs X and labels Y as the iteration starts", "dim")))
             names = ["X", "Y"] + [p.symbol for p in session.model.parameters()]
-            arrays = [(k, values[k], False) for k in names]
+            arrays = [(k, values[k], None, "") for k in names]
         else:
             shapes = op.shapes()
             grads = [n for n in op.arrays if op.is_gradient(n)]
@@ -103,14 +107,20 @@ class OpPanel(Vertical):
             if edited:
                 text.append(f"\nedited right after this op: {', '.join(edited)}", style="yellow")
             header.update(text)
-            # results as they are now (an edit made at this op shows), operands as the op read them
-            arrays = [(k, values[k], False) for k in op.outputs]
-            arrays += [(k, v, k in op.outputs) for k, v in op.inputs.items()]
+            # results as they are now (an edit made at this op shows), operands as the op read them,
+            # or, edited right after this op, as they are now with the edited cells marked
             previous = baseline.get(op.index, {})
+            arrays = [(k, values[k], previous.get(k), "") for k in op.outputs]
+            for k, v in op.inputs.items():
+                if edited and k in edited and k not in op.outputs:
+                    arrays.append((k, values[k], v, "edited after this op"))
+                else:
+                    arrays.append((k, v, None if k in op.outputs else previous.get(k),
+                                   "before" if k in op.outputs else ""))
         views = self.views()
-        for view, (name, value, before) in zip(views, arrays):
+        for view, (name, value, before, note) in zip(views, arrays):
             view.display = True
-            view.show(name, value, None if before else previous.get(name), note="before" if before else "")
+            view.show(name, value, before, note=note)
             rows, cols = view.grid.shape
             # borders and the header lines, plus a line for the scrollbar when the columns overflow
             view.styles.height = min(rows, 12) + 2 + view.top + view.overflows(cols)
@@ -209,6 +219,31 @@ class LossPanel(Vertical):
         self.query_one("#watches", Static).update(lines)
 
 
+class KeysFooter(Footer):
+    """The footer without the keys that no longer fit left of the palette key (at 80 columns one
+    showed a letter or two beside it); `?` lists every key."""
+
+    async def recompose(self) -> None:
+        await super().recompose()
+        self.call_after_refresh(self.fit)
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self.recompose)  # every key back, then fit again
+
+    def fit(self, tries: int = 10) -> None:
+        palette = [w for w in self.children if w.has_class("-command-palette")]
+        if any(not w.region.width for w in self.children):  # the new keys are not laid out yet
+            if tries:
+                self.call_after_refresh(self.fit, tries - 1)
+            return
+        limit = palette[0].region.x if palette else self.region.right
+        cut = False
+        for widget in self.children:
+            if widget not in palette:
+                cut = cut or widget.region.right > limit
+                widget.display = not cut
+
+
 class CommandBar(Input):
     """Takes every REPL command; Tab completes (the same completion as the REPL), ↑/↓ walk the history."""
 
@@ -217,10 +252,11 @@ class CommandBar(Input):
                 Binding("down", "history(1)", "Next command", show=False, tooltip="the next command"),
                 Binding("escape", "leave", "Back to the listing", show=False, tooltip="back to the op listing")]
 
+    PROMPT = "command — help lists them; Tab completes; Esc leaves"  # unfocused, it says where focus is
+
     def __init__(self, session_getter, commands=None, **kwargs):
         # select_on_focus off: the palette puts `explain ` here and typing must continue after it
-        super().__init__(placeholder="command — help lists them; Tab completes; Esc leaves",
-                         select_on_focus=False, **kwargs)
+        super().__init__(placeholder=self.PROMPT, select_on_focus=False, **kwargs)
         self.session_getter = session_getter
         self.commands = commands  # the table completed from (None: the registry)
         self.history: list[str] = []
