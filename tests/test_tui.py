@@ -523,8 +523,7 @@ def test_T_trains_in_a_worker_with_progress():
         await pilot.pause()
         assert not isinstance(app.screen, TrainScreen)
         assert (s.current.number, s.pos) == (32, -1)
-        trained = [n for n in notes(app) if n.title == "trained"]
-        assert trained and trained[0].message.startswith("trained 30 iterations")
+        assert "trained 30 iterations" in log_text(app)
         assert "» train 30" in log_text(app)
         assert "iteration 32" in app.sub_title
     drive(script)

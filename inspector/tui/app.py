@@ -136,8 +136,8 @@ class NndbApp(App):
         log.border_title, log.border_subtitle = "output", "o scrolls"
         self.refresh_views()
         self.log_line(Text.assemble(("nndb", "bold"), f" — {self.session.problem.description}."))
-        self.log_line(Text("s step · n next · p back · e edit · x explain · g gradcheck · : command · ? help",
-                           style="dim"))
+        self.log_line(Text("s step · p back · e edit · x explain · g gradcheck · : command · ? help",
+                           style="dim"))  # one line at 80 columns
         self.query_one("#ops", OpList).focus()
         self.after_mount()
         # Keep what startup built (Textual, NumPy, the dataset) out of the collector's full passes,
@@ -465,8 +465,7 @@ class NndbApp(App):
         screen.running = False
         self.log_parts([Text(f"» {result.command}", style="dim")] + render_result(result))
         if result.ok:
-            screen.dismiss()
-            self.notify(result.message, title="trained", timeout=8)
+            screen.dismiss()  # the output panel shows what was trained (no toast over it)
         else:
             screen.status(result.message, error=True)
         self.refresh_views()

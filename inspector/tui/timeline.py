@@ -72,7 +72,7 @@ def layer_view(n: StepNorms, iteration: int, narrow: bool = False) -> Text:
     h, dh, last = n.h, "d" + n.h, n.T - 1
     out = Text.assemble((n.layer, "bold"), f" · iteration {iteration} · {n.T} timesteps · "
                         f"backward runs t = {last} → 0\n",
-                        (f"‖{dh}_t‖ = ‖∂L/∂{h}_t‖: the gradient reaching the state after\n"
+                        (f"‖{dh}_t‖ = ‖∂L/∂{h}_t‖: the gradient reaching the state after{' ' if narrow else chr(10)}"
                          f"step t, from the layer above and from step t+1 through {n.Wh}.\n\n", "dim"))
     columns = (f"‖{h}_t‖", f"‖{dh}_t‖", f"÷‖{dh}_{last}‖")
     if narrow:
