@@ -35,7 +35,7 @@ def render_cost(d: dict, phase_style: dict[str, str], width: int | None = None) 
     """The `cost` result; ``phase_style``: the phase colours of render.py (which calls this);
     ``width``: the columns available, when known (narrower than NARROW: the compact tables)."""
     m, narrow = d["machine"], width is not None and width < NARROW
-    table = Table(box=None, padding=(0, 1), header_style="bold")
+    table = Table(box=None, padding=(0, 1), header_style="bold", pad_edge=not narrow)  # narrow: 2 columns more
     columns = (("op", "left"), ("FLOPs", "right"), ("bytes", "right"), ("time", "right"), ("GFLOP/s", "right"),
                ("share", "right"), ("bound", "left"))
     keep = ("op", "FLOPs", "time", "share", "bound") if narrow else tuple(name for name, _ in columns)
