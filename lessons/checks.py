@@ -5,6 +5,7 @@ the step began; it never changes either.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -26,6 +27,7 @@ class Context:
     ran: list[tuple[str, str]] = field(default_factory=list)   # (command name, its argument text)
     answers: list[str] = field(default_factory=list)             # what `answer` was given in this step
     start_iteration: int = 1
+    results: list[tuple[str, dict]] = field(default_factory=list)  # (result kind, its data) of those commands
 
 
 @dataclass(frozen=True)
@@ -124,8 +126,78 @@ def answered(ctx: Context, arg: str) -> bool:
     return normalize(arg).lower() in [normalize(a).lower() for a in ctx.answers]
 
 
+# -- measured figures: what the learner's latest `cost` and `cost --loop` of this step found ------------------
+FIGURE = re.compile(r"cost_batch|flops|backward_forward|launching|gpu_speedup|loop_(batch|calls|matrix|examples|pairs)"
+                    r"|(flops|share|intensity)_\w+")
+
+
+def is_figure(text: str) -> bool:
+    """Whether an expression names measured figures only (``loop_pairs``, ``flops_Z1 / flops_Z2``)."""
+    try:
+        names = E.names_in(E.parse(text, allow_compare=True))
+    except E.ExprError:
+        return False
+    return bool(names) and all(FIGURE.fullmatch(n) for n in names)
+
+
+def figures(ctx: Context) -> dict[str, float]:
+    """The figures of the latest `cost` (kind cost) and `cost --loop` (kind vectorize) run in this step.
+
+    From `cost`: ``cost_batch``, ``flops`` (the iteration's), ``backward_forward`` (the FLOPs ratio),
+    ``launching`` and ``gpu_speedup`` (the GPU table's last card: its estimated time's share spent
+    launching kernels, and this CPU's time over its estimate); per op, by the array it writes,
+    ``flops_Z1`` and ``intensity_Z1`` (FLOPs per byte); per layer ``flops_dense1`` and
+    ``share_dense1`` (its ops' share of the iteration's time). From `cost --loop`: ``loop_batch``,
+    ``loop_calls`` (the pair loop's dot products), ``loop_examples`` and ``loop_pairs`` (× the
+    matrix product's time).
+    """
+    out: dict[str, float] = {}
+    cost = next((data for kind, data in reversed(ctx.results) if kind == "cost"), None)
+    loop = next((data for kind, data in reversed(ctx.results) if kind == "vectorize"), None)
+    if cost:
+        out.update(cost_batch=cost["batch"], flops=cost["totals"]["iteration"]["flops"],
+                   backward_forward=cost["backward_forward"]["flops"])
+        if cost["gpu"]:
+            out.update(launching=cost["gpu"][-1]["launch_share"], gpu_speedup=cost["gpu"][-1]["speedup"])
+        for op in cost["ops"]:
+            array = op["name"].rsplit(".", 1)[-1]
+            out[f"flops_{array}"], out[f"intensity_{array}"] = op["flops"], op["intensity"]
+            out[f"flops_{op['layer']}"] = out.get(f"flops_{op['layer']}", 0) + op["flops"]
+            out[f"share_{op['layer']}"] = out.get(f"share_{op['layer']}", 0.0) + op["share"]
+    if loop:
+        out.update(loop_batch=loop["batch"])
+        for form in loop["forms"]:
+            out[f"loop_{form['form']}"] = form["vs_matrix"]
+            if form["form"] == "pairs":
+                out["loop_calls"] = form["calls"]
+    return out
+
+
+def figure_value(ctx: Context, text: str):
+    """An expression over the step's measured figures; raises ExprError when one is not measured yet."""
+    known = figures(ctx)
+
+    def resolve(name: str):
+        if name not in known:
+            raise E.ExprError(f"{name} is not measured in this step yet")
+        return float(known[name])
+    return E.evaluate(E.parse(text, allow_compare=True), resolve)
+
+
+@check("measured", "measured CONDITION", "a condition on what the learner's latest `cost` or `cost --loop` of "
+       "this step measured, e.g. `measured cost_batch == 1024` or `measured loop_pairs > 1`")
+def measured(ctx: Context, arg: str) -> bool:
+    try:
+        return bool(np.all(figure_value(ctx, arg)))
+    except (E.ExprError, ValueError, TypeError, ZeroDivisionError):
+        return False
+
+
 def validate(name: str, arg: str) -> str | None:
     """A problem with a check's argument that can be seen without a session, or None."""
+    if name == "measured" and arg and not is_figure(arg):
+        return f"check measured: {arg!r} names something other than a measured figure (cost_batch, loop_pairs, " \
+               f"flops_Z1, …; see docs/lessons.md)"
     if name in ("expr",):
         try:
             E.parse(arg, allow_compare=True)

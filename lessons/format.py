@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-FRONT_KEYS = {"id", "title", "learn", "order", "preset", "seed", "batch", "net", "init", "optimizer", "lr",
+FRONT_KEYS = {"id", "title", "learn", "order", "preset", "seed", "batch", "net", "init", "optimizer", "lr", "size",
               "l2", "hidden", "filters", "pool"}
 STEP_SETUP_KEYS = FRONT_KEYS - {"id", "title", "learn", "order"}  # what a step's `setup:` may change
 REQUIRED = ("id", "title", "learn")
@@ -40,6 +40,7 @@ class Predict:
     kind: str            # shape | value | sign
     target: str          # an expression: Z1, dW1[0,0], P[0,1]
     tolerance: float = 0.05
+    relative: bool = False  # `± 50%`: the tolerance is a fraction of the computed value
 
 
 @dataclass
@@ -168,13 +169,13 @@ def parse_predict(body: str, fail) -> Predict:
     target, _, tol = rest.partition("±")
     if not target.strip():
         fail("predict needs a target, e.g. `predict: value Z1[0,2] ± 0.01`")
-    tolerance = 0.05
+    tolerance, relative = 0.05, tol.strip().endswith("%")
     if tol.strip():
         try:
-            tolerance = float(tol)
+            tolerance = float(tol.strip().removesuffix("%")) / (100 if relative else 1)
         except ValueError:
-            fail(f"the tolerance after ± must be a number, got {tol.strip()!r}")
-    return Predict(kind, target.strip(), tolerance)
+            fail(f"the tolerance after ± must be a number, got {tol.strip()!r} (or a percentage, e.g. ± 50%)")
+    return Predict(kind, target.strip(), tolerance, relative)
 
 
 def load_lessons(folder: Path, known_checks=()) -> list[Lesson]:

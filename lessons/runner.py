@@ -22,7 +22,7 @@ from inspector.commands import REGISTRY, Feedback, Interpreter, Result, parse_ro
 from inspector.errors import SessionError
 from inspector.session import Session
 
-from .checks import CHECKS, Context
+from .checks import CHECKS, Context, figure_value, is_figure
 from .commands import lesson_commands
 from .format import Lesson, Predict
 from .progress import ProgressStore, empty_record
@@ -118,6 +118,7 @@ class LessonRunner:
             if cmd.name not in NOT_RECORDED:
                 self.commands.append(result.command)
             self.ctx.ran.append((cmd.name, arg))
+            self.ctx.results.append((result.kind, result.data))
         if cmd is not None and cmd.name in ("reset", "seed", "load"):
             self.ctx.start_iteration = self.session.current.number
         result.feedback += self.after(cmd.name if cmd is not None and result.ok else None, arg)
@@ -178,13 +179,15 @@ class LessonRunner:
     @staticmethod
     def predict_question(p: Predict) -> str:
         return {"shape": f"what shape will {p.target} have?",
-                "value": f"what value will {p.target} have (within ±{p.tolerance:g})?",
+                "value": f"what value will {p.target} have (within ±{p.tolerance * 100:g}%)?" if p.relative
+                else f"what value will {p.target} have (within ±{p.tolerance:g})?",
                 "sign": f"will {p.target} be positive, negative or zero?"}[p.kind]
 
     def compare_prediction(self, p: Predict) -> Feedback | None:
         """The verdict on the learner's prediction, or None when the target cannot be computed here."""
         try:
-            _, value = self.session.evaluate(p.target)
+            # a measured figure (`loop_pairs`) comes from this step's `cost` results, anything else from the session
+            value = figure_value(self.ctx, p.target) if is_figure(p.target) else self.session.evaluate(p.target)[1]
             if p.kind != "shape" and not np.isfinite(float(np.asarray(value))):
                 return None
         except (E.ExprError, SessionError, ValueError, IndexError, TypeError):
@@ -201,10 +204,11 @@ class LessonRunner:
             shown = f"{v:.4g} ({'positive' if v > 0 else 'negative' if v < 0 else 'zero'})"
         else:
             v = float(np.asarray(value)) + 0.0  # + 0.0: a −0 is shown as 0
-            ok = abs(v - guess) <= p.tolerance
+            ok = abs(v - guess) <= p.tolerance * (abs(v) if p.relative else 1.0)
             shown = f"{v:.6g}"
         mark = "✓ your prediction was right" if ok else "✗ not quite"
-        return Feedback("pass" if ok else "fail", f"{mark}: you said {typed}, the code computed {p.target} = {shown}")
+        source = "cost found" if is_figure(p.target) else "the code computed"
+        return Feedback("pass" if ok else "fail", f"{mark}: you said {typed}, {source} {p.target} = {shown}")
 
     def predict(self, text: str) -> Result:
         step = self.step

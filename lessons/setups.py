@@ -3,14 +3,16 @@
 Front-matter keys: ``preset`` (data and default net), ``seed``, ``batch``, ``hidden`` (``8,8``),
 ``net`` (``relu``, ``sigmoid``, ``tanh``, ``leakyrelu``, ``deep-sigmoid``, ``planted-bug``), ``init``
 (``he``, ``xavier``, ``small``, ``zeros``, ``large``), ``optimizer`` (``sgd``, ``momentum``, ``adam``),
-``lr``, ``l2``; for the bars CNN ``filters`` and ``pool`` (``max``, ``avg``, ``none``).
+``lr``, ``l2``; for the bars CNN ``filters`` and ``pool`` (``max``, ``avg``, ``none``); for the
+segments digits ``size`` (``28``: the digits drawn on 28×28 images, MNIST's size, no download; for a dense net).
 
 The activation, initializer and optimizer names are the engine's (engine/build.py), old spellings
 included (``leaky-relu`` builds ``leakyrelu``); ``deep-sigmoid`` and ``planted-bug`` are the lessons'
 own nets, and ``large`` the lessons' own init (He × 10).
 
-``hidden``, ``net`` and ``init`` build a dense net, so they need a preset of 2-D points
-(``DENSE_PRESETS``); ``bars`` and ``seq`` otherwise open the preset's own CNN and RNN.
+``hidden``, ``net`` and ``init`` build a dense net, so they need a preset of 2-D points or the
+segments digits, flattened (``DENSE_PRESETS``); ``bars`` and ``seq`` otherwise open the preset's own CNN
+and RNN. ``preset: segments``, ``size: 28``, ``hidden: 128`` is an MNIST-sized 784-128-10 net.
 
 A step may change any of these keys (``setup: net: tanh`` under its heading, see
 lessons/format.py); when the step begins the runner restarts the session with the lesson's
@@ -33,7 +35,8 @@ INITS = (*NAMES["initializer"], "large")
 OPTIMIZERS = NAMES["optimizer"]
 SPELLING = {"net": "activation", "init": "initializer", "optimizer": "optimizer"}  # setup key → kind of name
 POOLS = ("max", "avg", "none")
-DENSE_PRESETS = ("xor", "moons", "circles", "spiral")  # 2-D points: `hidden`, `net`, `init` build on them
+DENSE_PRESETS = ("xor", "moons", "circles", "spiral", "segments")  # `hidden`, `net`, `init` build on them
+IMAGE_PRESETS = ("segments",)                          # `size` draws its digits bigger
 CONV_PRESETS = ("bars",)                               # 6×6 images: `filters`, `pool` change the CNN
 
 
@@ -68,9 +71,13 @@ def setup_problem(setup: dict[str, str], seed: int) -> Problem:
     setup = spelled(setup)
     base = load_preset(setup.get("preset", "moons"), seed=seed)
     custom = any(k in setup for k in ("net", "hidden", "init"))
-    model = base.model
+    model, X = base.model, base.X
+    if "size" in setup:
+        X = scaled(X, int(setup["size"]))
+    if custom and X.ndim > 2:  # a dense net reads each image as one row of pixels
+        X = X.reshape(len(X), -1)
     if custom:
-        n_in, n_out = base.X.shape[1], model.output_shape()[0]
+        n_in, n_out = X.shape[1], model.output_shape()[0]
         net = setup.get("net", "relu")
         hidden = [int(h) for h in setup.get("hidden", "16,16,16,16" if net == "deep-sigmoid" else "8,8").split(",")]
         act = {"deep-sigmoid": "sigmoid", "planted-bug": "relu"}.get(net, net)
@@ -92,8 +99,15 @@ def setup_problem(setup: dict[str, str], seed: int) -> Problem:
     kind = setup.get("optimizer", optimizer_name(base.optimizer))
     lr = float(setup.get("lr", base.optimizer.lr))
     return Problem(base.name, base.description if not custom else f"lesson network on the {base.name} data",
-                   model, base.loss, optimizer(kind, model.parameters(), lr=lr), base.X, base.Y,
+                   model, base.loss, optimizer(kind, model.parameters(), lr=lr), X, base.Y,
                    base.batch_size, base.epochs, base.classes)
+
+
+def scaled(X: np.ndarray, size: int) -> np.ndarray:
+    """Images (n, C, H, W) drawn on size×size pixels: each new pixel copies the nearest old one."""
+    rows = np.arange(size) * X.shape[2] // size
+    cols = np.arange(size) * X.shape[3] // size
+    return X[:, :, rows][:, :, :, cols]
 
 
 def bars_cnn(image_shape: tuple, filters: int, pool: str, n_out: int, seed: int) -> Sequential:
@@ -129,6 +143,12 @@ def check_setup(setup: dict[str, str]) -> str | None:
     if conv_keys and preset not in CONV_PRESETS:
         return (f"{listed(conv_keys)} change{'s' if len(conv_keys) == 1 else ''} the CNN of the presets "
                 f"{', '.join(CONV_PRESETS)}, not the network of {preset}")
+    if "size" in setup and preset not in IMAGE_PRESETS:
+        return f"size draws the digits of the presets {', '.join(IMAGE_PRESETS)} bigger, not the data of {preset}"
+    if "size" in setup and not dense_keys:
+        return "size draws the digits for a dense net: give hidden too (e.g. hidden: 128), the CNN reads 12×10"
+    if "size" in setup and not (setup["size"].isdigit() and 12 <= int(setup["size"]) <= 64):
+        return f"size must be a whole number 12..64 (28 is MNIST's 28×28), got {setup['size']!r}"
     if "filters" in setup and not (setup["filters"].isdigit() and 1 <= int(setup["filters"]) <= 16):
         return f"filters must be a whole number 1..16, got {setup['filters']!r}"
     for key, allowed in (("net", NETS), ("init", INITS), ("optimizer", OPTIMIZERS), ("pool", POOLS)):

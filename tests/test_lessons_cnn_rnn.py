@@ -73,7 +73,7 @@ def test_pool_and_filters_rebuild_the_bars_cnn():
 
 
 @pytest.mark.parametrize("setup, problem", [
-    ({"preset": "seq", "hidden": "4"}, "hidden builds a dense net, for the presets xor, moons, circles, spiral; "
+    ({"preset": "seq", "hidden": "4"}, "hidden builds a dense net, for the presets xor, moons, circles, spiral, segments; "
                                        "seq opens its own network"),
     ({"preset": "bars", "net": "tanh", "init": "he"}, "net and init build a dense net, for the presets"),
     ({"preset": "seq", "net": "tanh", "hidden": "4", "init": "he"}, "net, hidden and init build a dense net"),
