@@ -29,32 +29,41 @@ def duration(s: float) -> str:
 
 
 NARROW = 76  # below this width the tables drop bytes and GFLOP/s (the TUI's Cost tab at 80 columns)
+TINY = 40    # below this, beside a lesson panel at 80 columns: op (by the array it writes), FLOPs and share;
+             # the GPUs and the loops as lines that wrap
 
 
 def render_cost(d: dict, phase_style: dict[str, str], width: int | None = None) -> list:
     """The `cost` result; ``phase_style``: the phase colours of render.py (which calls this);
     ``width``: the columns available, when known (narrower than NARROW: the compact tables)."""
     m, narrow = d["machine"], width is not None and width < NARROW
+    tiny = width is not None and width < TINY
     table = Table(box=None, padding=(0, 1), header_style="bold", pad_edge=not narrow)  # narrow: 2 columns more
     columns = (("op", "left"), ("FLOPs", "right"), ("bytes", "right"), ("time", "right"), ("GFLOP/s", "right"),
                ("share", "right"), ("bound", "left"))
-    keep = ("op", "FLOPs", "time", "share", "bound") if narrow else tuple(name for name, _ in columns)
+    keep = ("op", "FLOPs", "share") if tiny else ("op", "FLOPs", "time", "share", "bound") if narrow else \
+        tuple(name for name, _ in columns)
     for name, justify in columns:
         if name in keep:
             table.add_column(name, justify=justify, no_wrap=True, overflow="ellipsis",
                              max_width=22 if name == "op" else None)
     for o in d["ops"]:
         bound = f"{o['bound'][:3] if narrow else o['bound']} {o['of_limit']:.0%}"
-        cells = {"op": Text(o["name"], style=phase_style.get(o["phase"], "")), "FLOPs": count(o["flops"]),
+        name = o["name"].rsplit(".", 1)[-1] if tiny else o["name"]  # tiny: Z1, dW1 (the array it writes)
+        cells = {"op": Text(name, style=phase_style.get(o["phase"], "")), "FLOPs": count(o["flops"]),
                  "bytes": nbytes(o["bytes"]), "time": duration(o["seconds"]), "GFLOP/s": f"{o['gflops']:.2f}",
                  "share": f"{o['share']:.0%}", "bound": bound}
         table.add_row(*(cells[name] for name in keep))
-    phases = Table(box=None, padding=(0, 1), header_style="bold")
-    for name in ("phase", "ops", "FLOPs", "bytes", "time", "share"):
-        phases.add_column(name, justify="left" if name == "phase" else "right")
-    for phase, t in d["totals"].items():
-        phases.add_row(Text(phase, style=phase_style.get(phase, "bold")), str(t["ops"]), count(t["flops"]),
-                       nbytes(t["bytes"]), duration(t["seconds"]), f"{t['share']:.0%}")
+    if tiny:  # a line per phase, wrapping
+        phases = Text("\n".join(f"{phase}: {count(t['flops'])}FLOPs, {t['share']:.0%} of the time"
+                                for phase, t in d["totals"].items()))
+    else:
+        phases = Table(box=None, padding=(0, 1), header_style="bold")
+        for name in ("phase", "ops", "FLOPs", "bytes", "time", "share"):
+            phases.add_column(name, justify="left" if name == "phase" else "right")
+        for phase, t in d["totals"].items():
+            phases.add_row(Text(phase, style=phase_style.get(phase, "bold")), str(t["ops"]), count(t["flops"]),
+                           nbytes(t["bytes"]), duration(t["seconds"]), f"{t['share']:.0%}")
     ratio, epoch = d["backward_forward"], d["epoch"]
     source = {"cache": "probed earlier, cached", "measured": "probed just now, cached", "given": "as given"}[m["source"]]
     parts = [
@@ -71,6 +80,11 @@ def render_cost(d: dict, phase_style: dict[str, str], width: int | None = None) 
              f"comes to that limit (data already in cache can beat memory's).", style="dim"),
         Text("GPU estimate — not measured: per op, launch + max(FLOPs/peak, bytes/bandwidth)", style="bold yellow"),
     ]
+    if tiny:  # a line per card, wrapping
+        parts += [Text(f"{g['name']}: {duration(g['seconds'])}, {g['launch_share']:.0%} launching, "
+                       f"{g['speedup']:.1f}× this CPU") for g in d["gpu"]]
+        parts.append(Text(gpu_note(d), style="yellow"))
+        return parts
     gpus = Table(box=None, padding=(0, 1), header_style="bold")
     names = ("GPU", "time", "launching", "vs this CPU") if narrow else \
         ("GPU", "peak GFLOP/s", "GB/s", "time", "launching", "vs this CPU")
@@ -103,14 +117,18 @@ def gpu_note(d: dict) -> str:
             f"work for its FLOP/s and bandwidth to pay for them ({best['speedup']:.0f}×).")
 
 
-def render_vectorize(d: dict) -> list:
-    """The `cost --loop` result."""
-    table = Table(box=None, padding=(0, 1), header_style="bold")
-    for name in ("form", "code", "calls", "time", "GFLOP/s", "× matrix"):
-        table.add_column(name, justify="left" if name in ("form", "code") else "right", no_wrap=name != "code")
-    for f in d["forms"]:
-        table.add_row(Text(f["form"]), Text(f["code"]), f"{f['calls']:,}", duration(f["seconds"]), f"{f['gflops']:.2f}",
-                      f"{f['vs_matrix']:,.1f}×")
+def render_vectorize(d: dict, width: int | None = None) -> list:
+    """The `cost --loop` result; narrower than TINY, a line per form."""
+    if width is not None and width < TINY:
+        table = Text("\n".join(f"{f['form']}: {f['code']} — {f['calls']:,} calls, {duration(f['seconds'])}, "
+                               f"{f['vs_matrix']:,.1f}× the matrix form's time" for f in d["forms"]))
+    else:
+        table = Table(box=None, padding=(0, 1), header_style="bold")
+        for name in ("form", "code", "calls", "time", "GFLOP/s", "× matrix"):
+            table.add_column(name, justify="left" if name in ("form", "code") else "right", no_wrap=name != "code")
+        for f in d["forms"]:
+            table.add_row(Text(f["form"]), Text(f["code"]), f"{f['calls']:,}", duration(f["seconds"]),
+                          f"{f['gflops']:.2f}", f"{f['vs_matrix']:,.1f}×")
     return [Text(f"{d['layer']}: Z = A·W + b for a batch of {d['batch']} ({d['n_in']} inputs → {d['n_out']} "
                  f"neurons, {count(d['flops'])}FLOPs), three ways — time: median of repeats", style="bold"),
             table,

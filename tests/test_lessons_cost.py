@@ -170,3 +170,24 @@ def test_lesson_21_needs_each_batch_measured_and_the_right_answers():
     refused(runner, ["predict 0.0625", "cost --batch 1024"])  # the batch asked is 4096
     runner = up_to_step("why-gpus", 3)
     assert any("not the answer" in line for line in refused(runner, ["cost --batch 16", "answer dense1"]))
+
+
+def test_beside_a_lesson_panel_the_cost_tab_fits_its_22_columns():
+    """At 80×24 with a lesson panel the Cost tab is about 22 columns: nothing a lesson asks about is cut."""
+    from rich.console import Console, Group
+
+    from inspector.render import PHASE_STYLE
+    from inspector.render_cost import render_cost, render_vectorize
+    from inspector.session import Session
+    from inspector.cost import cost_report, loop_report
+
+    session = Session(lambda seed: setup_problem(MNIST_SIZED, seed), seed=0)
+    machine = {"gflops": 100.0, "gbps": 40.0}
+    cost, loop = cost_report(session, machine=machine, budget=0.01), loop_report(session, budget=0.01)
+    console = Console(width=20, record=True, color_system=None)
+    console.print(Group(*render_cost(cost, PHASE_STYLE, 20)), Group(*render_vectorize(loop, 20)))
+    text = console.export_text()
+    assert "…" not in text
+    assert any(line.split()[:1] == ["dW1"] and "802.8k" in line for line in text.splitlines())  # batch 4
+    words = " ".join(text.split())
+    assert "launching" in words and "× this CPU" in words and "the matrix form's time" in words

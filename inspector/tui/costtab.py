@@ -13,7 +13,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from ..render import PHASE_STYLE, render_result
-from ..render_cost import render_cost
+from ..render_cost import render_cost, render_vectorize
 
 
 class CostPanel(VerticalScroll):
@@ -48,6 +48,8 @@ class CostPanel(VerticalScroll):
             return
         if self.result.kind == "cost":  # the compact table when the tab is narrow (80 columns)
             parts = render_cost(self.result.data, PHASE_STYLE, width)
+        elif self.result.kind == "vectorize":  # a line per form when the tab is tiny (beside a lesson)
+            parts = render_vectorize(self.result.data, width)
         else:
             parts = render_result(self.result)
         if session.current.number != self.iteration:
