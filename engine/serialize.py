@@ -26,7 +26,8 @@ def atomic_write(path: str | os.PathLike, write) -> None:
     """Call ``write(file)`` on a temporary file beside ``path``, then rename it into place."""
     path = Path(path)
     folder = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    remove_stale_temporaries(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}-", suffix=".tmp", dir=folder)
     umask = os.umask(0)
     os.umask(umask)
     os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a saved model gets the usual permissions
@@ -42,6 +43,37 @@ def atomic_write(path: str | os.PathLike, write) -> None:
         except FileNotFoundError:
             pass
         raise
+
+
+def remove_stale_temporaries(path: Path) -> None:
+    """Remove ``.NAME.PID-xxxx.tmp`` files that a killed writer of ``path`` left (its process is gone).
+
+    A write killed with SIGKILL cannot clean up after itself; the next write of the same file does.
+    A temporary file whose process still runs is another writer's, and is left alone."""
+    folder = path.parent if str(path.parent) else Path(".")
+    prefix = f".{path.name}."
+    try:
+        names = [n for n in os.listdir(folder) if n.startswith(prefix) and n.endswith(".tmp")]
+    except OSError:
+        return
+    for name in names:
+        pid = name[len(prefix):].partition("-")[0]
+        if not pid.isdigit() or int(pid) == os.getpid() or _alive(int(pid)):
+            continue
+        try:
+            os.unlink(folder / name)
+        except OSError:
+            pass
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, OSError):
+        return True
+    return True
 
 
 def save(model: Sequential, path: str | os.PathLike, extra: dict | None = None) -> Path:

@@ -117,9 +117,12 @@ def hits(session, bp: Breakpoint, op: Op, values: dict) -> bool:
     try:
         if "L" in values:
             values["loss"] = values["L"]
-        return bool(E.evaluate(bp.condition, session.resolver(values)))
+        return bool(E.evaluate(bp.condition, session.resolver(values), E.WATCH_LIMITS))
     except (E.ExprError, ValueError, TypeError, IndexError):
         return False
+
+
+MAX_WATCHES = 16
 
 
 class Watches(Numbered):
@@ -132,6 +135,16 @@ class Watches(Numbered):
         unknown = [n for n in names if n not in known]
         if unknown:
             raise SessionError(f"watch: unknown name {unknown[0]!r}; arrays: {', '.join(session.known_symbols())}")
+        if len(self) >= MAX_WATCHES:
+            raise SessionError(f"watch: at most {MAX_WATCHES} watches (each is computed after every step); "
+                               f"`unwatch N` one first")
+        try:  # a watch runs after every command: one too costly is refused now, not paid for at every step
+            E.evaluate(tree, session.resolver(session.values_at()), E.WATCH_LIMITS)
+        except E.CostError as e:
+            raise SessionError(f"watch: {e} (a watch is computed after every step, so it is limited to "
+                               f"{E.WATCH_LIMITS[0]:,} entries)") from None
+        except (E.ExprError, ValueError, TypeError, IndexError):
+            pass  # not computed yet at this op: shown as such until it is
         text = E.to_text(tree)
         watch = Watch(self.take_number(), text, tree)
         self.append(watch)
@@ -143,7 +156,7 @@ class Watches(Numbered):
         out = []
         for w in self:
             try:
-                out.append((w, E.evaluate(w.tree, resolve), None))
+                out.append((w, E.evaluate(w.tree, resolve, E.WATCH_LIMITS), None))
             except (E.ExprError, ValueError, TypeError, IndexError) as e:
                 out.append((w, None, str(e)))
         return out

@@ -14,6 +14,7 @@ from engine.presets import DEFAULT
 
 from .render import array_view, op_header, shape_line
 from .session import SessionError
+from .guards import clean, count_int, finite_float, nonnegative_int, seed_int
 from .training import name_flag
 
 
@@ -33,7 +34,7 @@ def add_source_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--preset", default=None, choices=sorted(PRESETS), help=f"network and dataset (default {DEFAULT})")
     p.add_argument("--model", metavar="FILE", help="open a saved model (.npz) instead of a preset")
     p.add_argument("--data", metavar="FOLDER", help="folder with MNIST-format files (digits)")
-    p.add_argument("--seed", type=int, default=0, help="seed for weights, data and dropout (default 0)")
+    p.add_argument("--seed", type=seed_int, default=0, help="seed for weights, data and dropout (default 0)")
     p.add_argument("--batch", metavar="ROWS", help="examples the iteration uses: 0:8 or 3,5,7 (default 0:4)")
 
 
@@ -61,15 +62,35 @@ def cmd_repl(args, console: Console) -> int:
     session = open_session(args)
     interp = interpreter(args, session)
     if args.script:
-        try:
-            with open(args.script, encoding="utf-8") as f:
-                lines = f.readlines()
-        except OSError as e:
-            raise SessionError(f"--script: cannot read {args.script}: {e.strerror or e}") from None
+        lines = read_script(args.script)
         return run_script(session, lines, console, json_mode=args.json, interp=interp)
     if args.json or not sys.stdin.isatty():
         return run_script(session, sys.stdin, console, json_mode=args.json, interp=interp)
     return repl(session, console, interp=interp)
+
+
+MAX_SCRIPT = 8 * 2**20  # bytes: a script is commands typed by a person, not a device's endless stream
+
+
+def read_script(path: str) -> list[str]:
+    """The lines of a --script file: UTF-8 text of at most MAX_SCRIPT bytes, else a SessionError
+    (exit status 2), read no further than the limit (so /dev/zero or a FIFO cannot grow memory)."""
+    name = clean(path, newlines=False)[:200]
+    try:
+        with open(path, "rb") as f:
+            raw = f.read(MAX_SCRIPT + 1)
+    except (OSError, ValueError) as e:
+        raise SessionError(f"--script: cannot read {name}: {getattr(e, 'strerror', None) or e}") from None
+    if len(raw) > MAX_SCRIPT:
+        raise SessionError(f"--script: {name} is longer than {MAX_SCRIPT // 2**20} MB (or endless); a script is "
+                           f"a list of commands, one a line")
+    if b"\0" in raw:
+        raise SessionError(f"--script: {name} is a binary file (it holds NUL bytes), not a list of commands")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise SessionError(f"--script: {name} is not UTF-8 text (byte {e.start}); save it as UTF-8") from None
+    return text.splitlines(keepends=True)
 
 
 def cmd_tui(args, console: Console) -> int:
@@ -144,15 +165,15 @@ def add_training_parsers(sub) -> None:
     train.add_argument("--layers", metavar="SIZES", help="layer sizes, e.g. 784,128,10 (input first, classes last)")
     train.add_argument("--activation", choices=NAMES["activation"], type=name_flag("activation"), help="hidden activation (relu)")
     train.add_argument("--init", choices=NAMES["initializer"], type=name_flag("initializer"), help="weight init (he for relu, else xavier)")
-    train.add_argument("--dropout", type=float, metavar="P", help="dropout after each hidden layer (0)")
-    train.add_argument("--epochs", type=int, help="passes over the training data (the preset's)")
-    train.add_argument("--batch-size", type=int, help="examples per update (the preset's)")
-    train.add_argument("--lr", type=float, help="learning rate (the preset's)")
+    train.add_argument("--dropout", type=finite_float, metavar="P", help="dropout after each hidden layer (0)")
+    train.add_argument("--epochs", type=count_int, help="passes over the training data (the preset's)")
+    train.add_argument("--batch-size", type=count_int, help="examples per update (the preset's)")
+    train.add_argument("--lr", type=finite_float, help="learning rate (the preset's)")
     train.add_argument("--optimizer", choices=NAMES["optimizer"], type=name_flag("optimizer"), help="update rule (the preset's; momentum is 0.9)")
-    train.add_argument("--l2", type=float, help="L2 strength λ (0)")
-    train.add_argument("--seed", type=int, default=0, help="seed for weights, shuffling and splits (0)")
+    train.add_argument("--l2", type=finite_float, help="L2 strength λ (0)")
+    train.add_argument("--seed", type=seed_int, default=0, help="seed for weights, shuffling and splits (0)")
     train.add_argument("--dtype", choices=["float32", "float64"], default="float32", help="float32 (fast, default) or float64")
-    train.add_argument("--val", type=float, default=0.1, help="fraction of the training data held out for validation (0.1)")
+    train.add_argument("--val", type=finite_float, default=0.1, help="fraction of the training data held out for validation (0.1)")
     train.add_argument("--out", required=True, metavar="MODEL.npz", help="model file; MODEL.history.csv/.json go beside it")
     train.add_argument("--resume", action="store_true",
                        help="continue an interrupted run of the same flags from its last complete epoch")
@@ -161,7 +182,7 @@ def add_training_parsers(sub) -> None:
     ev.add_argument("--data", metavar="FOLDER", help="folder with MNIST-format files (digits models)")
     ev.add_argument("--csv", metavar="FILE", help="evaluate on every row of this CSV")
     ev.add_argument("--label", metavar="COL", help="the CSV's label column (default: as in training, else the last)")
-    ev.add_argument("--samples", type=int, default=12, metavar="N", help="sample predictions to show (12; 0: none)")
+    ev.add_argument("--samples", type=nonnegative_int, default=12, metavar="N", help="sample predictions to show (12; 0: none)")
     ev.add_argument("--mistakes", action="store_true", help="show misclassified examples only")
     sweep = sub.add_parser("sweep", help="train every combination of a small grid and rank them")
     add_data_args(sweep, "dataset (and default epochs and batch size) to use (digits: MNIST from --data)")
@@ -172,11 +193,11 @@ def add_training_parsers(sub) -> None:
     sweep.add_argument("--l2", default="0", metavar="LIST", help="L2 strengths, comma-separated (0)")
     sweep.add_argument("--activation", choices=NAMES["activation"], type=name_flag("activation"), default="relu")
     sweep.add_argument("--optimizer", choices=NAMES["optimizer"], type=name_flag("optimizer"), help="update rule (the preset's)")
-    sweep.add_argument("--epochs", type=int, help="epochs per run (the preset's)")
-    sweep.add_argument("--batch-size", type=int, help="examples per update (the preset's)")
-    sweep.add_argument("--seed", type=int, default=0)
+    sweep.add_argument("--epochs", type=count_int, help="epochs per run (the preset's)")
+    sweep.add_argument("--batch-size", type=count_int, help="examples per update (the preset's)")
+    sweep.add_argument("--seed", type=seed_int, default=0)
     sweep.add_argument("--dtype", choices=["float32", "float64"], default="float32")
-    sweep.add_argument("--val", type=float, default=0.1, help="validation fraction the runs are ranked on (0.1)")
+    sweep.add_argument("--val", type=finite_float, default=0.1, help="validation fraction the runs are ranked on (0.1)")
     sweep.add_argument("--out", metavar="FILE.csv|FOLDER/", help="ranked table as CSV, and .json beside; a folder "
                        "gets sweep.csv and sweep.json (default: a new folder sweep-PRESET)")
     data = sub.add_parser("data", help="datasets: download MNIST or Fashion-MNIST")

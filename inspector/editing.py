@@ -39,6 +39,9 @@ def set_value(session, target_text: str, value_text: str) -> dict:
             raise SessionError(f"set: {symbol} is a single number")
         if value < 0:
             raise SessionError(f"set: {symbol} must be ≥ 0, got {value}")
+        if symbol in ("momentum", "beta1", "beta2") and value >= 1:  # the running averages would never decay
+            raise SessionError(f"set: {symbol} must be < 1 (it weighs the past; at 1 or more the updates grow "
+                               f"without bound), got {value:g}")
         if symbol == "momentum" and not s.optimizer.momentum:
             raise SessionError("set: momentum cannot be switched on for an SGD made without it; "
                                "reset with a momentum preset instead")

@@ -13,6 +13,7 @@ resolver that maps names to arrays. Grammar (loosest binding first)::
 """
 from __future__ import annotations
 
+import contextvars
 import re
 from dataclasses import dataclass
 from typing import Callable
@@ -363,8 +364,58 @@ def index_key(items, shape: tuple[int, ...], resolve, base_text: str) -> tuple:
     return tuple(key)
 
 
-def evaluate(node, resolve: Callable[[str], object]):
-    """Value of a tree; ``resolve(name)`` returns an array or scalar, or raises ExprError."""
+# -- bounded cost: every array an expression makes is counted before it is allocated ------------
+MAX_RESULT = 4_000_000     # entries any one step of an expression may produce (32 MB of float64)
+MAX_WORK = 40_000_000      # entries all its steps together may produce
+WATCH_LIMITS = (200_000, 2_000_000)  # watches and break conditions run after every step: tighter
+
+
+class CostError(ExprError):
+    """An expression that would make more than its limits allow; raised before allocating."""
+
+
+class Budget:
+    """What one evaluation may still allocate; ``charge`` refuses before the array exists."""
+
+    def __init__(self, result: int = MAX_RESULT, work: int = MAX_WORK):
+        self.result, self.work, self.spent = result, work, 0
+
+    def charge(self, shape, node) -> None:
+        size = 1
+        for n in shape:
+            size *= int(n)
+        if size > self.result:
+            raise CostError(f"{to_text(node)[:80]} would have {size:,} entries ({_mb(size)}); an expression may make "
+                            f"at most {self.result:,} ({_mb(self.result)}): select a slice first")
+        self.spent += size
+        if self.spent > self.work:
+            raise CostError(f"{to_text(node)[:80]}: the expression would compute more than {self.work:,} entries "
+                            f"in all ({_mb(self.work)}); split it or select slices first")
+
+
+def _mb(entries: int) -> str:
+    size = entries * 8
+    return f"{size / 2**30:.1f} GiB" if size >= 2**30 else f"{size / 2**20:.1f} MiB"
+
+
+_BUDGET: contextvars.ContextVar[Budget | None] = contextvars.ContextVar("expr_budget", default=None)
+
+
+def evaluate(node, resolve: Callable[[str], object], limits: tuple[int, int] | None = None):
+    """Value of a tree; ``resolve(name)`` returns an array or scalar, or raises ExprError.
+
+    Every array a step would make is counted first against ``limits`` (entries per step, entries
+    in all; MAX_RESULT and MAX_WORK by default): past them, an ExprError, before allocating."""
+    if _BUDGET.get() is not None:
+        return _evaluate(node, resolve)
+    token = _BUDGET.set(Budget(*(limits or (MAX_RESULT, MAX_WORK))))
+    try:
+        return _evaluate(node, resolve)
+    finally:
+        _BUDGET.reset(token)
+
+
+def _evaluate(node, resolve):
     if isinstance(node, Num):
         return node.value
     if isinstance(node, Name):
@@ -380,19 +431,23 @@ def evaluate(node, resolve: Callable[[str], object]):
         if len(node.args) != 1:
             raise ExprError(f"{node.func}() takes one argument, got {len(node.args)}")
         arg = evaluate(node.args[0], resolve)
+        if node.func == "abs":
+            _BUDGET.get().charge(np.shape(arg), node)
         if np.size(arg) == 0 and node.func in ("min", "max", "argmax", "mean"):
             raise ExprError(f"{node.func}() of an empty selection")
         return FUNCTIONS[node.func][0](arg)
     if isinstance(node, Neg):
-        return -np.asarray(evaluate(node.operand, resolve))
+        operand = np.asarray(evaluate(node.operand, resolve))
+        _BUDGET.get().charge(operand.shape, node)
+        return -operand
     if isinstance(node, BinOp):
         left, right = evaluate(node.left, resolve), evaluate(node.right, resolve)
-        if np.ndim(left) and np.ndim(right) and np.shape(left) != np.shape(right):
-            try:
-                np.broadcast_shapes(np.shape(left), np.shape(right))
-            except ValueError:
-                raise ExprError(f"cannot combine shapes {np.shape(left)} and {np.shape(right)} "
-                                f"in {to_text(node)}") from None
+        try:
+            shape = np.broadcast_shapes(np.shape(left), np.shape(right))
+        except ValueError:
+            raise ExprError(f"cannot combine shapes {np.shape(left)} and {np.shape(right)} "
+                            f"in {to_text(node)}") from None
+        _BUDGET.get().charge(shape, node)  # before the (broadcast) result exists
         with np.errstate(all="ignore"):
             if node.op in COMPARISONS:
                 a, b = np.asarray(left), np.asarray(right)
@@ -401,6 +456,7 @@ def evaluate(node, resolve: Callable[[str], object]):
             return {"+": np.add, "-": np.subtract, "*": np.multiply, "/": np.divide}[node.op](left, right)
     if isinstance(node, ListLit):
         values = [evaluate(i, resolve) for i in node.items]
+        _BUDGET.get().charge((sum(int(np.size(v)) for v in values),), node)
         try:
             return np.array(values, dtype=float)
         except ValueError:

@@ -1,6 +1,7 @@
 """Rich renderables for arrays and ops: shape headers, aligned values coloured by sign and size."""
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import numpy as np
@@ -13,6 +14,7 @@ from engine.gradcheck import EXCELLENT, WRONG
 from engine.layers import Layer
 from engine.trace import Op
 
+from .guards import clean
 from .render_cost import render_cost, render_vectorize
 
 MAX_ROWS, MAX_COLS = 8, 8
@@ -385,6 +387,7 @@ def render_help(data: dict) -> list:
 
 def render_result(result) -> list:
     """Rich renderables for a command Result (the REPL prints them; the TUI reuses pieces)."""
+    result = clean_result(result)  # text from files, labels and scripts: never control codes
     diverged = [Text(result.data["diverged"], style="bold red")] if result.data.get("diverged") else []
     return render_body(result) + diverged + feedback_lines(result)
 
@@ -392,7 +395,25 @@ def render_result(result) -> list:
 def feedback_lines(result) -> list[Text]:
     """A wrapper's feedback (a lesson's verdicts and next step), one line per item; the REPL shows
     every kind (commands.FEEDBACK_KINDS), the next step's text included, in the same bold green."""
-    return [Text(f.text, style="bold green") for f in result.feedback]
+    return [Text(clean(f.text), style="bold green") for f in result.feedback]
+
+
+def clean_result(result):
+    """A copy of ``result`` whose strings (message, feedback, data) show control characters as
+    escapes (guards.clean): what a lesson file, a CSV label or a file name holds reaches no terminal."""
+    return dataclasses.replace(result, command=clean(result.command), message=clean(result.message),
+                               data=_clean_data(result.data),
+                               feedback=[dataclasses.replace(f, text=clean(f.text)) for f in result.feedback])
+
+
+def _clean_data(x):
+    if isinstance(x, str):
+        return clean(x)
+    if isinstance(x, dict):
+        return {k: _clean_data(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return type(x)(_clean_data(v) for v in x) if not hasattr(x, "_fields") else x
+    return x
 
 
 def render_body(result) -> list:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Iterable, TextIO
@@ -17,6 +18,7 @@ from rich.text import Text
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from .commands import Interpreter, Result, lookup
+from .guards import clean
 from .complete import complete, names_of
 from .render import render_result
 from .session import Session
@@ -52,7 +54,7 @@ def toolbar(session: Session) -> str:
     w = session.where()
     loss = f" · loss {w['loss']:.5g}" if w["loss"] is not None else ""
     op = f"op {w['position']}/{w['ops'] - 1} {w['phase']} {w['op']}" if w["op"] else "start of iteration"
-    return f" {session.source} · iteration {w['iteration']} · {op}{loss} · help: commands · Ctrl-D: quit"
+    return f" {clean(session.source)} · iteration {w['iteration']} · {op}{loss} · help: commands · Ctrl-D: quit"
 
 
 def print_result(console: Console, result: Result) -> None:
@@ -105,10 +107,21 @@ def repl(session: Session, console: Console | None = None, input=None, output=No
             continue
         except EOFError:
             return 0
-        result = run_with_progress(interp, line, console)
-        print_result(console, result)
+        try:  # Ctrl-C stops the command (the interpreter reports it) or its output, never the session
+            result = run_with_progress(interp, line, console)
+            print_result(console, result)
+        except KeyboardInterrupt:
+            console.print(Text("interrupted (Ctrl-C)", style="yellow"))
+            continue
         if result.kind == "quit":
             return 0
+
+
+def json_line(obj) -> str:
+    """One JSON object on one line: U+2028/U+2029 (line breaks to some readers) and the C1 controls
+    escaped too, which ``json.dumps(ensure_ascii=False)`` would leave raw."""
+    text = json.dumps(obj, ensure_ascii=False)
+    return re.sub("[\u0080-\u009f\u2028\u2029]", lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def run_script(session: Session, lines: Iterable[str], console: Console, json_mode: bool = False,
@@ -124,10 +137,10 @@ def run_script(session: Session, lines: Iterable[str], console: Console, json_mo
         result = interp.run(line)
         failed += not result.ok
         if json_mode:
-            out.write(json.dumps(result.to_json(), ensure_ascii=False) + "\n")
+            out.write(json_line(result.to_json()) + "\n")
             out.flush()
         else:
-            console.print(Text(PROMPT + line, style="dim"))
+            console.print(Text(PROMPT + clean(line), style="dim"))
             print_result(console, result)
         if result.kind == "quit":
             break

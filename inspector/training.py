@@ -35,6 +35,7 @@ from engine.losses import SoftmaxCrossEntropy
 from engine.presets import PRESETS, load_preset
 from engine.serialize import atomic_write
 
+from .guards import Diverged, check_output, clean, stop_if_diverged
 from .plots import training_curves
 
 HISTORY_KEYS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds")
@@ -129,7 +130,7 @@ def load_data(source: dict, data=None, seed: int = 0, val: float = 0.1, test: fl
         st.fit(parts["train"][0])
         parts = {k: (st.transform(X), y) for k, (X, y) in parts.items()}
         return Data(parts["train"], _nonempty(parts["val"]), _nonempty(parts["test"]),
-                    [str(c) for c in table.classes], dict(source),
+                    [clean(str(c), newlines=False) for c in table.classes], dict(source),
                     f"{source['csv']}: {len(table.X):,} rows, {len(parts['train'][0]):,} train / "
                     f"{len(parts['val'][0]):,} validation / {len(parts['test'][0]):,} test; "
                     f"standardized with the training rows' mean and std",
@@ -177,7 +178,13 @@ def parse_ints(text: str, flag: str) -> list[int]:
         raise CommandError(f"{flag} takes whole numbers separated by commas, e.g. 784,128,10; got {text!r}") from None
     if not values or min(values) < 1:
         raise CommandError(f"{flag} needs positive sizes, got {text!r}")
+    if max(values) > MAX_WIDTH:
+        raise CommandError(f"{flag}: a layer of {str(max(values))[:24]} units is more than nndb builds "
+                           f"(at most {MAX_WIDTH:,} a layer)")
     return values
+
+
+MAX_WIDTH = 100_000  # units in one dense layer: 10⁵ × 10⁵ weights would already be 40 GB
 
 
 def parse_floats(text: str, flag: str) -> list[float]:
@@ -265,7 +272,7 @@ def plan_training(args, data: Data) -> Plan:
         raise CommandError(f"the network has {n_out} outputs but the data has {len(data.classes)} classes; "
                            f"end --layers with {len(data.classes)}")
     if args.l2 is not None:
-        if args.l2 < 0:
+        if not args.l2 >= 0:
             raise CommandError(f"--l2 must be ≥ 0, got {args.l2}")
         model.l2 = args.l2
     if base is not None and not args.optimizer and args.lr is None and not custom:
@@ -274,8 +281,8 @@ def plan_training(args, data: Data) -> Plan:
         kind = args.optimizer or (optimizer_name(base.optimizer) if base else "momentum")
         lr = args.lr if args.lr is not None else (
             base.optimizer.lr if base and kind == optimizer_name(base.optimizer) else 0.001 if kind == "adam" else 0.05)
-        if not lr > 0:
-            raise CommandError(f"--lr must be > 0, got {lr}")
+        if not (math.isfinite(lr) and lr > 0):
+            raise CommandError(f"--lr must be > 0 and finite, got {lr}")
         optimizer = optimizer_of(kind, model.parameters(), lr=lr)
     epochs = args.epochs if args.epochs is not None else (base.epochs if base else 20)
     batch = args.batch_size if args.batch_size is not None else (base.batch_size if base else 32)
@@ -324,6 +331,11 @@ def resume_from(out: Path, model) -> list[dict]:
         raise CommandError(f"--resume: {out} and {json_path.name} from an earlier `nndb train --out {out}` "
                            f"are needed; start without --resume")
     saved = load(out)
+    extra = saved.file_extra if isinstance(saved.file_extra, dict) else {}
+    epochs = extra.get("epochs")
+    if epochs is not None and not (isinstance(epochs, int) and not isinstance(epochs, bool) and epochs >= 0):
+        raise CommandError(f"--resume: {out} records {str(epochs)[:40]!r} epochs done, not a whole number ≥ 0; "
+                           f"start without --resume")
     if saved.config()["layers"] != model.config()["layers"]:
         raise CommandError(f"--resume: {out} holds another architecture than these flags build; "
                            f"give the same flags as the interrupted run")
@@ -331,11 +343,20 @@ def resume_from(out: Path, model) -> list[dict]:
         rows = json.loads(json_path.read_text())["rows"]
     except (ValueError, KeyError, TypeError, OSError) as e:
         raise CommandError(f"--resume: cannot read {json_path}: {e}") from None
+    if not isinstance(rows, list):
+        raise CommandError(f"--resume: {json_path} holds no list of rows; start without --resume")
     model.load_state_dict(saved.state_dict())
-    return [r for r in rows if isinstance(r, dict)][:int(saved.file_extra.get("epochs", len(rows)))]
+    return [r for r in rows if isinstance(r, dict)][:epochs if epochs is not None else len(rows)]
 
 
-def check_out(out) -> Path:
+def check_out(out, inputs=()) -> Path:
+    """The --out path, if nndb may write it (and MODEL.history.csv/.json beside it): a regular file
+    or a new one, never a symbolic link, a device or one of the ``inputs``."""
+    try:
+        for path in (out, *history_paths(out)):
+            check_output(path, inputs)
+    except ValueError as e:
+        raise CommandError(str(e)) from None
     out = Path(out)
     if not out.parent.is_dir():
         raise CommandError(f"--out {out}: the folder {out.parent} does not exist")
@@ -350,8 +371,8 @@ def fmt_pct(x) -> str:
 
 
 def cmd_train(args, console: Console) -> int:
-    out = check_out(args.out)
     source = data_source(args)
+    out = check_out(args.out, [source.get("csv")])
     data = load_data(source, data=args.data, seed=args.seed, val=args.val)
     spelling_notes(args, console)
     plan = plan_training(args, data)
@@ -379,6 +400,8 @@ def cmd_train(args, console: Console) -> int:
                         TimeRemainingColumn(), console=console, transient=False)
 
     def on_batch(epoch, b, nb, L):
+        if not math.isfinite(L):  # stop at the first non-finite loss: nothing after it is worth saving
+            raise Diverged(epoch + done0 + 1, b + 1, L, opt.lr)
         Y = getattr(loss, "Y", None)
         if Y is not None and model.output is not None:
             state["correct"] += int(np.count_nonzero(loss.classify(model.output) == loss.labels(Y)))
@@ -392,6 +415,8 @@ def cmd_train(args, console: Console) -> int:
     def on_epoch(epoch, logs):
         epoch += done0
         state.update(correct=0, seen=0, loss=0.0)
+        if not all(np.all(np.isfinite(p.value)) for p in model.parameters()):  # the last update overflowed
+            raise Diverged(epoch + 1, None, float("nan"), opt.lr)
         rows.append({"epoch": epoch + 1, **{k: logs.get(k) for k in HISTORY_KEYS[1:]}})
         save(model, out, extra=file_extra(plan, data, args, epoch + 1))  # atomic: always a whole epoch
         write_history(rows, out, meta)
@@ -399,7 +424,7 @@ def cmd_train(args, console: Console) -> int:
         progress.console.print(f"epoch {epoch + 1:>3}/{plan.epochs}  train loss {logs['loss']:.4f} "
                                f"acc {100 * logs['accuracy']:.1f}%{val}  {logs['seconds']:.1f} s")
 
-    interrupted = False
+    interrupted, diverged = False, None
     start = time.perf_counter()
     with progress:
         task = progress.add_task("train", total=plan.epochs * n_batches, epoch=f"{done0 + 1}/{plan.epochs}",
@@ -409,7 +434,16 @@ def cmd_train(args, console: Console) -> int:
                       validation_data=data.val, on_batch=on_batch, on_epoch=on_epoch)
         except KeyboardInterrupt:
             interrupted = True
+        except Diverged as e:
+            diverged = e
     seconds = time.perf_counter() - start
+    if diverged is not None:
+        kept = (f"{out} keeps epoch {len(rows)}, the last one with finite weights" if rows else
+                f"nothing was saved (no epoch finished with finite weights)")
+        console.print(Text(f"error: {diverged}; {kept}", style="bold red"))
+        if len(rows) > done0:
+            write_history(rows, out, {**meta, "diverged": str(diverged)})
+        return 3
     if interrupted:
         if len(rows) == done0 and not done0:
             console.print(Text(f"stopped (Ctrl-C) before the first epoch finished: nothing saved", style="yellow"))
@@ -437,8 +471,9 @@ def cmd_sweep(args, console: Console) -> int:
     data = load_data(source, data=args.data, seed=args.seed, val=args.val)
     spelling_notes(args, console)
     lrs, l2s = parse_floats(args.lr, "--lr"), parse_floats(args.l2, "--l2")
-    if min(lrs) <= 0 or min(l2s) < 0:
-        raise CommandError("--lr values must be > 0 and --l2 values ≥ 0")
+    if not all(math.isfinite(v) and v > 0 for v in lrs) or not all(math.isfinite(v) and v >= 0 for v in l2s):
+        raise CommandError(f"--lr values must be finite and > 0 and --l2 values finite and ≥ 0, got --lr {args.lr} "
+                           f"--l2 {args.l2}")
     preset = source.get("preset")
     base = load_preset(preset, seed=args.seed, data=args.data) if preset else None
     own_network = base is not None and base.model.mlp_sizes() is None  # a CNN or an RNN
@@ -457,7 +492,7 @@ def cmd_sweep(args, console: Console) -> int:
         raise CommandError("nothing to compare on: use --val > 0")
     grid = list(itertools.product(lrs, hiddens, l2s))
     console.print(Text.assemble(("nndb sweep", "bold"), f": {len(grid)} runs of {epochs} epochs — ", (data.note, "dim")))
-    rows = []
+    rows, diverged = [], 0
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   TimeRemainingColumn(), console=console) as progress:
         task = progress.add_task("sweep", total=len(grid))
@@ -471,10 +506,15 @@ def cmd_sweep(args, console: Console) -> int:
                                   args.dtype, l2)
             loss = loss_of(loss_kind)
             t0 = time.perf_counter()
-            hist = model.fit(data.train[0], data.train[1], loss, optimizer_of(optimizer, model.parameters(), lr=lr),
-                             epochs=epochs, batch_size=batch)
+            try:
+                hist = model.fit(data.train[0], data.train[1], loss, optimizer_of(optimizer, model.parameters(), lr=lr),
+                                 epochs=epochs, batch_size=batch, on_batch=stop_if_diverged(lr))
+            except Diverged as e:  # ranked last, said so; the other runs go on
+                progress.console.print(Text(f"lr={lr:g} hidden={hidden or preset} l2={l2:g}: {e}", style="red"))
+                hist = {"accuracy": [0.0], "loss": [math.inf]}
+                diverged += 1
             seconds = time.perf_counter() - t0
-            result = model.evaluate(*eval_on, loss)
+            result = model.evaluate(*eval_on, loss) if hist["loss"][-1] != math.inf else {"accuracy": 0.0, "loss": math.inf}
             rows.append({"lr": lr, "hidden": hidden, "l2": l2, "val_accuracy": result["accuracy"],
                          "val_loss": result["loss"], "train_accuracy": hist["accuracy"][-1],
                          "train_loss": hist["loss"][-1], "seconds": round(seconds, 3)})
@@ -498,7 +538,7 @@ def cmd_sweep(args, console: Console) -> int:
                                               "batch_size": batch, "optimizer": optimizer, "seed": args.seed})
     console.print(Text.assemble(("saved ", "green"), f"the ranked table in {out.parent.resolve()}: "
                                 f"{out.name} and {json_path.name}"))
-    return 0
+    return 3 if diverged else 0
 
 
 def sweep_out(out: str | None, name: str) -> Path:
@@ -519,7 +559,10 @@ def sweep_out(out: str | None, name: str) -> Path:
         return path / "sweep.csv"
     if not path.parent.is_dir():
         raise CommandError(f"--out {out}: the folder {path.parent} does not exist")
-    return path
+    try:
+        return check_output(path)
+    except ValueError as e:
+        raise CommandError(str(e)) from None
 
 
 # -- data download -------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from rich.text import Text
 
 from inspector import cli as debugger_cli
 from inspector.errors import SessionError
+from inspector.guards import clean
 
 from .commands import lesson_commands
 from .format import LessonFormatError
@@ -48,8 +49,8 @@ def cmd_lessons(args, console: Console) -> int:
     for i, lesson in enumerate(lessons, 1):
         status = status_of(store, lesson)
         style = "green" if status == "done" else "yellow" if status.startswith("step") else "dim"
-        about = Text.assemble((lesson.title, "bold"), "\n", (lesson.learn, "dim"))
-        table.add_row(str(i), lesson.id, about, Text(status, style=style))
+        about = Text.assemble((clean(lesson.title), "bold"), "\n", (clean(lesson.learn), "dim"))
+        table.add_row(str(i), clean(lesson.id, newlines=False), about, Text(status, style=style))
     console.print(table)
     console.print(Text("nndb lesson ID (or its number) starts or resumes one; --repl for the line REPL", style="dim"))
     return 0
@@ -65,8 +66,9 @@ def cmd_lesson(args, console: Console) -> int:
     if args.reset:
         store.reset(lesson.id)
     runner = LessonRunner(lesson, store)
-    banner = [Text(f"lesson {lesson.id}: {lesson.title}", style="bold"), Text(f"you will learn: {lesson.learn}"),
-              Text(lesson.intro)] + [Text(line, style="green") for line in runner.step_lines()]
+    banner = [Text(clean(f"lesson {lesson.id}: {lesson.title}"), style="bold"),
+              Text(clean(f"you will learn: {lesson.learn}")),
+              Text(clean(lesson.intro))] + [Text(clean(line), style="green") for line in runner.step_lines()]
     if runner.commands:
         banner.insert(1, Text(f"resumed: replayed your {len(runner.commands)} commands", style="yellow"))
     if args.repl or not (sys.stdin.isatty() and sys.stdout.isatty()):

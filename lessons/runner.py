@@ -29,6 +29,7 @@ from .progress import ProgressStore, empty_record
 from .setups import merged, setup_problem
 
 NOT_RECORDED = {"help", "quit", "hint", "lesson", "where", "list", "show"}  # they change nothing
+WRITES_FILES = {"save"}  # recorded, but not redone when a lesson resumes
 
 
 def parse_prediction(kind: str, text: str):
@@ -72,11 +73,15 @@ class LessonRunner:
         self.prediction: tuple[object, str] | None = None   # (parsed answer, what the learner typed)
         self.ctx = Context(self.session, start_iteration=self.session.current.number)
         self.replaying = False
+        self.save_failed = False
         record = store.get(lesson.id) if store else empty_record()
         if resume and record["commands"]:
             self.replaying = True
             try:
                 for line in record["commands"]:
+                    if self.writes_a_file(line):  # a side effect: never redone (it would overwrite a newer file)
+                        self.commands.append(line)
+                        continue
                     self.run(line)
             finally:
                 self.replaying = False
@@ -94,10 +99,16 @@ class LessonRunner:
     def step(self):
         return None if self.done else self.lesson.steps[self.step_index]
 
-    def save(self) -> None:
+    def writes_a_file(self, line: str) -> bool:
+        cmd = self.interp.lookup(line.strip().removeprefix(":").lstrip().partition(" ")[0])
+        return cmd is not None and cmd.name in WRITES_FILES
+
+    def save(self) -> bool:
+        """Record the progress; False (and the store's warning says why) when it could not be saved."""
         if self.store is not None and not self.replaying:
-            self.store.put(self.lesson.id, {"step": self.step_index, "done": self.done,
-                                            "commands": self.commands, "completed": self.completed})
+            return self.store.put(self.lesson.id, {"step": self.step_index, "done": self.done,
+                                                   "commands": self.commands, "completed": self.completed})
+        return True
 
     # -- running -----------------------------------------------------------------------------
     @property
@@ -122,7 +133,11 @@ class LessonRunner:
         if cmd is not None and cmd.name in ("reset", "seed", "load"):
             self.ctx.start_iteration = self.session.current.number
         result.feedback += self.after(cmd.name if cmd is not None and result.ok else None, arg)
-        self.save()
+        saved = self.save()
+        if not saved and self.store.writable and not self.save_failed:  # a full disk: said (once a streak)
+            result.feedback.append(Feedback("info", f"⚠ {self.store.warning}; your progress is kept only "
+                                                    f"while this lesson runs"))
+        self.save_failed = not saved and self.store.writable
         return result
 
     def after(self, command: str | None = None, arg: str = "") -> list[Feedback]:

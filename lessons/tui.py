@@ -10,6 +10,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from inspector.commands import Feedback
+from inspector.guards import clean
 from inspector.tui.app import NndbApp
 
 from .runner import LessonRunner
@@ -31,11 +32,11 @@ class LessonPanel(VerticalScroll):
 
     def show(self, runner: LessonRunner, viewing: int, feedback: list[Feedback], hints: list[str]) -> None:
         lesson = runner.lesson
-        steps = Text(f"{lesson.title}\n", style="bold")
+        steps = Text(f"{clean(lesson.title, newlines=False)}\n", style="bold")
         for i, step in enumerate(lesson.steps):
             mark = "✓" if i in runner.completed else "▶" if i == runner.step_index else "·"
             style = "green" if i in runner.completed else "bold yellow" if i == runner.step_index else "dim"
-            steps.append(f"{mark} {i + 1}. {step.title}\n", style=style + (" reverse" if i == viewing else ""))
+            steps.append(f"{mark} {i + 1}. {clean(step.title, newlines=False)}\n", style=style + (" reverse" if i == viewing else ""))
         self.query_one("#lesson-steps", Static).update(steps)
         if viewing < len(lesson.steps):
             step = lesson.steps[viewing]
@@ -44,15 +45,15 @@ class LessonPanel(VerticalScroll):
                 body += f"\n\n*Predict first:* {runner.predict_question(step.predict)} Type `predict ANSWER`."
             if viewing != runner.step_index:
                 body += "\n\n*(viewing another step: `]`/`[` move, the current one is ▶)*"
-            self.query_one("#lesson-text", Static).update(Markdown(body))
+            self.query_one("#lesson-text", Static).update(Markdown(clean(body)))
         else:
             self.query_one("#lesson-text", Static).update(Text("Lesson complete! `nndb lessons` lists the next ones.",
                                                                 style="bold green"))
         lines = Text()
         for h in hints:
-            lines.append(h + "\n", style="cyan")
+            lines.append(clean(h) + "\n", style="cyan")
         for f in feedback[-4:]:
-            lines.append(f.text + "\n", style=PANEL_STYLE[f.kind])
+            lines.append(clean(f.text) + "\n", style=PANEL_STYLE[f.kind])
         self.query_one("#lesson-feedback", Static).update(lines)
 
 

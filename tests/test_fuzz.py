@@ -172,3 +172,64 @@ def test_known_crashers_are_errors():
             assert not result.ok, f"{line[:40]!r} should fail"
             assert "Error" not in result.message.split(":")[0], result.message
         np.testing.assert_equal(interp.session.pos, -1)
+
+
+# -- issue 17: thousands of seeded lines through the JSON REPL, each bounded in time ---------------------
+HUGE = ["10000000000000", "99999999999999999999999", "1e308", "-1e308", "4294967296"]
+
+
+def seeded_line(rng) -> str:
+    """A line from a seeded generator: a valid line mutated, or a command word and tokens; numbers of
+    three digits or more become 99 or a huge count (every command must refuse those at once)."""
+    if rng.random() < 0.5:
+        line = rng.choice(VALID)
+        for _ in range(rng.randint(1, 3)):
+            i = rng.randint(0, len(line))
+            token = rng.choice(TOKENS + HUGE + ["\x1b[2J", "\u2028", "\x00", "é", "🙂"])
+            line = line[:i] + rng.choice(["", " "]) + token + line[i:] if rng.random() < 0.7 else line[:i] + line[i + 2:]
+    else:
+        line = rng.choice(COMMAND_WORDS) + " " + " ".join(rng.choice(TOKENS + HUGE) for _ in range(rng.randint(0, 5)))
+    return re.sub(r"(?<![\d.eE])\d{3,}(?![\d.])", lambda m: m.group() if m.group() in HUGE else "99", line)
+
+
+def test_thousands_of_seeded_lines_through_the_json_repl(monkeypatch):
+    """Through run_script's JSON mode, one line at a time: every output is one JSON line, no line takes
+    over 2 s, and a refused line leaves the session exactly as it was."""
+    import io
+    import json
+    import random
+    import time
+
+    from rich.console import Console
+
+    from inspector.repl import run_script
+
+    rng = random.Random(17)
+    lines = [seeded_line(rng) for _ in range(5000)]
+    start = time.perf_counter()
+    with Workdir():
+        interp = Interpreter(open_preset("xor"))
+        console = Console(file=io.StringIO())
+        for n, line in enumerate(lines):
+            if n % 150 == 0:  # a fresh session now and then: stepping far from the start is tested too
+                interp = Interpreter(open_preset("xor", seed=n))
+            if line.split(" ")[0] in ("q", "quit", "exit"):
+                continue
+            before = fingerprint(interp.session)
+            out = io.StringIO()
+            t0 = time.perf_counter()
+            try:
+                run_script(interp.session, [line + "\n"], console, json_mode=True, out=out, interp=interp)
+            except BaseException as e:
+                raise AssertionError(f"{line!r} raised {type(e).__name__}: {e}") from e
+            took = time.perf_counter() - t0
+            assert took < 2.0, f"{line!r} took {took:.1f} s"
+            text = out.getvalue()
+            if not text:  # a blank or comment line
+                continue
+            assert text.count("\n") == 1 and "\u2028" not in text and "\u2029" not in text, repr(text[:200])
+            obj = json.loads(text)
+            if not obj["ok"]:
+                changed = diff_fingerprints(before, fingerprint(interp.session))
+                assert not changed, f"{line!r} failed ({obj['message']}) but changed {changed}"
+    assert time.perf_counter() - start < 60

@@ -422,7 +422,8 @@ def test_progress_is_saved_per_user_in_the_xdg_state_directory(state_home):
     data = json.loads(store.path.read_text(encoding="utf-8"))
     assert data == {"version": 1, "lessons": {"one-neuron": {
         "step": 1, "done": False, "commands": ["print X", "print W1[:,0]"], "completed": [0]}}}
-    assert [p.name for p in store.path.parent.iterdir()] == ["progress.json"], "no temporary file left behind"
+    assert sorted(p.name for p in store.path.parent.iterdir()) == ["progress.json", "progress.json.lock"], \
+        "no temporary file left behind (the lock file stays: it guards concurrent writers)"
 
 
 def test_a_failed_write_leaves_the_previous_progress_intact(state_home, monkeypatch):
@@ -434,10 +435,11 @@ def test_a_failed_write_leaves_the_previous_progress_intact(state_home, monkeypa
     def fail(*args):
         raise OSError(28, "No space left on device")
     monkeypatch.setattr("engine.serialize.os.replace", fail)
-    runner.run("print W1[:,0]")
+    result = runner.run("print W1[:,0]")
     assert store.path.read_bytes() == before
-    assert store.warning == f"cannot save progress to {store.path}: No space left on device"
-    assert [p.name for p in store.path.parent.iterdir()] == ["progress.json"]
+    assert store.warning == f"progress NOT saved to {store.path}: No space left on device"
+    assert any("NOT saved" in line for line in result.extra), "a failed save is reported, not silent"
+    assert sorted(p.name for p in store.path.parent.iterdir()) == ["progress.json", "progress.json.lock"]
 
 
 def test_resume_replays_to_the_same_step_and_the_same_session_position(state_home):

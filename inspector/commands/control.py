@@ -6,6 +6,7 @@ import re
 from engine import ModelFileError, load, save
 
 from ..errors import SessionError
+from ..guards import check_output, clean
 from ..session import StepReport
 from ..sources import file_extra, replace_model
 from .core import REGISTRY, Command, Result, UsageError, command, lookup, no_args
@@ -32,11 +33,15 @@ def do_save(s, arg, line="save"):
     path = arg.strip()
     if not path:
         raise UsageError("save: give a file name, e.g. `save model.npz`")
+    try:  # never onto a device, a FIFO, a folder or through a symbolic link
+        check_output(path, flag="save:")
+    except ValueError as e:
+        raise SessionError(str(e)) from None
     model = s.model_at_cursor()
     try:
         save(model, path, extra=file_extra(s))
     except OSError as e:
-        raise SessionError(f"save: cannot write {path}: {e.strerror or e}") from None
+        raise SessionError(f"save: cannot write {clean(path)[:200]}: {e.strerror or e}") from None
     return Result(line, True, "message", f"saved {s.source} at iteration {s.current.number}, op {s.pos} to {path}",
                   {"path": path})
 
@@ -50,6 +55,8 @@ def do_load(s, arg, line="load"):
         model = load(path)
     except ModelFileError as e:
         raise SessionError(f"load: {e}") from None
+    except OSError as e:  # a name too long, a folder, no permission
+        raise SessionError(f"load: cannot read {clean(path)[:200]}: {e.strerror or e}") from None
     replace_model(s, model, path)
     return stepped(s, line, StepReport(reason=f"loaded {path}"))
 

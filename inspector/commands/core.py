@@ -125,18 +125,24 @@ def lookup(word: str, commands: dict[str, Command] | None = None) -> Command | N
 
 
 MAX_ITERATIONS = 1_000_000
+MAX_STEPS = 100_000  # ops one `step N`/`back N` moves: each crossing of an iteration's end runs it traced
 
 
 class UsageError(SessionError):
     """Arguments that do not fit the command's usage line."""
 
 
-def count_arg(cmd: str, text: str, default: int = 1) -> int:
+def count_arg(cmd: str, text: str, default: int = 1, limit: int | None = None, hint: str = "") -> int:
+    """A count ≥ 1, at most ``limit`` (MAX_ITERATIONS by default): a command's cost is bounded."""
     text = text.strip()
     if not text:
         return default
     if not re.fullmatch(r"\d+", text):
-        raise UsageError(f"{cmd}: expected a count (a whole number ≥ 1), got {text!r}")
+        raise UsageError(f"{cmd}: expected a count (a whole number ≥ 1), got {text[:40]!r}")
+    limit = MAX_ITERATIONS if limit is None else limit
+    if len(text) > 12 or int(text) > limit:
+        raise UsageError(f"{cmd}: {text[:20]}{'…' if len(text) > 20 else ''} is more than this debugger runs at once "
+                         f"(at most {limit:,}){hint}")
     value = int(text)
     if value < 1:
         raise UsageError(f"{cmd}: the count must be ≥ 1, got {value}")
@@ -183,12 +189,33 @@ class Interpreter:
                 result = cmd.run(self.session, arg, text, **{k: context[k] for k in cmd.takes})
         except (SessionError, E.ExprError, EngineError) as e:
             return Result(text, False, "error", str(e), {"usage": cmd.usage})
-        except (KeyError, IndexError, ValueError, TypeError) as e:  # a gap in validation: still no crash
+        except (KeyError, IndexError, ValueError, TypeError, ArithmeticError) as e:  # a gap in validation: still no crash
             return Result(text, False, "error", f"{cmd.name}: {e.args[0] if e.args else e}", {"usage": cmd.usage})
+        except OSError as e:  # a file command's path: too long, a folder, no permission
+            return Result(text, False, "error", f"{cmd.name}: {e.strerror or e}", {"usage": cmd.usage})
+        except (MemoryError, RecursionError) as e:
+            return Result(text, False, "error", f"{cmd.name}: too large to compute here ({type(e).__name__}); "
+                          f"nothing was changed", {"usage": cmd.usage})
+        except KeyboardInterrupt:  # Ctrl-C: stop the command, keep the session
+            where = self.recover()
+            return Result(text, False, "error", f"{cmd.name}: interrupted (Ctrl-C); the session goes on {where}",
+                          {"usage": cmd.usage, "interrupted": True})
         if cmd.repeat:
             self.last = text  # an empty line repeats the last stepping command, even after a print
         self.note_divergence(result)
         return result
+
+    def recover(self) -> str:
+        """After an interrupted command: the iteration at the cursor recomputed from its snapshot,
+        so what the session shows is again what the code computes. Says where the cursor is."""
+        s = self.session
+        try:
+            s.run(s.current)
+            s.pos = min(s.pos, len(s.tape) - 1)
+            return f"at op {s.pos} of iteration {s.current.number}" if s.pos >= 0 else \
+                f"at the start of iteration {s.current.number}"
+        except Exception:  # nothing more to do for it here; the session object itself is intact
+            return "where it stopped"
 
     def note_divergence(self, result: Result) -> None:
         """The first iteration whose loss is inf or nan, said once in ``data["diverged"]``."""

@@ -10,8 +10,9 @@ from .core import MAX_ITERATIONS, Result, UsageError, command
 from .views import rows_text
 
 
-def parse_rows(arg: str, n: int, current: np.ndarray) -> np.ndarray:
-    """``0:8``, ``3,5,7``, ``next``, ``random 8``: example numbers for the batch."""
+def parse_rows(arg: str, n: int, current: np.ndarray, rng: np.random.Generator | None = None) -> np.ndarray:
+    """``0:8``, ``3,5,7``, ``next``, ``random 8``: example numbers for the batch. ``random`` draws
+    from ``rng`` (the session's seed, so a replayed session draws the same batch)."""
     arg = arg.strip()
     if arg == "next":
         size = len(current)
@@ -22,7 +23,7 @@ def parse_rows(arg: str, n: int, current: np.ndarray) -> np.ndarray:
         k = int(m.group(1))
         if not 1 <= k <= n:
             raise UsageError(f"batch: random needs a size 1..{n}, got {k}")
-        return np.sort(np.random.default_rng().choice(n, k, replace=False))
+        return np.sort((rng or np.random.default_rng(0)).choice(n, k, replace=False))
     m = re.fullmatch(r"(\d*)\s*:\s*(\d*)", arg)
     if m:
         a = int(m.group(1) or 0)
@@ -31,7 +32,10 @@ def parse_rows(arg: str, n: int, current: np.ndarray) -> np.ndarray:
             raise UsageError(f"batch: {arg} selects nothing in examples 0..{n - 1}")
         return np.arange(a, b)
     if re.fullmatch(r"\d+(\s*,\s*\d+)*", arg):
-        return np.array([int(x) for x in arg.split(",")])
+        rows = [int(x) for x in arg.split(",")]
+        if max(rows) >= n:
+            raise UsageError(f"batch: examples are numbered 0..{n - 1}, got {min(rows)}..{str(max(rows))[:20]}")
+        return np.array(rows)
     raise UsageError(f"batch: expected 0:8, 3,5,7, next or random 8, got {arg!r}")
 
 
@@ -40,7 +44,8 @@ def parse_rows(arg: str, n: int, current: np.ndarray) -> np.ndarray:
 def do_batch(s, arg, line="batch"):
     notes = []
     if arg.strip():
-        notes = s.set_batch(parse_rows(arg, len(s.problem.X), s.batch))
+        rng = np.random.default_rng([abs(int(s.seed)), s.current.number, int(np.sum(s.batch)), len(s.batch)])
+        notes = s.set_batch(parse_rows(arg, len(s.problem.X), s.batch, rng))
     return Result(line, True, "batch", " ".join(notes),
                   {"batch": s.batch.tolist(), "X": s.current.snapshot.X, "Y": s.current.snapshot.Y,
                    "notes": notes})

@@ -6,14 +6,14 @@ import re
 
 from ..ops import op_matches
 from ..session import Session
-from .core import MAX_ITERATIONS, Result, UsageError, command, count_arg, no_args
+from .core import MAX_STEPS, Result, UsageError, command, count_arg, no_args
 from .views import batch_note, op_data, stepped, watch_data
 
 
 @command("step", aliases=("s",), usage="step [N]", args="count", repeat=True,
          summary="run the next op (or the next N), into the next iteration after the last one")
 def do_step(s: Session, arg: str, line: str = "step") -> Result:
-    return stepped(s, line, s.step(count_arg("step", arg)))
+    return stepped(s, line, s.step(count_arg("step", arg, limit=MAX_STEPS, hint="; `continue N` or `train N` go further")))
 
 
 @command("next", aliases=("n",), usage="next", repeat=True,
@@ -36,10 +36,7 @@ def do_finish(s, arg, line="finish"):
 With a count, `continue 500` runs up to 500 iterations and stops at the first breakpoint hit,
 showing that op. Without breakpoints the iterations in between run at engine speed.""")
 def do_continue(s, arg, line="continue"):
-    count = count_arg("continue", arg)
-    if count > MAX_ITERATIONS:
-        raise UsageError(f"continue: {count} iterations is more than this debugger runs at once "
-                         f"({MAX_ITERATIONS:,}); `train` is the faster way to go far")
+    count = count_arg("continue", arg, hint="; `train` is the faster way to go far")
     result = stepped(s, line, s.continue_(count))
     if count > 1:  # many iterations on one batch: say so, and how to move on
         result.data["batch_note"] = batch_note(s)
@@ -52,7 +49,7 @@ def do_continue(s, arg, line="continue"):
 Back from the start of an iteration goes to the last op of the previous one, as long as the
 history (the last 100 iterations) allows.""")
 def do_back(s, arg, line="back"):
-    return stepped(s, line, s.back(count_arg("back", arg)))
+    return stepped(s, line, s.back(count_arg("back", arg, limit=MAX_STEPS)))
 
 
 @command("until", aliases=("unt",), usage="until OP", args="op", repeat=False,

@@ -18,6 +18,7 @@ from textual.widgets import Header, Input, OptionList, RichLog, Static, TabbedCo
 from engine.gradcheck import format_index
 
 from ..commands import REGISTRY, Interpreter, Result
+from ..guards import clean
 from ..render import feedback_lines, render_result, where_line
 from ..session import Session
 from .costtab import CostPanel
@@ -242,7 +243,7 @@ class NndbApp(App):
             parts = [Text(f"» {result.command}", style="dim")] + render_result(result)
         self.log_parts(parts)
         if not result.ok:
-            self.notify(result.message, title="error", severity="error", timeout=6)
+            self.notify(clean(result.message), title="error", severity="error", timeout=6)
         self.refresh_views()
         self.after_command(result)
         return result

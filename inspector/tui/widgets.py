@@ -10,6 +10,7 @@ from textual.widgets.option_list import Option
 
 from engine.errors import shape_str
 
+from ..guards import clean
 from ..complete import complete, names_of
 from ..render import PHASE_STYLE, fmt, shaped_equation
 from ..ops import is_timestep, op_matches
@@ -149,7 +150,7 @@ class ParamsPanel(Vertical):
         tree = self.query_one(Tree)
         values = session.values_at()
         tree.clear()
-        tree.root.set_label(Text(f"{session.source}  (values at iteration {session.current.number}, "
+        tree.root.set_label(Text(f"{clean(session.source)}  (values at iteration {session.current.number}, "
                                  f"op {session.pos})"))
         state = session.optimizer.state_symbols()
         for layer in session.model.layers:
