@@ -18,6 +18,7 @@ from inspector.errors import SessionError
 from inspector.guards import clean
 
 from .commands import lesson_commands
+from .exercises.cli import add_exercise_parsers
 from .format import LessonFormatError
 from .library import all_lessons, find_lesson
 from .progress import ProgressStore
@@ -110,7 +111,8 @@ def lesson_errors(command):
 def main(argv: list[str] | None = None) -> int:
     try:
         # outside a lesson, `hint` or `answer` in the debugger says how to start one
-        return debugger_cli.main(argv, extensions=[add_lesson_parsers], commands=lesson_commands())
+        return debugger_cli.main(argv, extensions=[add_lesson_parsers, add_exercise_parsers],
+                                 commands=lesson_commands())
     except BrokenPipeError:  # `nndb --help | head`: the reader left; nothing to report
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
