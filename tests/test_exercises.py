@@ -213,3 +213,18 @@ def test_hints_of_the_usual_causes():
     square = np.array([[1.0, 2.0], [3.0, 4.0]])
     assert "transposed" in value_hint(spec, case, 0, "dW", square.T, square, [])
     assert "not finite" in value_hint(spec, case, 0, "dW", e * np.nan, e, [])
+
+
+def test_json_stays_json_when_the_learner_prints(tmp_path, capfd):
+    path = write(tmp_path, "mse.py", SOLUTIONS["mse"].replace("def mse_forward(A, Y):\n",
+                                                             "def mse_forward(A, Y):\n    print('debug', A.shape)\n"))
+    assert main(["check", str(path), "--json"]) == 0
+    out, err = capfd.readouterr()
+    assert [json.loads(line)["passed"] for line in out.splitlines()] == [True, True]
+    assert "debug (4, 3)" in err
+
+
+def test_the_listing_says_when_a_stub_exists_unchecked(tmp_path, capsys):
+    run(["exercise", "adam"], capsys)
+    code, out = run(["exercises"], capsys)
+    assert re.search(r"adam .*not started \(stub written\)", out.replace("\n", " "))

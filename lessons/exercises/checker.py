@@ -337,8 +337,10 @@ def check_function(path: Path, name: str, limit: float) -> dict:
 
 
 def child(conn, path: str, name: str, limit: float, quiet: bool) -> None:
-    if quiet:
-        os.dup2(2, 1)  # the learner's prints go to stderr: stdout carries the JSON
+    if quiet:  # the learner's prints go to stderr: stdout carries the JSON
+        sys.stdout.flush()
+        os.dup2(2, 1)
+        sys.stdout = sys.stderr
     np.seterr(all="ignore")
 
     def stop(signum, frame):
