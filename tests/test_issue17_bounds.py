@@ -323,3 +323,40 @@ def test_json_lines_stay_one_line_and_batch_random_is_seeded():
         interp = Interpreter(open_preset("moons", seed=3))
         batches.append(interp.run("batch random 8").data["batch"])
     assert batches[0] == batches[1]
+
+
+# -- 3. the TUI: long work in a worker that Escape and q stop ------------------------------------------
+@pytest.mark.parametrize("key", ["escape", "q"])
+def test_a_long_tui_command_runs_in_a_worker_that_escape_and_q_stop(key):
+    import asyncio
+
+    from inspector.tui.app import NndbApp
+    from inspector.tui.widgets import CommandBar
+    session = open_preset("xor")
+    app = NndbApp(session)
+    seen = {}
+
+    async def main():
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.pause()
+            app.run_command("break if loss > 1e9", quiet_steps=False)  # never hit: a million traced iterations
+            await pilot.press("colon")
+            bar = app.query_one(CommandBar)
+            bar.value = "continue 1000000"
+            await pilot.press("enter")
+            await pilot.pause(0.3)
+            seen["busy"] = app.busy
+            await pilot.press(key)
+            for _ in range(100):
+                if not app.busy:
+                    break
+                await pilot.pause(0.05)
+            seen["after"] = app.busy
+            seen["step"] = app.run_command("step").ok
+            seen["running"] = app.is_running
+
+    t0 = time.perf_counter()
+    asyncio.run(main())
+    assert seen["busy"] and not seen["after"], seen
+    assert seen["step"] and seen["running"], seen  # the session goes on; q stopped the command, not the app
+    assert time.perf_counter() - t0 < 20

@@ -22,6 +22,7 @@ from ..guards import clean
 from ..render import feedback_lines, render_result, where_line
 from ..session import Session
 from .costtab import CostPanel
+from .longwork import LongWork, is_long
 from .matrix import SLICE_KEYS, MatrixView
 from .network import diagram, is_small, summary
 from .timeline import TimePanel, has_timesteps
@@ -47,7 +48,7 @@ class CommandsProvider(Provider):
             yield Hit(1.0, f"{c.name}: {c.summary}", partial(self.app.palette_command, c.name), help=c.usage)
 
 
-class NndbApp(App):
+class NndbApp(LongWork, App):
     """nndb's terminal UI."""
 
     CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses live elsewhere
@@ -217,6 +218,9 @@ class NndbApp(App):
     # -- running commands ----------------------------------------------------------------------
     def run_command(self, line: str, quiet_steps: bool = True) -> Result:
         """Run one command line through the shared interpreter and show what it produced."""
+        if self.busy:  # a long command owns the session until it ends
+            self.notify("a command is still running: Esc or q stops it", severity="warning", timeout=3)
+            return Result(line, False, "error", "a command is still running")
         before = {op.index: dict(op.outputs) for op in self.session.tape}
         number = self.session.current.number
         try:
@@ -226,6 +230,9 @@ class NndbApp(App):
         if result.ok and result.kind == "edit" and self.session.current.number == number:
             if self.baseline_at != number:
                 self.baseline, self.baseline_at = before, number
+        return self.show_result(result, quiet_steps)
+
+    def show_result(self, result: Result, quiet_steps: bool = True) -> Result:
         if result.kind == "quit":
             self.exit()
             return result
@@ -277,6 +284,10 @@ class NndbApp(App):
         line = event.value
         event.input.remember(line)
         event.input.value = ""
+        if is_long(line, self.command_table) and not self.busy:  # in a worker: Esc or q stops it
+            self.action_focus_listing()
+            self.start_long(line)
+            return
         self.run_command(line, quiet_steps=False)
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
@@ -288,7 +299,15 @@ class NndbApp(App):
         self.query_one("#command", CommandBar).focus()
 
     def action_focus_listing(self) -> None:
+        if self.busy:
+            self.interrupt_long()
         self.query_one("#ops", OpList).focus()
+
+    async def action_quit(self) -> None:
+        if self.busy:  # q stops the long command first; a second q (after it) leaves
+            self.interrupt_long()
+            return
+        self.exit()
 
     def action_focus_output(self) -> None:
         self.query_one("#log", RichLog).focus()
