@@ -65,7 +65,7 @@ def cmd_repl(args, console: Console) -> int:
         lines = read_script(args.script)
         return run_script(session, lines, console, json_mode=args.json, interp=interp)
     if args.json or not sys.stdin.isatty():
-        return run_script(session, sys.stdin, console, json_mode=args.json, interp=interp)
+        return run_script(session, stdin_lines(), console, json_mode=args.json, interp=interp)
     return repl(session, console, interp=interp)
 
 
@@ -91,6 +91,24 @@ def read_script(path: str) -> list[str]:
     except UnicodeDecodeError as e:
         raise SessionError(f"--script: {name} is not UTF-8 text (byte {e.start}); save it as UTF-8") from None
     return text.splitlines(keepends=True)
+
+
+def stdin_lines(limit: int = 2**20):
+    """Lines of standard input for the scripted mode: bytes that are not UTF-8 shown as U+FFFD (the
+    command is then refused, not the session ended); a line longer than ``limit`` (an endless stream
+    without newlines, /dev/zero) ends the script with a SessionError (exit status 2)."""
+    try:
+        sys.stdin.reconfigure(errors="replace")
+    except (AttributeError, ValueError):
+        pass
+    while True:
+        line = sys.stdin.readline(limit)
+        if not line:
+            return
+        if len(line) >= limit and not line.endswith("\n"):
+            raise SessionError(f"standard input: a line longer than {limit // 2**20} MB; a script is a list of "
+                               f"commands, one a line")
+        yield line
 
 
 def cmd_tui(args, console: Console) -> int:

@@ -360,3 +360,13 @@ def test_a_long_tui_command_runs_in_a_worker_that_escape_and_q_stop(key):
     assert seen["busy"] and not seen["after"], seen
     assert seen["step"] and seen["running"], seen  # the session goes on; q stopped the command, not the app
     assert time.perf_counter() - t0 < 20
+
+
+def test_binary_or_endless_standard_input_in_json_mode(monkeypatch, capsys):
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"step\n\xff\xfe\x00bad\nwhere\n"), encoding="utf-8"))
+    rc, text = run_cli(capsys, "repl", "--preset", "xor", "--json")
+    lines = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+    assert rc == 1 and [o["ok"] for o in lines] == [True, False, True], text
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"\0" * (2**20 + 10)), encoding="utf-8"))
+    rc, text = run_cli(capsys, "repl", "--preset", "xor", "--json")
+    assert rc == 2 and "longer than" in text and "Traceback" not in text
