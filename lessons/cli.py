@@ -75,7 +75,7 @@ def cmd_lesson(args, console: Console) -> int:
     if args.repl or not (sys.stdin.isatty() and sys.stdout.isatty()):
         from inspector.repl import repl, run_script
         if not sys.stdin.isatty():
-            return run_script(runner.session, sys.stdin, console, interp=runner)
+            return run_script(runner.session, debugger_cli.stdin_lines(), console, interp=runner)
         return repl(runner.session, console, interp=runner, banner=banner)
     from .tui import LessonApp
     LessonApp(runner).run()
