@@ -46,7 +46,7 @@ from mlp_mnist import numpy_threads, set_numpy_threads  # noqa: E402
 MNIST_ENV = "NNDB_MNIST"
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "mnist"
 N_TRAIN, N_TEST = 8000, 2000
-TARGET_TORCH, TARGET_ACC = 2.0, 0.97
+TARGET_TORCH, TARGET_ACC = 1.5, 0.97
 
 
 class EngineRun:
@@ -258,9 +258,10 @@ def main(argv=None) -> int:
         print(f"{r.name:<26} {med[r.name]:>17.2f} {100 * r.accuracy(Xte, yte):>13.2f} %")
     e = med[engine.name]
     for r in runs[1:]:
-        print(f"engine / {r.name}: {e / med[r.name]:.2f}×")
+        rounds = statistics.median(a / b for a, b in zip(times[engine.name], times[r.name]))
+        print(f"engine / {r.name}: {e / med[r.name]:.2f}× (medians), {rounds:.2f}× (median of the rounds' ratios)")
     if "PyTorch" in med:
-        print(f"target: engine ≤ {TARGET_TORCH:.0f}× PyTorch per epoch, ≥ {100 * TARGET_ACC:.0f} % test accuracy")
+        print(f"target: engine ≤ {TARGET_TORCH:g}× PyTorch per epoch, ≥ {100 * TARGET_ACC:.0f} % test accuracy")
     return 0
 
 

@@ -6,11 +6,13 @@ receptive-field patch laid out as a row), the way the equations read::
     Z[n,f,i,j] = Σ_{c,u,v} X[n,c,i·s+u,j·s+v]·K[f,c,u,v] + b[f]
 
 Filter f owns ``K[f]`` (in_channels × kh × kw) and ``b[f]``. Backward scatters the patch
-gradients back onto the image one kernel offset (u, v) at a time (col2im).
+gradients back onto the image one kernel offset (u, v) at a time (col2im), each a product of
+K[:, :, u, v]ᵀ with the whole batch's dZ.
 """
 from __future__ import annotations
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from .errors import ShapeError, shape_str
 from .init import get_initializer
@@ -19,6 +21,8 @@ from .layers import Layer
 
 
 def _pair(k) -> tuple[int, int]:
+    if isinstance(k, int):
+        return k, k
     kh, kw = (k, k) if np.ndim(k) == 0 else tuple(k)
     return int(kh), int(kw)
 
@@ -27,38 +31,53 @@ def _out_size(size: int, k: int, stride: int) -> int:
     return (size - k) // stride + 1
 
 
-def window_slice(u: int, v: int, oh: int, ow: int, stride) -> tuple:
-    """Index of the elements X[:, :, i·sh+u, j·sw+v] for all output positions (i, j): a strided view.
-    ``stride`` is one int or (sh, sw)."""
+def window(u: int, v: int, oh: int, ow: int, stride) -> tuple[slice, slice]:
+    """The rows and columns i·sh+u, j·sw+v (i < oh, j < ow) that kernel offset (u, v) touches, as
+    two strided slices. ``stride`` is one int or (sh, sw)."""
     sh, sw = _pair(stride)
-    return (slice(None), slice(None), slice(u, u + sh * (oh - 1) + 1, sh),
-            slice(v, v + sw * (ow - 1) + 1, sw))
+    return slice(u, u + sh * (oh - 1) + 1, sh), slice(v, v + sw * (ow - 1) + 1, sw)
 
 
-def im2col(X: np.ndarray, kh: int, kw: int, stride: int, oh: int, ow: int) -> np.ndarray:
+def window_slice(u: int, v: int, oh: int, ow: int, stride) -> tuple:
+    """Index of the elements X[:, :, i·sh+u, j·sw+v] for all output positions (i, j): a strided view."""
+    return (slice(None), slice(None)) + window(u, v, oh, ow, stride)
+
+
+def windows(X: np.ndarray, kh: int, kw: int, stride) -> np.ndarray:
+    """Every kh×kw window of the images X (…, H, W), as a read-only view (…, oh, ow, kh, kw) that
+    copies nothing: ``windows(X)[…, i, j, u, v] = X[…, i·sh+u, j·sw+v]``."""
+    sh, sw = _pair(stride)
+    return sliding_window_view(X, (kh, kw), axis=(-2, -1))[..., ::sh, ::sw, :, :]
+
+
+def im2col(X: np.ndarray, kh: int, kw: int, stride: int) -> np.ndarray:
     """``cols[n, (c,u,v), (i,j)] = X[n,c,i·s+u,j·s+v]``: every receptive field as a column, (m, C·kh·kw, oh·ow).
 
-    Built one kernel offset (u, v) at a time: kh·kw copies of strided views of X.
+    Two copies of strided views, each moving long contiguous stretches: first the kw column
+    shifts ``shifted[v][n,c,h,j] = X[n,c,h,j·s+v]``, then the kh row shifts of those, in which (for
+    stride 1) the block of row (c, u, v) of an example's columns is one contiguous oh·ow block.
     """
     m, C = X.shape[:2]
-    cols = np.empty((m, C, kh, kw, oh, ow), dtype=X.dtype)
-    for u in range(kh):
-        for v in range(kw):
-            cols[:, :, u, v] = X[window_slice(u, v, oh, ow, stride)]
-    return cols.reshape(m, C * kh * kw, oh * ow)
+    s = stride
+    shifted = sliding_window_view(X, kw, axis=3)[:, :, :, ::s].transpose(4, 0, 1, 2, 3).copy()  # (kw, m, C, H, ow)
+    patches = sliding_window_view(shifted, kh, axis=3)[:, :, :, ::s]  # [v,n,c,i,j,u] = X[n,c,i·s+u,j·s+v], a view
+    oh, ow = patches.shape[3:5]
+    return patches.transpose(1, 2, 5, 0, 3, 4).reshape(m, C * kh * kw, oh * ow)
 
 
-def col2im(dcols: np.ndarray, shape: tuple, stride: int) -> np.ndarray:
-    """The adjoint of im2col: ``dX[a,b,i·s+u,j·s+v] += dcols[u,v,a,b,i,j]``, summed where windows overlap.
+def col2im(dcols: np.ndarray, shape: tuple, stride) -> np.ndarray:
+    """The adjoint of im2col: ``dX[a,i·s+u,j·s+v,…] += dcols[u,v,a,i,j,…]``, summed where windows overlap.
 
-    dcols is (kh, kw, A, B, oh, ow) and dX has ``shape`` (A, B, H, W); one vectorized add per
-    kernel offset (u, v), each reading a contiguous block of dcols.
+    dcols is (kh, kw, A, oh, ow, …) and dX has ``shape`` (A, H, W, …): one vectorized add per
+    kernel offset (u, v), in row-major order. Axes after W, if any, make each add run over
+    contiguous stretches of ow·(their size) numbers rather than of ow.
     """
-    kh, kw, _, _, oh, ow = dcols.shape
+    kh, kw, _, oh, ow = dcols.shape[:5]
     dX = np.zeros(shape, dtype=dcols.dtype)
     for u in range(kh):
         for v in range(kw):
-            dX[window_slice(u, v, oh, ow, stride)] += dcols[u, v]
+            rows, cols = window(u, v, oh, ow, stride)
+            dX[:, rows, cols] += dcols[u, v]
     return dX
 
 
@@ -163,7 +182,7 @@ class Conv2D(Layer):
         Xp = np.pad(X, ((0, 0), (0, 0), (p, p), (p, p))) if p else X
         m, _, H, W = Xp.shape
         oh, ow = _out_size(H, self.kh, s), _out_size(W, self.kw, s)
-        cols = im2col(Xp, self.kh, self.kw, s, oh, ow)                # (m, C·kh·kw, oh·ow)
+        cols = im2col(Xp, self.kh, self.kw, s)                        # (m, C·kh·kw, oh·ow)
         Z = (self.K.reshape(F, -1) @ cols).reshape(m, F, oh, ow)      # Σ_c,u,v K[f,c,u,v]·X[n,c,i·s+u,j·s+v]
         Z += self.b[:, None, None]
         self.X, self.cols, self.padded_shape = X, cols, Xp.shape  # X only for the trace
@@ -179,7 +198,9 @@ class Conv2D(Layer):
         F, C, kh, kw = K.shape
         m, _, oh, ow = dZ.shape
         dZ_cols = dZ.reshape(m, F, oh * ow)
-        dK = (dZ_cols @ cols.transpose(0, 2, 1)).sum(axis=0).reshape(K.shape)  # Σ_n,i,j dZ·X patch
+        # dK[f,(c,u,v)] = Σ_n Σ_i,j dZ[n,f,(i,j)]·cols[n,(c,u,v),(i,j)]: one product per example, summed
+        # over the batch; each computed as its transpose cols[n]·dZ[n]ᵀ, the order BLAS runs fastest
+        dK = (cols @ dZ_cols.transpose(0, 2, 1)).sum(axis=0).T.reshape(K.shape)
         if self.l2:
             dK += (self.l2 / m) * K
         self.dK = dK
@@ -199,13 +220,21 @@ class Conv2D(Layer):
             self.emit("backward", "conv.db", self.equations["db"], {sym["dout"]: dZ}, {sym["db"]: self.db})
         if not self.need_dX:
             return None  # the first layer's input needs no gradient
-        # dcols[u,v,c,n,i,j] = Σ_f K[f,c,u,v]·dZ[n,f,i,j]: one matrix product, kernel offsets outermost
-        K_rows = K.transpose(2, 3, 1, 0).reshape(kh * kw * C, F)
-        dcols = (K_rows @ dZ.transpose(1, 0, 2, 3).reshape(F, -1)).reshape(kh, kw, C, m, oh, ow)
+        # col2im without the columns: for each kernel offset (u, v), one product over the whole batch,
+        # K[:,:,u,v]ᵀ·dZ = Σ_f K[f,c,u,v]·dZ[n,f,i,j], added onto dX[n,c,i·s+u,j·s+v]. dX is laid out
+        # (C, H, W, m), batch innermost, so that each add runs over contiguous stretches of ow·m numbers.
+        K_uv = np.ascontiguousarray(K.transpose(2, 3, 1, 0))        # K_uv[u,v] = K[:,:,u,v]ᵀ, (C, F)
+        # dZ[f,(i,j,n)], in two transposing copies, (n, f) → (f, n) then (n, ij) → (ij, n): each reads
+        # with short strides (one copy would read with a stride of F·oh·ow numbers, slow on caches)
+        dZ_rows = dZ.reshape(m, F, oh * ow).transpose(1, 0, 2).copy().transpose(0, 2, 1).reshape(F, oh * ow * m)
         H, W = self.padded_shape[2:]
-        dXp = col2im(dcols, (C, m, H, W), self.stride).transpose(1, 0, 2, 3)  # (C, m, …) → (m, C, …)
+        dXp = np.zeros((C, H, W, m), dtype=dZ.dtype)
+        for u in range(kh):
+            for v in range(kw):
+                rows, columns = window(u, v, oh, ow, self.stride)
+                dXp[:, rows, columns] += (K_uv[u, v] @ dZ_rows).reshape(C, oh, ow, m)
         p = self.padding
-        dX = dXp[:, :, p:dXp.shape[2] - p, p:dXp.shape[3] - p] if p else dXp
+        dX = np.ascontiguousarray(dXp.transpose(3, 0, 1, 2)[:, :, p:H - p, p:W - p])  # (m, C, H, W), unpadded
         if tracing:
             self.emit("backward", "conv.dX", self.equations["dX"], {sym["dout"]: dZ, sym["K"]: K},
                       {sym["din"]: dX}, stride=self.stride, padding=p)
@@ -282,23 +311,20 @@ class MaxPool2D(_Pool2D):
 
     def kink_state(self):
         """Which cell (u·kw + v) won each window: a tie broken the other way by ±ε is a kink."""
-        oh, ow = self.S.shape[2:]
         winner = np.full(self.S.shape, -1)
-        for q in range(self.kh * self.kw):
-            u, v = divmod(q, self.kw)
-            winner[(self.A[window_slice(u, v, oh, ow, self.stride)] == self.S) & (winner < 0)] = q
+        for q, cell in enumerate(self.cells):
+            winner[(cell == self.S) & (winner < 0)] = q
         return winner
 
     def forward(self, A: np.ndarray) -> np.ndarray:
         check_image(self, A, None, self.kh, self.kw)
         m, C, H, W = A.shape
         oh, ow = _out_size(H, self.kh, self.sh), _out_size(W, self.kw, self.sw)
-        S = A[window_slice(0, 0, oh, ow, self.stride)].copy()
-        for u in range(self.kh):
-            for v in range(self.kw):
-                if u or v:
-                    np.maximum(S, A[window_slice(u, v, oh, ow, self.stride)], out=S)
-        self.A, self.S = A, S  # backward finds each window's winner from these
+        # cells[u·kw + v][n,c,i,j] = A[n,c,i·s+u,j·s+v]: the windows of A, one copy, stacked by cell
+        cells = windows(A, self.kh, self.kw, self.stride).transpose(4, 5, 0, 1, 2, 3)
+        cells = cells.reshape(self.kh * self.kw, m, C, oh, ow)
+        S = cells.max(axis=0)
+        self.cells, self.S, self.in_shape = cells, S, A.shape  # backward finds each window's winner from these
         if self.tracer.enabled:
             self.emit("forward", "maxpool.forward", self.equations["S"], {self.sym["in"]: A},
                       {self.sym["out"]: S}, kernel_size=self.kernel_attr(), stride=self.stride)
@@ -311,26 +337,25 @@ class MaxPool2D(_Pool2D):
         argmax and PyTorch pick it): a window of equal values, say a dead ReLU's zeros, sends
         its gradient to one element, not to all.
         """
-        A, S = self.A, self.S
+        S = self.S
         oh, ow = S.shape[2:]
-        dA = np.zeros(A.shape, dtype=dS.dtype)
+        dA = np.zeros(self.in_shape, dtype=dS.dtype)
         open_ = np.ones(S.shape, dtype=bool)  # windows whose winner is not found yet
         won = np.empty(S.shape, dtype=bool)
         overlapping = self.sh < self.kh or self.sw < self.kw
         tracing = self.tracer.enabled
-        M = np.zeros(A.shape, dtype=dS.dtype) if tracing else None
-        for u in range(self.kh):
-            for v in range(self.kw):
-                window = window_slice(u, v, oh, ow, self.stride)
-                np.equal(A[window], S, out=won)
-                won &= open_
-                open_ ^= won
-                if overlapping:
-                    dA[window] += dS * won
-                else:  # each element of A lies in one window: write, no need to add
-                    np.multiply(dS, won, out=dA[window])
-                if tracing:
-                    M[window] += won
+        M = np.zeros(self.in_shape, dtype=dS.dtype) if tracing else None
+        for q, cell in enumerate(self.cells):
+            window = window_slice(*divmod(q, self.kw), oh, ow, self.stride)
+            np.equal(cell, S, out=won)
+            won &= open_
+            open_ ^= won
+            if overlapping:
+                dA[window] += dS * won
+            else:  # each element of A lies in one window: write, no need to add
+                np.multiply(dS, won, out=dA[window])
+            if tracing:
+                M[window] += won
         if tracing:
             s = self.sym
             self.emit("backward", "maxpool.backward", self.equations["dA"], {s["dout"]: dS, s["mask"]: M},
@@ -367,8 +392,8 @@ class AvgPool2D(_Pool2D):
     def backward(self, dS: np.ndarray) -> np.ndarray:
         share = dS / (self.kh * self.kw)
         m, C, oh, ow = share.shape
-        spread = np.broadcast_to(share, (self.kh, self.kw, m, C, oh, ow))  # dcols[u,v] = dS/k²
-        dA = col2im(spread, self.in_shape, self.stride)
+        spread = np.broadcast_to(share.reshape(m * C, oh, ow), (self.kh, self.kw, m * C, oh, ow))  # dcols[u,v] = dS/k²
+        dA = col2im(spread, (m * C,) + self.in_shape[2:], self.stride).reshape(self.in_shape)
         if self.tracer.enabled:
             s = self.sym
             self.emit("backward", "avgpool.backward", self.equations["dA"], {s["dout"]: dS},
