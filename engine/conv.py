@@ -134,6 +134,11 @@ class Conv2D(Layer):
         self.dK = np.zeros_like(self.K)
         self.db = np.zeros_like(self.b)
 
+    @classmethod
+    def parameter_shapes(cls, in_channels, out_channels, kernel_size, stride=1, padding=0, init="he", seed=None):
+        kh, kw = _pair(kernel_size)
+        return {"K": (int(out_channels), int(in_channels), kh, kw), "b": (int(out_channels),)}
+
     def config(self) -> dict:
         k = self.kh if self.kh == self.kw else [self.kh, self.kw]
         return {"in_channels": self.in_channels, "out_channels": self.out_channels, "kernel_size": k,

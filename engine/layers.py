@@ -85,6 +85,12 @@ class Layer:
         """Constructor arguments, JSON-ready: the architecture part of a saved model."""
         return {}
 
+    @classmethod
+    def parameter_shapes(cls, **config) -> dict[str, tuple[int, ...]] | None:
+        """The shape of each parameter of a layer built from ``config``, without building it (a model
+        file is checked before anything is allocated); None where the class cannot say."""
+        return None if cls.params else {}
+
     def emit(self, phase: str, kind: str, equation: str, inputs: dict, outputs: dict,
              roles: dict[str, str] | None = None, **attrs):
         """Report one op to the tracer, its operands' roles taken from the layer's symbol table
@@ -219,6 +225,10 @@ class Dense(Layer):
 
     def config(self) -> dict:
         return {"n_in": self.n_in, "n_out": self.n_out, "init": self.init}
+
+    @classmethod
+    def parameter_shapes(cls, n_in, n_out, init="he", seed=None):
+        return {"W": (int(n_in), int(n_out)), "b": (int(n_out),)}
 
     def description(self) -> str:
         return f"{self.name} {self.n_in}→{self.n_out}"

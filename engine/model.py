@@ -23,6 +23,25 @@ from .trace import NULL_TRACER, Op, Tracer, op_bytes
 LAYER_TYPES: dict[str, type[Layer]] = Layer.registry
 
 
+def layer_names(layers) -> list[tuple[str, int]]:
+    """Each layer's name and the number its symbols take, from its kind and whether it has
+    parameters alone (classes do too: a model file is checked against these before it is built)."""
+    counts: dict[str, int] = {}
+    names: set[str] = set()
+    index, out = 0, []
+    for layer in layers:
+        if layer.params:  # numbered like its parameters: rnn1 owns Wx1, then dense2 owns W2 (not dense1)
+            index += 1
+            number = index
+        else:  # relu1, flatten1: by kind
+            number = counts[layer.kind] = counts.get(layer.kind, 0) + 1
+        while f"{layer.kind}{number}" in names:  # a kind that has parameters only sometimes
+            number += 1
+        names.add(f"{layer.kind}{number}")
+        out.append((f"{layer.kind}{number}", index))
+    return out
+
+
 class Parameter:
     """A named handle on one parameter array of a layer and on its gradient."""
 
@@ -106,26 +125,20 @@ class Sequential:
 
     # -- names ---------------------------------------------------------------------------
     def _name_layers(self) -> None:
-        counts: dict[str, int] = {}
         used = {"X", "Y", "P", "L"}
-        sym, index = "X", 0
-        names: set[str] = set()
-        for i, layer in enumerate(self.layers):
+        suffix: dict[str, int] = {}  # A1 → the next n to try for A1_n: one pass, not a search from 2 each time
+        sym = "X"
+        for i, (layer, (name, index)) in enumerate(zip(self.layers, layer_names(self.layers))):
             layer.need_dX = i > 0
-            if layer.params:  # numbered like its parameters: rnn1 owns Wx1, then dense2 owns W2 (not dense1)
-                index += 1
-                number = index
-            else:  # relu1, flatten1: by kind
-                number = counts[layer.kind] = counts.get(layer.kind, 0) + 1
-            while f"{layer.kind}{number}" in names:  # a kind that has parameters only sometimes
-                number += 1
-            layer.name = f"{layer.kind}{number}"
-            names.add(layer.name)
+            layer.name = name
             out = layer.bind(sym, index)
-            n = 2
-            while out in used:  # two activations in a row: A1, then A1_2
-                out = layer.bind(sym, index, f"{out.split('_')[0]}_{n}")
-                n += 1
+            if out in used:  # two activations in a row: A1, then A1_2
+                base = out.split('_')[0]
+                n = suffix.get(base, 2)
+                while f"{base}_{n}" in used:
+                    n += 1
+                suffix[base] = n + 1
+                out = layer.bind(sym, index, f"{base}_{n}")
             used.add(out)
             sym = out
         self.output_symbol = sym

@@ -63,6 +63,11 @@ class Recurrent(Layer):
         self.b = np.zeros(self.blocks * h, dtype=dtype)
         self.dWx, self.dWh, self.db = np.zeros_like(self.Wx), np.zeros_like(self.Wh), np.zeros_like(self.b)
 
+    @classmethod
+    def parameter_shapes(cls, input_size, hidden_size, return_sequences=False, init="xavier", seed=None):
+        n, h = int(input_size), int(hidden_size)
+        return {"Wx": (n, cls.blocks * h), "Wh": (h, cls.blocks * h), "b": (cls.blocks * h,)}
+
     def config(self) -> dict:
         return {"input_size": self.input_size, "hidden_size": self.hidden_size,
                 "return_sequences": self.return_sequences, "init": self.init}

@@ -34,6 +34,8 @@ def add_source_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--preset", default=None, choices=sorted(PRESETS), help=f"network and dataset (default {DEFAULT})")
     p.add_argument("--model", metavar="FILE", help="open a saved model (.npz) instead of a preset")
     p.add_argument("--data", metavar="FOLDER", help="folder with MNIST-format files (digits)")
+    p.add_argument("--csv", metavar="FILE", help="with --model: the CSV it was trained on (a path stored in a "
+                                                 "model file is never opened)")
     p.add_argument("--seed", type=seed_int, default=0, help="seed for weights, data and dropout (default 0)")
     p.add_argument("--batch", metavar="ROWS", help="examples the iteration uses: 0:8 or 3,5,7 (default 0:4)")
 
@@ -42,7 +44,10 @@ def open_session(args):
     from .commands import parse_rows
     from .sources import open_model_file, open_preset
     if args.model:
-        session = open_model_file(args.model, data=args.data, seed=args.seed, preset=args.preset)
+        session = open_model_file(args.model, data=args.data, seed=args.seed, preset=args.preset,
+                                  csv=getattr(args, "csv", None))
+    elif getattr(args, "csv", None):
+        raise SessionError("--csv FILE names the data of a saved model: use it with --model FILE")
     else:
         session = open_preset(args.preset or DEFAULT, seed=args.seed, data=args.data)
     if args.batch:

@@ -1,8 +1,6 @@
 """`nndb eval MODEL`: test accuracy and loss, a confusion matrix, and sample predictions drawn as images."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 from rich import box
 from rich.console import Console, Group
@@ -14,13 +12,14 @@ from engine.errors import ShapeError
 from engine.losses import LOSSES
 
 from .plots import digit_image
+from .sources import check_extra
 from .training import CommandError, Data, class_indices, fmt_pct, load_data
 
 
 def eval_data(model, args) -> tuple[Data, tuple, str]:
     """The data to evaluate on: --csv (every row), --data (the digits' test split), else the file's recipe."""
-    extra = getattr(model, "file_extra", {}) or {}
-    seed = extra.get("seed", 0)
+    extra = check_extra(model, args.model)
+    seed = extra.get("seed") or 0
     if args.csv:
         if not hasattr(datasets, "read_csv"):
             raise CommandError("reading CSV files needs engine.datasets.read_csv, which this nndb lacks")
@@ -42,8 +41,9 @@ def eval_data(model, args) -> tuple[Data, tuple, str]:
             from .sources import guess_preset
             preset = guess_preset(model)
         source = {"preset": preset}
-    if "csv" in source and not Path(source["csv"]).is_file():
-        raise CommandError(f"the model was trained on {source['csv']}, which is gone; pass --csv FILE")
+    if "csv" in source:  # a path stored in a model file is data, never opened unless the user names it
+        raise CommandError(f"the model was trained on the CSV file {source['csv']!r}; nndb never opens a path "
+                           f"stored in a model file: pass --csv FILE to evaluate on every row of it")
     data = load_data(source, data=args.data, seed=seed, val=extra.get("val", 0.1))
     if data.test is None:
         raise CommandError("this data has no test split to evaluate on")
@@ -103,13 +103,13 @@ def sample_grid(X, labels, predicted, probs, classes, rows, side: int, per_row: 
 
 def cmd_eval(args, console: Console) -> int:
     model = load(args.model)
-    extra = getattr(model, "file_extra", {}) or {}
+    extra = check_extra(model, args.model)
     data, (X, Y), note = eval_data(model, args)
     try:
         model.check_data(X)
     except ShapeError as e:
         raise CommandError(f"{args.model}: {e}") from None
-    loss = LOSSES.get(extra.get("loss", "softmax_ce"), LOSSES["softmax_ce"])()
+    loss = LOSSES[extra.get("loss") or "softmax_ce"]()  # an unknown loss was refused by check_extra
     out = model.predict(X)
     result = model.evaluate(X, Y, loss)
     labels, predicted = loss.labels(Y), loss.classify(out)

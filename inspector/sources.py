@@ -1,6 +1,7 @@
 """Where a session's problem comes from: a preset, or a saved model file with the data it needs."""
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -67,14 +68,63 @@ def guess_preset(model) -> str:
                        f"pass --preset NAME for the data to use")
 
 
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def check_extra(model, path) -> dict:
+    """A model file's metadata (``extra``), each key nndb reads of the right type; SessionError naming
+    the first that is not. Metadata is data: a path in it is never opened unless the user names it."""
+    extra = getattr(model, "file_extra", None)
+    extra = {} if extra is None else extra
+    if not isinstance(extra, dict):
+        raise SessionError(f"{path}: its metadata must be a JSON object, got {type(extra).__name__}")
+
+    def bad(key: str, wanted: str):
+        shown = repr(extra[key]) if not isinstance(extra[key], (dict, list)) else type(extra[key]).__name__
+        raise SessionError(f"{path}: metadata {key!r} must be {wanted}, got {shown[:80]}")
+
+    checks = {
+        "seed": (lambda v: isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 2**63, "a whole number ≥ 0"),
+        "batch_size": (lambda v: isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 2**20,
+                       "a whole number ≥ 1"),
+        "preset": (lambda v: isinstance(v, str), "a preset's name"),
+        "loss": (lambda v: isinstance(v, str) and v in NAMES["loss"], f"one of {', '.join(NAMES['loss'])}"),
+        "data": (lambda v: isinstance(v, dict), "an object"),
+        "standardizer": (lambda v: isinstance(v, dict), "an object"),
+        "classes": (lambda v: isinstance(v, list) and all(isinstance(c, (str, int, float)) for c in v),
+                    "a list of class names"),
+        "val": (lambda v: _number(v) and 0 <= v < 1, "a fraction in [0, 1)"),
+        "epochs": (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0, "a whole number ≥ 0"),
+    }
+    for key, (ok, wanted) in checks.items():
+        if key in extra and extra[key] is not None and not ok(extra[key]):
+            bad(key, wanted)
+    spec = extra.get("optimizer")
+    if spec is not None:
+        if not isinstance(spec, dict) or not isinstance(spec.get("type", "sgd"), str):
+            bad("optimizer", "an object with a type")
+        for name, value in spec.items():
+            if name != "type" and not (_number(value) or isinstance(value, bool) or (
+                    isinstance(value, list) and len(value) <= 4 and all(_number(v) for v in value))):
+                raise SessionError(f"{path}: metadata optimizer {name!r} must be a finite number, got {value!r}"[:200])
+        if "lr" in spec and not spec["lr"] > 0:
+            raise SessionError(f"{path}: metadata optimizer 'lr' must be a number > 0, got {spec['lr']!r}")
+    data = extra.get("data") or {}
+    for key in ("csv", "label", "preset"):
+        if key in data and data[key] is not None and not isinstance(data[key], (str, int) if key == "label" else str):
+            raise SessionError(f"{path}: metadata data.{key} must be text, got {type(data[key]).__name__}")
+    return extra
+
+
 def problem_with_model(model, base: Problem, path) -> Problem:
     """``base``'s data with ``model`` in place of its network; the loss and optimizer from the file."""
     try:
         model.check_data(base.X)
     except ShapeError as e:
         raise SessionError(f"{path} on the {base.name} data: {e}") from None
-    extra = getattr(model, "file_extra", {}) or {}
-    loss_kind = extra.get("loss", base.loss.kind)
+    extra = check_extra(model, path)
+    loss_kind = extra.get("loss") or base.loss.kind
     if loss_kind not in NAMES["loss"]:
         raise SessionError(f"{path}: unknown loss {loss_kind!r}; known: {', '.join(NAMES['loss'])}")
     loss = loss_of(loss_kind)
@@ -126,11 +176,19 @@ def csv_problem(source: dict, extra: dict) -> Problem:
                    X, np.asarray(table.y), int(extra.get("batch_size", 32)), 1, [str(c) for c in table.classes])
 
 
-def open_model_file(path, data=None, seed: int = 0, batch=None, preset: str | None = None) -> Session:
+def open_model_file(path, data=None, seed: int = 0, batch=None, preset: str | None = None,
+                    csv=None) -> Session:
+    """A session on a saved model: on the CSV the user names (``csv``, `--csv`), a preset's data
+    (``preset``, else the file's), never on a path the file itself names."""
     model = load(path)
-    extra = getattr(model, "file_extra", {}) or {}
-    source = extra.get("data") if isinstance(extra.get("data"), dict) else {}
-    if source.get("csv") and not preset:
+    extra = check_extra(model, path)
+    source = dict(extra.get("data") or {})
+    if csv is not None or (source.get("csv") and not preset):
+        if csv is None:  # the file names a CSV: say so, and that the user names it
+            raise SessionError(f"{path} was trained on the CSV file {source['csv']!r}; nndb never opens a path "
+                               f"stored in a model file: name the data with --csv FILE (or pass --preset NAME)")
+        source["csv"] = str(csv)
+
         def factory(s: int) -> Problem:
             return problem_with_model(load(path), csv_problem(source, extra), path)
         return Session(factory, seed=seed, batch=batch, source=str(path))

@@ -205,8 +205,8 @@ def validate(name: str, arg: str) -> str | None:
             return f"check expr: {e}"
     if name == "ran" and lookup(arg.partition(" ")[0], COMMANDS) is None:
         return f"check ran: no command {arg.partition(' ')[0]!r}"
-    if name in ("iteration", "advanced") and not arg.isdigit():
-        return f"check {name}: expected a whole number, got {arg!r}"
-    if not arg and name != "answered":
+    if name in ("iteration", "advanced") and not re.fullmatch(r"[0-9]{1,9}", arg, re.ASCII):
+        return f"check {name}: expected a whole number (at most 9 digits), got {arg[:40]!r}"
+    if not arg:
         return f"check {name}: needs an argument ({CHECKS[name].usage})"
     return None

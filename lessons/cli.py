@@ -34,7 +34,8 @@ def status_of(store: ProgressStore, lesson) -> str:
 
 
 def cmd_lessons(args, console: Console) -> int:
-    lessons = all_lessons(args.lessons_dir)
+    errors: list[str] = []  # a lesson that cannot be read is reported; the others are still listed
+    lessons = all_lessons(args.lessons_dir, errors)
     store = ProgressStore()
     if args.reset:
         if args.reset == "all":
@@ -54,13 +55,21 @@ def cmd_lessons(args, console: Console) -> int:
         table.add_row(str(i), clean(lesson.id, newlines=False), about, Text(status, style=style))
     console.print(table)
     console.print(Text("nndb lesson ID (or its number) starts or resumes one; --repl for the line REPL", style="dim"))
-    return 0
+    for message in errors:  # listed above without them; exit 2 says some could not be read
+        console.print(Text(clean(f"error: {message} (this lesson is not listed)"), style="bold red"))
+    return 2 if errors else 0
 
 
 def cmd_lesson(args, console: Console) -> int:
     from .runner import LessonRunner
-    lessons = all_lessons(args.lessons_dir)
-    lesson = find_lesson(lessons, args.id)
+    errors: list[str] = []
+    lessons = all_lessons(args.lessons_dir, errors)
+    try:
+        lesson = find_lesson(lessons, args.id)
+    except KeyError as e:
+        if errors:  # the one asked for may be a lesson that could not be read: say why
+            raise LessonFormatError("\n".join([e.args[0], *errors])) from None
+        raise
     store = ProgressStore()
     if store.warning:
         console.print(Text(store.warning, style="bold yellow"))

@@ -6,7 +6,10 @@ lesson folder can be loaded without running anything from it.
 """
 from __future__ import annotations
 
+import math
+import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,6 +18,8 @@ FRONT_KEYS = {"id", "title", "learn", "order", "preset", "seed", "batch", "net",
 STEP_SETUP_KEYS = FRONT_KEYS - {"id", "title", "learn", "order"}  # what a step's `setup:` may change
 REQUIRED = ("id", "title", "learn")
 PREDICT_KINDS = ("shape", "value", "sign")
+TOLERANCE = re.compile(r"\+?([0-9]{1,20}(\.[0-9]{0,20})?|\.[0-9]{1,20})([eE][+-]?[0-9]{1,3})?", re.ASCII)
+MAX_LESSON_BYTES = 1 << 20  # the built-in lessons are under 4 KB each
 
 
 class LessonFormatError(ValueError):
@@ -69,7 +74,7 @@ class Lesson:
 def parse_lesson(text: str, path: Path | str = "<lesson>", known_checks=()) -> Lesson:
     """Read one lesson file; raise LessonFormatError with ``path:line: problem``."""
     path = Path(path)
-    lines = text.splitlines()
+    lines = text.removeprefix("\ufeff").splitlines()  # a UTF-8 BOM, as some editors write
 
     def fail(line_no: int, message: str):
         raise LessonFormatError(f"{path}:{line_no}: {message}")
@@ -99,8 +104,8 @@ def parse_lesson(text: str, path: Path | str = "<lesson>", known_checks=()) -> L
         fail(2, f"id {setup['id']!r} must be lowercase letters, digits and dashes")
     order = 0
     if "order" in setup:
-        if not setup["order"].isdigit():
-            fail(1, f"order must be a whole number, got {setup['order']!r}")
+        if not re.fullmatch(r"[0-9]{1,6}", setup["order"], re.ASCII):  # not isdigit: it accepts ²
+            fail(1, f"order must be a whole number (at most 6 digits), got {setup['order'][:40]!r}")
         order = int(setup["order"])
 
     intro: list[str] = []
@@ -171,25 +176,57 @@ def parse_predict(body: str, fail) -> Predict:
         fail("predict needs a target, e.g. `predict: value Z1[0,2] ± 0.01`")
     tolerance, relative = 0.05, tol.strip().endswith("%")
     if tol.strip():
-        try:
-            tolerance = float(tol.strip().removesuffix("%")) / (100 if relative else 1)
-        except ValueError:
-            fail(f"the tolerance after ± must be a number, got {tol.strip()!r} (or a percentage, e.g. ± 50%)")
+        number = tol.strip().removesuffix("%").strip()
+        if not TOLERANCE.fullmatch(number) or not math.isfinite(float(number)):
+            fail(f"the tolerance after ± must be a number, got {tol.strip()[:40]!r}: a finite number ≥ 0 "
+                 f"(or a percentage, e.g. ± 50%)")
+        tolerance = float(number) / (100 if relative else 1)
     return Predict(kind, target.strip(), tolerance, relative)
 
 
-def load_lessons(folder: Path, known_checks=()) -> list[Lesson]:
-    """Every ``*.md`` lesson in a folder, in their ``order``; ids must be unique."""
+def read_lesson_text(path: Path) -> str:
+    """The text of a lesson file: a regular file (a FIFO or a link to /dev/zero is refused before it is
+    opened), at most MAX_LESSON_BYTES, UTF-8 (a BOM is accepted)."""
+    try:
+        info = os.stat(path)
+        if not stat.S_ISREG(info.st_mode):
+            raise LessonFormatError(f"{path}: not a regular file (a device, a pipe or a folder); a lesson is a "
+                                    f"Markdown text file")
+        if info.st_size > MAX_LESSON_BYTES:
+            raise LessonFormatError(f"{path}: {info.st_size:,} bytes, over the {MAX_LESSON_BYTES:,}-byte limit on "
+                                    f"a lesson file (lessons.format.MAX_LESSON_BYTES)")
+        with open(path, "rb") as f:
+            data = f.read(MAX_LESSON_BYTES + 1)
+        if len(data) > MAX_LESSON_BYTES:
+            raise LessonFormatError(f"{path}: over the {MAX_LESSON_BYTES:,}-byte limit on a lesson file "
+                                    f"(lessons.format.MAX_LESSON_BYTES)")
+        return data.decode("utf-8-sig")
+    except (OSError, UnicodeDecodeError) as e:
+        raise LessonFormatError(f"{path}: cannot read the lesson: {e}") from None
+
+
+def load_lessons(folder: Path, known_checks=(), errors: list[str] | None = None) -> list[Lesson]:
+    """Every ``*.md`` lesson in a folder, in their ``order``; ids must be unique.
+
+    With ``errors`` (a list), a lesson that cannot be read is skipped and its LessonFormatError's
+    message appended there, so the others are still offered; without it the first one is raised."""
     lessons = []
     for path in sorted(Path(folder).glob("*.md")):
         try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as e:
-            raise LessonFormatError(f"{path}: cannot read the lesson: {e}") from None
-        lessons.append(parse_lesson(text, path, known_checks))
+            lessons.append(parse_lesson(read_lesson_text(path), path, known_checks))
+        except LessonFormatError as e:
+            if errors is None:
+                raise
+            errors.append(str(e))
     seen: dict[str, Path] = {}
+    unique = []
     for lesson in lessons:
         if lesson.id in seen:
-            raise LessonFormatError(f"{lesson.path}: lesson id {lesson.id!r} is also used by {seen[lesson.id]}")
+            message = f"{lesson.path}: lesson id {lesson.id!r} is also used by {seen[lesson.id]}"
+            if errors is None:
+                raise LessonFormatError(message)
+            errors.append(message)
+            continue
         seen[lesson.id] = lesson.path
-    return sorted(lessons, key=lambda l: (l.order, l.id))
+        unique.append(lesson)
+    return sorted(unique, key=lambda l: (l.order, l.id))

@@ -28,14 +28,23 @@ def validate_lesson(lesson: Lesson) -> None:
                 raise LessonFormatError(f"{lesson.path}:{c.line}: {problem}")
 
 
-def all_lessons(extra_dirs=()) -> list[Lesson]:
-    """Built-in lessons, then each extra folder's; an id in a later folder replaces an earlier one."""
+def all_lessons(extra_dirs=(), errors: list[str] | None = None) -> list[Lesson]:
+    """Built-in lessons, then each extra folder's; an id in a later folder replaces an earlier one.
+
+    With ``errors`` (a list), a lesson that fails to read or validate is left out and its message
+    (file and line) appended there, so the others are still listed; without it the first is raised."""
     by_id: dict[str, Lesson] = {}
     for folder in [CONTENT, *map(Path, extra_dirs)]:
         if not folder.is_dir():
             raise LessonFormatError(f"{folder}: no such lessons folder")
-        for lesson in load_lessons(folder, known_checks=CHECKS):
-            validate_lesson(lesson)
+        for lesson in load_lessons(folder, known_checks=CHECKS, errors=errors):
+            try:
+                validate_lesson(lesson)
+            except LessonFormatError as e:
+                if errors is None:
+                    raise
+                errors.append(str(e))
+                continue
             by_id[lesson.id] = lesson
     return sorted(by_id.values(), key=lambda l: (l.order, l.id))
 

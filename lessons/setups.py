@@ -130,6 +130,15 @@ def listed(words: list[str]) -> str:
     return " and ".join([", ".join(words[:-1]), words[-1]] if len(words) > 1 else words)
 
 
+MAX_HIDDEN_LAYERS = 8
+NUMBER = re.compile(r"[+-]?([0-9]{1,20}(\.[0-9]{0,20})?|\.[0-9]{1,20})([eE][+-]?[0-9]{1,3})?", re.ASCII)
+
+
+def whole(text: str, digits: int = 6) -> bool:
+    """ASCII digits only, at most ``digits`` of them (``str.isdigit`` accepts ``²``, which int() refuses)."""
+    return re.fullmatch(f"[0-9]{{1,{digits}}}", text.strip(), re.ASCII) is not None
+
+
 def check_setup(setup: dict[str, str]) -> str | None:
     """A problem with a lesson's setup keys, or None."""
     preset = setup.get("preset", "moons")
@@ -147,27 +156,29 @@ def check_setup(setup: dict[str, str]) -> str | None:
         return f"size draws the digits of the presets {', '.join(IMAGE_PRESETS)} bigger, not the data of {preset}"
     if "size" in setup and not dense_keys:
         return "size draws the digits for a dense net: give hidden too (e.g. hidden: 128), the CNN reads 12×10"
-    if "size" in setup and not (setup["size"].isdigit() and 12 <= int(setup["size"]) <= 64):
+    if "size" in setup and not (whole(setup["size"]) and 12 <= int(setup["size"]) <= 64):
         return f"size must be a whole number 12..64 (28 is MNIST's 28×28), got {setup['size']!r}"
-    if "filters" in setup and not (setup["filters"].isdigit() and 1 <= int(setup["filters"]) <= 16):
+    if "filters" in setup and not (whole(setup["filters"]) and 1 <= int(setup["filters"]) <= 16):
         return f"filters must be a whole number 1..16, got {setup['filters']!r}"
     for key, allowed in (("net", NETS), ("init", INITS), ("optimizer", OPTIMIZERS), ("pool", POOLS)):
         if key in setup and spelled({key: setup[key]})[key] not in allowed:
             return f"{key} must be one of {', '.join(allowed)}, got {setup[key]!r}"
     for key in ("seed",):
-        if key in setup and not setup[key].isdigit():
-            return f"{key} must be a whole number, got {setup[key]!r}"
+        if key in setup and not whole(setup[key], 10):
+            return f"{key} must be a whole number (at most 10 digits), got {setup[key]!r}"
     for key in ("lr", "l2"):
         if key in setup:
             try:
-                if not float(setup[key]) >= 0 or not np.isfinite(float(setup[key])):
+                if not NUMBER.fullmatch(setup[key]) or not float(setup[key]) >= 0 or not np.isfinite(float(setup[key])):
                     raise ValueError
             except ValueError:
                 return f"{key} must be a number ≥ 0, got {setup[key]!r}"
-    if "batch" in setup and not re.fullmatch(r"\d*\s*:\s*\d*|\d+(\s*,\s*\d+)*", setup["batch"].strip()):
-        return f"batch must be a range like 0:8 or a list like 3,5,7, got {setup['batch']!r}"
+    if "batch" in setup and not re.fullmatch(r"[0-9]{0,6}\s*:\s*[0-9]{0,6}|[0-9]{1,6}(\s*,\s*[0-9]{1,6}){0,255}",
+                                             setup["batch"].strip(), re.ASCII):
+        return f"batch must be a range like 0:8 or a list like 3,5,7 (at most 256 rows), got {setup['batch']!r}"
     if "hidden" in setup:
         parts = setup["hidden"].split(",")
-        if not all(p.strip().isdigit() and 0 < int(p) <= 256 for p in parts):
-            return f"hidden must list layer widths 1..256 like 8,8, got {setup['hidden']!r}"
+        if len(parts) > MAX_HIDDEN_LAYERS or not all(whole(p.strip()) and 0 < int(p) <= 256 for p in parts):
+            return (f"hidden must list 1..{MAX_HIDDEN_LAYERS} layer widths 1..256 like 8,8, "
+                    f"got {setup['hidden'][:60]!r}")
     return None

@@ -21,7 +21,7 @@ import numpy as np
 
 from ..errors import DataError
 
-__all__ = ["read_idx", "find_idx_pair", "as_images", "load_mnist", "cache_dir", "mnist_search_path",
+__all__ = ["read_idx", "MAX_IDX_BYTES", "find_idx_pair", "as_images", "load_mnist", "cache_dir", "mnist_search_path",
            "find_mnist", "load_mnist_splits", "file_digests", "download_mnist", "IDX_TYPES", "MNIST_FILES",
            "MNIST_ENV", "MNIST_TITLE", "MNIST_SOURCES", "CHUNK", "DOWNLOAD_TIMEOUT"]
 
@@ -30,31 +30,79 @@ __all__ = ["read_idx", "find_idx_pair", "as_images", "load_mnist", "cache_dir", 
 IDX_TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 
 
+MAX_IDX_BYTES = 512 * 2**20  # the data one IDX file may declare (MNIST's training images: 47 MB)
+MAX_IDX_DIMS = 4  # MNIST's files have 1 (labels) or 3 (images)
+
+
+def _read_exactly(f, n: int, path: Path) -> bytes:
+    data = f.read(n)
+    if len(data) != n:
+        raise DataError(f"{path}: truncated IDX header")
+    return data
+
+
 def read_idx(path: str | os.PathLike) -> np.ndarray:
-    """Read an IDX file (as MNIST and Fashion-MNIST ship), gzipped or raw."""
+    """Read an IDX file (as MNIST and Fashion-MNIST ship), gzipped or raw.
+
+    The header is checked before any data is read: at most MAX_IDX_DIMS dimensions, a declared
+    size under MAX_IDX_BYTES (computed without overflow), and a raw file exactly that long. A
+    gzip file is inflated into an array of the declared size, never further: one that inflates
+    to more (or less) than its header says is refused. Only regular files are read.
+    """
     path = Path(path)
     try:
-        raw = path.read_bytes()
-        if raw[:2] == b"\x1f\x8b":
-            raw = gzip.decompress(raw)
+        if not path.exists():
+            raise FileNotFoundError
+        if not path.is_file():
+            raise DataError(f"{path}: not a regular file (a folder, a device or a pipe); give an IDX file")
+        with open(path, "rb") as raw_file:
+            gzipped = raw_file.read(2) == b"\x1f\x8b"
+            raw_file.seek(0)
+            f = gzip.GzipFile(fileobj=raw_file) if gzipped else raw_file
+            magic = f.read(4)
+            if len(magic) < 4 or magic[0] != 0 or magic[1] != 0 or magic[2] not in IDX_TYPES:
+                raise DataError(f"{path}: not an IDX file (bad magic number {magic.hex() or 'empty'}); "
+                                f"expected 0000 08 0d-style headers as in MNIST's files")
+            ndim = magic[3]
+            if not 1 <= ndim <= MAX_IDX_DIMS:
+                raise DataError(f"{path}: the IDX header declares {ndim} dimensions; nndb reads files of 1 to "
+                                f"{MAX_IDX_DIMS} (MNIST's labels have 1, its images 3)")
+            dims = _read_exactly(f, 4 * ndim, path)
+            shape = tuple(int.from_bytes(dims[4 * i: 4 * i + 4], "big") for i in range(ndim))
+            dtype = np.dtype(IDX_TYPES[magic[2]])
+            expected = math.prod(shape) * dtype.itemsize  # Python ints: no wrap-around
+            if expected > MAX_IDX_BYTES:
+                raise DataError(f"{path}: the IDX header declares {shape} ({expected:,} bytes), over the "
+                                f"{MAX_IDX_BYTES // 2**20} MiB limit on one data file "
+                                f"(engine.datasets.mnist.MAX_IDX_BYTES)")
+            header = 4 + 4 * ndim
+            if not gzipped:
+                size = os.fstat(raw_file.fileno()).st_size
+                if size - header != expected:
+                    raise DataError(f"{path}: truncated or padded IDX data: header says {shape} "
+                                    f"({expected} bytes), file has {size - header}")
+            out = np.empty(shape, dtype=dtype)
+            view = memoryview(out.reshape(-1).view(np.uint8))
+            done = 0
+            while done < expected:
+                n = f.readinto(view[done:done + (1 << 22)])
+                if not n:
+                    break
+                done += n
+            extra = len(f.read(1)) if done == expected else 0
+            if extra and gzipped:  # padded: read a bounded stretch on (discarded), so corruption says so
+                for _ in range(64):
+                    if not f.read(1 << 20):
+                        break
+            if done != expected or extra:
+                raise DataError(f"{path}: truncated or padded IDX data: header says {shape} "
+                                f"({expected} bytes), file has {'more' if extra else done}"
+                                + (" (inflated past what its header declares)" if extra and gzipped else ""))
+            return out
     except FileNotFoundError:
         raise DataError(f"{path}: no such file") from None
     except (OSError, EOFError, zlib.error) as e:  # zlib.error: corrupted deflate data
         raise DataError(f"{path}: cannot read ({e}); the gzip file may be truncated or corrupted") from None
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in IDX_TYPES:
-        raise DataError(f"{path}: not an IDX file (bad magic number {raw[:4].hex() or 'empty'}); "
-                        f"expected 0000 08 0d-style headers as in MNIST's files")
-    ndim = raw[3]
-    header = 4 + 4 * ndim
-    if len(raw) < header:
-        raise DataError(f"{path}: truncated IDX header")
-    shape = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
-    dtype = np.dtype(IDX_TYPES[raw[2]])
-    expected = int(np.prod(shape)) * dtype.itemsize
-    if len(raw) - header != expected:
-        raise DataError(f"{path}: truncated or padded IDX data: header says {shape} "
-                        f"({expected} bytes), file has {len(raw) - header}")
-    return np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape)
 
 
 MNIST_FILES = {
@@ -75,10 +123,27 @@ def find_idx_pair(folder: Path, split: str) -> tuple[Path, Path] | None:
     return found[0], found[1]
 
 
+MNIST_CLASSES = 10
+
+
 def _read_pair(folder: Path, pair: tuple[Path, Path]) -> tuple[np.ndarray, np.ndarray]:
+    """(X, y): images must be uint8 pixels (0–255, scaled to [0, 1]) — an IDX file of another type
+    is refused, not guessed at — and labels integers 0–9; at least 2 images."""
     images, labels = read_idx(pair[0]), read_idx(pair[1])
     if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
         raise DataError(f"{folder}: images {images.shape} and labels {labels.shape} do not match")
+    if images.dtype != np.uint8:
+        raise DataError(f"{pair[0]}: images of type {images.dtype}; MNIST images are uint8 pixels (0–255), "
+                        f"which nndb scales to [0, 1]. Convert the file to uint8 (type code 0x08)")
+    if labels.dtype.kind not in "iu":
+        raise DataError(f"{pair[1]}: labels of type {labels.dtype}; expected integer class numbers")
+    if len(images) < 2:
+        raise DataError(f"{pair[0]}: {len(images)} image{'s' if len(images) != 1 else ''}; need at least 2 "
+                        f"to train or evaluate")
+    bad = np.flatnonzero((labels < 0) | (labels >= MNIST_CLASSES))
+    if bad.size:
+        raise DataError(f"{pair[1]}: label {int(labels[bad[0]])} at index {int(bad[0])} is not a class "
+                        f"0–{MNIST_CLASSES - 1}")
     X = images.reshape(len(images), -1).astype(np.float64) / 255.0
     return X, labels.astype(np.int64)
 

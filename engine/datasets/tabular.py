@@ -6,6 +6,7 @@ Prepared for training without leaking test data into the statistics: split first
 from __future__ import annotations
 
 import csv
+import itertools
 import math
 import os
 import re
@@ -55,6 +56,23 @@ def _delimiter(first_line: str) -> str:
     return ","
 
 
+CHUNK_ROWS = 4096  # rows parsed into one preallocated block: the peak stays near the size of X itself
+
+
+def _open_text(path: Path):
+    if not path.exists():
+        raise DataError(f"{path}: no such file; give the path of a CSV file with numeric feature "
+                        f"columns and a label column")
+    if path.is_dir():
+        raise DataError(f"{path}: is a folder; give the path of a CSV file")
+    if not path.is_file():
+        raise DataError(f"{path}: not a regular file (a device, a pipe or a socket); give the path of a CSV file")
+    try:
+        return open(path, newline="", encoding="utf-8-sig")
+    except OSError as e:
+        raise DataError(f"{path}: cannot read ({e.strerror or e})") from None
+
+
 def read_csv(path: str | os.PathLike, label: int | str | None = None) -> CSVData:
     """Read numeric features and a class label column from the CSV file at ``path``.
 
@@ -67,43 +85,49 @@ def read_csv(path: str | os.PathLike, label: int | str | None = None) -> CSVData
     number (2 < 10, and "1" and "1.0" are one class), as text otherwise. ``classes[k]`` is the
     label text of class k as first seen. Blank lines are skipped; cells are stripped; the
     delimiter is ',' (or a tab or ';' when the first line has no comma).
+    The file is streamed row by row into blocks of X, so reading it needs about twice the size
+    of X (not of the text). Only regular files are read.
     Raises :class:`DataError`, with ``file:line`` where a line is at fault.
     """
     path = Path(path)
-    if not path.exists():
-        raise DataError(f"{path}: no such file; give the path of a CSV file with numeric feature "
-                        f"columns and a label column")
-    if path.is_dir():
-        raise DataError(f"{path}: is a folder; give the path of a CSV file")
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as f:
-            text = f.read()
-    except UnicodeDecodeError as e:
-        raise DataError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start}); save the CSV as UTF-8") from None
-    except OSError as e:
-        raise DataError(f"{path}: cannot read ({e.strerror or e})") from None
-    first_line = next((ln for ln in text.splitlines() if ln.strip()), "")
-    reader = csv.reader(text.splitlines(keepends=True), delimiter=_delimiter(first_line))
-    rows: list[tuple[int, list[str]]] = []  # (line number, stripped cells)
-    try:
-        for cells in reader:
-            cells = [c.strip() for c in cells]
-            if any(cells):
-                rows.append((reader.line_num, cells))
-    except csv.Error as e:
-        raise DataError(f"{path}:{reader.line_num}: not valid CSV ({e})") from None
-    if not rows:
+    with _open_text(path) as f:
+        try:
+            return _read_rows(path, f, label)
+        except UnicodeDecodeError as e:
+            raise DataError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start} of a block); "
+                            f"save the CSV as UTF-8") from None
+        except OSError as e:
+            raise DataError(f"{path}: cannot read ({e.strerror or e})") from None
+
+
+def _read_rows(path: Path, f, label) -> CSVData:
+    skipped = []
+    for line in f:  # the first non-blank line decides the delimiter
+        skipped.append(line)
+        if line.strip():
+            break
+    first_line = skipped[-1] if skipped else ""
+    reader = csv.reader(itertools.chain(skipped, f), delimiter=_delimiter(first_line))
+
+    def rows():
+        try:
+            for cells in reader:
+                cells = [c.strip() for c in cells]
+                if any(cells):
+                    yield reader.line_num, cells
+        except csv.Error as e:
+            raise DataError(f"{path}:{reader.line_num}: not valid CSV ({e})") from None
+
+    stream = rows()
+    head = next(stream, None)
+    if head is None:
         raise DataError(f"{path}: empty file; expected rows of numeric features and a label column "
                         f"(a header row is optional)")
-    first_no, first = rows[0]
+    first_no, first = head
     width = len(first)
     if width < 2:
         raise DataError(f"{path}:{first_no}: only one column; expected at least one numeric feature column "
                         f"and a label column, separated by commas")
-    for line_no, cells in rows[1:]:
-        if len(cells) != width:
-            raise DataError(f"{path}:{line_no}: {len(cells)} cells, but the first row (line {first_no}) has "
-                            f"{width}; every row needs the same number of columns")
 
     def as_index(value: int) -> int:
         if not -width <= value < width:
@@ -136,15 +160,19 @@ def read_csv(path: str | os.PathLike, label: int | str | None = None) -> CSVData
     else:
         j = as_index(int(label))
         has_header = header_wanted(j)
-    data = rows[1:] if has_header else rows
     names = first if has_header else [f"col{k}" for k in range(width)]
     features = [k for k in range(width) if k != j]
-    if len(data) < 2:
-        raise DataError(f"{path}: {len(data)} data row{'s' if len(data) != 1 else ''}; need at least 2 "
-                        f"(and at least two classes) to train a classifier")
-    X = np.empty((len(data), len(features)), dtype=np.float64)
-    labels = []
-    for i, (line_no, cells) in enumerate(data):
+    data = stream if has_header else itertools.chain([head], stream)
+    blocks: list[np.ndarray] = []
+    code_blocks: list[np.ndarray] = []
+    seen: dict[str, tuple[int, int]] = {}  # label text → (code, first line): memory per class, not per row
+    X = np.empty((CHUNK_ROWS, len(features)), dtype=np.float64)
+    codes = np.empty(CHUNK_ROWS, dtype=np.int64)
+    i = n = 0
+    for line_no, cells in data:
+        if len(cells) != width:
+            raise DataError(f"{path}:{line_no}: {len(cells)} cells, but the first row (line {first_no}) has "
+                            f"{width}; every row needs the same number of columns")
         for c, k in enumerate(features):
             v = _number(cells[k])
             if v is None:
@@ -154,28 +182,51 @@ def read_csv(path: str | os.PathLike, label: int | str | None = None) -> CSVData
                 raise DataError(f"{path}:{line_no}: column {names[k]!r} (column {k}): {cells[k]!r} is not a "
                                 f"finite number; remove that row or fill in the missing value")
             X[i, c] = v
-        if cells[j] == "":
+        text = cells[j]
+        if text == "":
             raise DataError(f"{path}:{line_no}: the label ({names[j]!r}, column {j}) is empty; every row "
                             f"needs a label")
-        labels.append(cells[j])
-    numeric = [_number(t) for t in labels]
-    if all(v is not None for v in numeric):
-        bad = next((i for i, v in enumerate(numeric) if not math.isfinite(v)), None)
+        if text not in seen:
+            seen[text] = (len(seen), line_no)
+        codes[i] = seen[text][0]
+        i += 1
+        n += 1
+        if i == CHUNK_ROWS:
+            blocks.append(X)
+            code_blocks.append(codes)
+            X = np.empty((CHUNK_ROWS, len(features)), dtype=np.float64)
+            codes = np.empty(CHUNK_ROWS, dtype=np.int64)
+            i = 0
+    if n < 2:
+        raise DataError(f"{path}: {n} data row{'s' if n != 1 else ''}; need at least 2 "
+                        f"(and at least two classes) to train a classifier")
+    blocks.append(X[:i].copy())
+    code_blocks.append(codes[:i].copy())
+    X = blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
+    del blocks
+    codes = code_blocks[0] if len(code_blocks) == 1 else np.concatenate(code_blocks)
+    texts = sorted(seen, key=lambda t: seen[t][1])  # in order of first appearance
+    numeric = {t: _number(t) for t in texts}
+    if all(v is not None for v in numeric.values()):
+        bad = next((t for t in texts if not math.isfinite(numeric[t])), None)
         if bad is not None:
-            raise DataError(f"{path}:{data[bad][0]}: the label {labels[bad]!r} is not a finite number; "
+            raise DataError(f"{path}:{seen[bad][1]}: the label {bad!r} is not a finite number; "
                             f"every label must be a class name or number")
-        keys = numeric
+        key_of = numeric
     else:
-        keys = labels
+        key_of = {t: t for t in texts}
     first_text: dict = {}
-    for key, t in zip(keys, labels):
-        first_text.setdefault(key, t)
+    for t in texts:
+        first_text.setdefault(key_of[t], t)
     if len(first_text) < 2:
-        raise DataError(f"{path}: every row has the label {labels[0]!r} (column {names[j]!r}); a classifier "
+        raise DataError(f"{path}: every row has the label {texts[0]!r} (column {names[j]!r}); a classifier "
                         f"needs at least two classes. Is the label column right? Pass label=NAME or an index")
     order = sorted(first_text)
     index = {key: k for k, key in enumerate(order)}
-    y = np.array([index[key] for key in keys], dtype=np.int64)
+    remap = np.empty(len(seen), dtype=np.int64)
+    for t, (code, _) in seen.items():
+        remap[code] = index[key_of[t]]
+    y = remap[codes]
     return CSVData(X, y, [names[k] for k in features], [first_text[key] for key in order],
                    label_name=names[j], has_header=has_header)
 
