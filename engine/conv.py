@@ -12,7 +12,7 @@ K[:, :, u, v]ᵀ with the whole batch's dZ.
 from __future__ import annotations
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
+from numpy.lib.stride_tricks import as_strided
 
 from .errors import ShapeError, shape_str
 from .init import get_initializer
@@ -44,25 +44,33 @@ def window_slice(u: int, v: int, oh: int, ow: int, stride) -> tuple:
 
 
 def windows(X: np.ndarray, kh: int, kw: int, stride) -> np.ndarray:
-    """Every kh×kw window of the images X (…, H, W), as a read-only view (…, oh, ow, kh, kw) that
-    copies nothing: ``windows(X)[…, i, j, u, v] = X[…, i·sh+u, j·sw+v]``."""
+    """Every kh×kw window of the images X (m, C, H, W), as a read-only view (m, C, oh, ow, kh, kw)
+    that copies nothing: ``windows(X)[n, c, i, j, u, v] = X[n, c, i·sh+u, j·sw+v]`` (window (i, j)
+    starts sh·i rows and sw·j columns in; its cell (u, v) is u rows and v columns further)."""
     sh, sw = _pair(stride)
-    return sliding_window_view(X, (kh, kw), axis=(-2, -1))[..., ::sh, ::sw, :, :]
+    m, C, H, W = X.shape
+    t_n, t_c, t_h, t_w = X.strides  # bytes from one element to the next along each axis
+    shape = (m, C, _out_size(H, kh, sh), _out_size(W, kw, sw), kh, kw)
+    return as_strided(X, shape, (t_n, t_c, sh * t_h, sw * t_w, t_h, t_w), writeable=False)
 
 
 def im2col(X: np.ndarray, kh: int, kw: int, stride: int) -> np.ndarray:
     """``cols[n, (c,u,v), (i,j)] = X[n,c,i·s+u,j·s+v]``: every receptive field as a column, (m, C·kh·kw, oh·ow).
 
     Two copies of strided views, each moving long contiguous stretches: first the kw column
-    shifts ``shifted[v][n,c,h,j] = X[n,c,h,j·s+v]``, then the kh row shifts of those, in which (for
-    stride 1) the block of row (c, u, v) of an example's columns is one contiguous oh·ow block.
+    shifts of X, then the kh row shifts of those, in which (for stride 1) the block of row
+    (c, u, v) of an example's columns is one contiguous oh·ow block.
     """
-    m, C = X.shape[:2]
+    m, C, H, W = X.shape
     s = stride
-    shifted = sliding_window_view(X, kw, axis=3)[:, :, :, ::s].transpose(4, 0, 1, 2, 3).copy()  # (kw, m, C, H, ow)
-    patches = sliding_window_view(shifted, kh, axis=3)[:, :, :, ::s]  # [v,n,c,i,j,u] = X[n,c,i·s+u,j·s+v], a view
-    oh, ow = patches.shape[3:5]
-    return patches.transpose(1, 2, 5, 0, 3, 4).reshape(m, C * kh * kw, oh * ow)
+    oh, ow = _out_size(H, kh, s), _out_size(W, kw, s)
+    t_n, t_c, t_h, t_w = X.strides  # bytes from one element to the next along each axis
+    # shifted[v,n,c,h,j] = X[n,c,h,j·s+v]
+    shifted = as_strided(X, (kw, m, C, H, ow), (t_w, t_n, t_c, t_h, s * t_w)).copy()
+    # cols[n,c,u,v,i,j] = shifted[v,n,c,i·s+u,j]
+    t_v, t_n, t_c, t_h, t_j = shifted.strides
+    patches = as_strided(shifted, (m, C, kh, kw, oh, ow), (t_n, t_c, t_h, t_v, s * t_h, t_j), writeable=False)
+    return patches.reshape(m, C * kh * kw, oh * ow)
 
 
 def col2im(dcols: np.ndarray, shape: tuple, stride) -> np.ndarray:
@@ -187,6 +195,7 @@ class Conv2D(Layer):
         Xp = np.pad(X, ((0, 0), (0, 0), (p, p), (p, p))) if p else X
         m, _, H, W = Xp.shape
         oh, ow = _out_size(H, self.kh, s), _out_size(W, self.kw, s)
+        self.cols = None  # let the last batch's columns go first: their memory is reused, not faulted in anew
         cols = im2col(Xp, self.kh, self.kw, s)                        # (m, C·kh·kw, oh·ow)
         Z = (self.K.reshape(F, -1) @ cols).reshape(m, F, oh, ow)      # Σ_c,u,v K[f,c,u,v]·X[n,c,i·s+u,j·s+v]
         Z += self.b[:, None, None]
