@@ -430,8 +430,9 @@ def cmd_train(args, console: Console) -> int:
         task = progress.add_task("train", total=plan.epochs * n_batches, epoch=f"{done0 + 1}/{plan.epochs}",
                                  batch=f"0/{n_batches}", loss="—", acc="—", completed=done0 * n_batches)
         try:
-            model.fit(data.train[0], data.train[1], loss, opt, epochs=plan.epochs - done0, batch_size=plan.batch_size,
-                      validation_data=data.val, on_batch=on_batch, on_epoch=on_epoch)
+            with np.errstate(over="ignore", invalid="ignore"):  # a divergence is reported below, in words
+                model.fit(data.train[0], data.train[1], loss, opt, epochs=plan.epochs - done0,
+                          batch_size=plan.batch_size, validation_data=data.val, on_batch=on_batch, on_epoch=on_epoch)
         except KeyboardInterrupt:
             interrupted = True
         except Diverged as e:
