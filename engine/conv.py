@@ -31,7 +31,7 @@ def _out_size(size: int, k: int, stride: int) -> int:
     return (size - k) // stride + 1
 
 
-def window(u: int, v: int, oh: int, ow: int, stride) -> tuple[slice, slice]:
+def offset_slices(u: int, v: int, oh: int, ow: int, stride) -> tuple[slice, slice]:
     """The rows and columns i·sh+u, j·sw+v (i < oh, j < ow) that kernel offset (u, v) touches, as
     two strided slices. ``stride`` is one int or (sh, sw)."""
     sh, sw = _pair(stride)
@@ -40,7 +40,7 @@ def window(u: int, v: int, oh: int, ow: int, stride) -> tuple[slice, slice]:
 
 def window_slice(u: int, v: int, oh: int, ow: int, stride) -> tuple:
     """Index of the elements X[:, :, i·sh+u, j·sw+v] for all output positions (i, j): a strided view."""
-    return (slice(None), slice(None)) + window(u, v, oh, ow, stride)
+    return (slice(None), slice(None)) + offset_slices(u, v, oh, ow, stride)
 
 
 def windows(X: np.ndarray, kh: int, kw: int, stride) -> np.ndarray:
@@ -66,7 +66,7 @@ def im2col(X: np.ndarray, kh: int, kw: int, stride: int) -> np.ndarray:
     oh, ow = _out_size(H, kh, s), _out_size(W, kw, s)
     t_n, t_c, t_h, t_w = X.strides  # bytes from one element to the next along each axis
     # shifted[v,n,c,h,j] = X[n,c,h,j·s+v]
-    shifted = as_strided(X, (kw, m, C, H, ow), (t_w, t_n, t_c, t_h, s * t_w)).copy()
+    shifted = as_strided(X, (kw, m, C, H, ow), (t_w, t_n, t_c, t_h, s * t_w), writeable=False).copy()
     # cols[n,c,u,v,i,j] = shifted[v,n,c,i·s+u,j]
     t_v, t_n, t_c, t_h, t_j = shifted.strides
     patches = as_strided(shifted, (m, C, kh, kw, oh, ow), (t_n, t_c, t_h, t_v, s * t_h, t_j), writeable=False)
@@ -84,7 +84,7 @@ def col2im(dcols: np.ndarray, shape: tuple, stride) -> np.ndarray:
     dX = np.zeros(shape, dtype=dcols.dtype)
     for u in range(kh):
         for v in range(kw):
-            rows, cols = window(u, v, oh, ow, stride)
+            rows, cols = offset_slices(u, v, oh, ow, stride)
             dX[:, rows, cols] += dcols[u, v]
     return dX
 
@@ -245,7 +245,7 @@ class Conv2D(Layer):
         dXp = np.zeros((C, H, W, m), dtype=dZ.dtype)
         for u in range(kh):
             for v in range(kw):
-                rows, columns = window(u, v, oh, ow, self.stride)
+                rows, columns = offset_slices(u, v, oh, ow, self.stride)
                 dXp[:, rows, columns] += (K_uv[u, v] @ dZ_rows).reshape(C, oh, ow, m)
         p = self.padding
         dX = np.ascontiguousarray(dXp.transpose(3, 0, 1, 2)[:, :, p:H - p, p:W - p])  # (m, C, H, W), unpadded
