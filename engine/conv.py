@@ -238,9 +238,10 @@ class Conv2D(Layer):
         # K[:,:,u,v]ᵀ·dZ = Σ_f K[f,c,u,v]·dZ[n,f,i,j], added onto dX[n,c,i·s+u,j·s+v]. dX is laid out
         # (C, H, W, m), batch innermost, so that each add runs over contiguous stretches of ow·m numbers.
         K_uv = np.ascontiguousarray(K.transpose(2, 3, 1, 0))        # K_uv[u,v] = K[:,:,u,v]ᵀ, (C, F)
-        # dZ[f,(i,j,n)], in two transposing copies, (n, f) → (f, n) then (n, ij) → (ij, n): each reads
-        # with short strides (one copy would read with a stride of F·oh·ow numbers, slow on caches)
-        dZ_rows = dZ.reshape(m, F, oh * ow).transpose(1, 0, 2).copy().transpose(0, 2, 1).reshape(F, oh * ow * m)
+        # dZ with the batch innermost, in two transposing copies that each read with short strides (one
+        # copy would read with a stride of F·oh·ow numbers, which caches handle badly)
+        dZ_f = dZ_cols.transpose(1, 0, 2).copy()                     # dZ[f, n, (i,j)]
+        dZ_rows = dZ_f.transpose(0, 2, 1).reshape(F, oh * ow * m)    # dZ[f, (i,j,n)]
         H, W = self.padded_shape[2:]
         dXp = np.zeros((C, H, W, m), dtype=dZ.dtype)
         for u in range(kh):
