@@ -18,11 +18,11 @@ saw the same load).
 Measured on the development machine (2 CPUs, shared: other jobs ran beside it, so take the
 figures as ranges), 7 epochs, medians of the rounds' ratios. Before issue 14 (im2col and col2im
 one kernel offset at a time, dK a batched product, max pooling by strided compares): engine
-0.85–1.05 s/epoch, PyTorch 0.38–0.63 s with 2 threads (engine 1.7–2.3×); 0.88–0.93 s vs
+0.85–1.05 s/epoch, PyTorch 0.38–0.63 s with 2 threads (engine 2.1–2.3×; 1.7× when busier); 0.88–0.93 s vs
 0.59–0.65 s with 1 thread (1.40–1.51×). After (im2col in two long-run copies of strided views,
 dX one product per kernel offset over the whole batch added into a batch-innermost buffer, dK
 per example as cols[n]·dZ[n]ᵀ, max pooling's window cells stacked once, no page faults for the
-columns): engine 0.57–0.61 s/epoch vs PyTorch 0.38–0.44 s with 2 threads (1.38–1.51×; 1.3–1.4×
+columns): engine 0.53–0.61 s/epoch vs PyTorch 0.38–0.44 s with 2 threads (1.37–1.51×; 1.3–1.4×
 when the machine was busier), 0.56–0.60 s vs 0.58–0.68 s with 1 thread (0.89–0.96×): PyTorch splits
 its conv and pooling kernels across threads, NumPy only its large matrix products. Test accuracy
 98.5 % (engine), 98.6 % (NumPy loop, 3.0 s/epoch), 98.4 % (PyTorch) after 7 epochs.
