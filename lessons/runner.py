@@ -18,11 +18,11 @@ import re
 import numpy as np
 
 from inspector import expr as E
-from inspector.commands import REGISTRY, Feedback, Interpreter, Result, parse_rows
+from inspector.commands import REGISTRY, Feedback, Interpreter, Result, lookup, parse_rows
 from inspector.errors import SessionError
 from inspector.session import Session
 
-from .checks import CHECKS, Context, figure_value, is_figure
+from .checks import CHECKS, COMMANDS, Context, figure_value, is_figure
 from .commands import lesson_commands
 from .format import Lesson, Predict
 from .progress import ProgressStore, empty_record
@@ -164,6 +164,9 @@ class LessonRunner:
                 "info", f"(no verdict on your prediction: {step.predict.target} is not computed at this point)"))
         self.completed.append(self.step_index)
         out.append(Feedback("step", f"✓ step {self.step_index + 1}/{len(self.lesson.steps)} done: {step.title}"))
+        following = self.step_index + 1
+        if following < len(self.lesson.steps) and self.lesson.steps[following].setup:
+            out += self.read_before_restart(step)
         self.step_index += 1
         self.hints_shown = 0
         self.prediction = None
@@ -174,6 +177,22 @@ class LessonRunner:
             out += self.begin_step()
             out += self.step_feedback()
         self.ctx = Context(self.session, start_iteration=self.session.current.number)
+        return out
+
+    def read_before_restart(self, step) -> list[Feedback]:
+        """What the step asked the learner to print, as it stands now: the next step's restart wipes it."""
+        out = []
+        for c in step.checks:
+            word, _, target = c.arg.partition(" ")
+            cmd = lookup(word, COMMANDS)
+            if c.name != "ran" or cmd is None or cmd.name != "print" or not target.strip():
+                continue
+            try:
+                value = np.asarray(self.session.evaluate(target)[1])
+            except (E.ExprError, SessionError, ValueError, IndexError, TypeError):
+                continue
+            shown = f"{float(value):.4g}" if value.ndim == 0 else f"an array of shape {value.shape}"
+            out.append(Feedback("info", f"before the restart: {target.strip()} = {shown}"))
         return out
 
     def begin_step(self) -> list[Feedback]:

@@ -659,3 +659,16 @@ def test_a_step_setup_rebuilds_the_lessons_network_even_after_a_load(tmp_path):
     s = runner.session
     assert runner.step_index == 1 and s.source == "lesson tiny"
     assert s.model.param("W1").value.shape == (2, 3)
+
+
+# -- issue 15: statements that are true for the numbers nndb computes -------------------------------------------
+def test_l2_the_learner_sees_the_trained_norm_before_the_restart_even_printing_it_too_early():
+    runner = LessonRunner(BY_ID["l2-regularization"])
+    play(runner, solution("l2-regularization")[:9])
+    assert runner.step_index == 3
+    printed = runner.run("print norm(W2)")          # before training: 3.94, and the step is not done
+    assert float(printed.data["values"]) == pytest.approx(3.935, abs=1e-3) and runner.step_index == 3
+    trained = runner.run("train 500")                # now the step is done, and the next one restarts
+    assert trained.extra[:3] == ["✓ step 4/5 done: Without L2 the weights grow",
+                                 "before the restart: norm(W2) = 5.612",
+                                 "↻ the debugger restarted with l2: 1 (iteration 1; breakpoints and watches kept)"]
