@@ -46,6 +46,7 @@ class Predict:
     target: str          # an expression: Z1, dW1[0,0], P[0,1]
     tolerance: float = 0.05
     relative: bool = False  # `± 50%`: the tolerance is a fraction of the computed value
+    equation: str | None = None  # `dZ2[0,1] = EXPR`: judged against what its equation gives, not the code
 
 
 @dataclass
@@ -167,11 +168,16 @@ def parse_lesson(text: str, path: Path | str = "<lesson>", known_checks=()) -> L
 
 
 def parse_predict(body: str, fail) -> Predict:
-    """``value Z1[0,2] ± 0.01``, ``shape dW1``, ``sign dZ2[0,1]``."""
+    """``value Z1[0,2] ± 0.01``, ``shape dW1``, ``sign dZ2[0,1]``; ``value dZ2[0,1] = EXPR ± 0.001`` judges the
+    prediction against EXPR, what the target's equation gives (a bug hunt: the code may disagree)."""
     kind, _, rest = body.partition(" ")
     if kind not in PREDICT_KINDS:
         fail(f"predict needs a kind first: one of {', '.join(PREDICT_KINDS)}, got {kind!r}")
     target, _, tol = rest.partition("±")
+    target, equals, equation = target.partition(" = ")
+    if equals and not equation.strip():
+        fail("predict: after ` = ` comes what the target's equation gives, e.g. "
+             "`predict: value dZ2[0,1] = dA2[0,1] * (Z2[0,1] > 0)`")
     if not target.strip():
         fail("predict needs a target, e.g. `predict: value Z1[0,2] ± 0.01`")
     tolerance, relative = 0.05, tol.strip().endswith("%")
@@ -181,7 +187,7 @@ def parse_predict(body: str, fail) -> Predict:
             fail(f"the tolerance after ± must be a number, got {tol.strip()[:40]!r}: a finite number ≥ 0 "
                  f"(or a percentage, e.g. ± 50%)")
         tolerance = float(number) / (100 if relative else 1)
-    return Predict(kind, target.strip(), tolerance, relative)
+    return Predict(kind, target.strip(), tolerance, relative, equation.strip() or None)
 
 
 def read_lesson_text(path: Path) -> str:

@@ -213,7 +213,8 @@ class LessonRunner:
     @staticmethod
     def predict_question(p: Predict) -> str:
         return {"shape": f"what shape will {p.target} have?",
-                "value": f"what value will {p.target} have (within ±{p.tolerance * 100:g}%)?" if p.relative
+                "value": f"what value does {p.target}'s equation give (within ±{p.tolerance:g})?" if p.equation
+                else f"what value will {p.target} have (within ±{p.tolerance * 100:g}%)?" if p.relative
                 else f"what value will {p.target} have (within ±{p.tolerance:g})?",
                 "sign": f"will {p.target} be positive, negative or zero?"}[p.kind]
 
@@ -221,7 +222,8 @@ class LessonRunner:
         """The verdict on the learner's prediction, or None when the target cannot be computed here."""
         try:
             # a measured figure (`loop_pairs`) comes from this step's `cost` results, anything else from the session
-            value = figure_value(self.ctx, p.target) if is_figure(p.target) else self.session.evaluate(p.target)[1]
+            judged = p.equation or p.target
+            value = figure_value(self.ctx, judged) if is_figure(judged) else self.session.evaluate(judged)[1]
             if p.kind != "shape" and not np.isfinite(float(np.asarray(value))):
                 return None
         except (E.ExprError, SessionError, ValueError, IndexError, TypeError):
@@ -241,8 +243,22 @@ class LessonRunner:
             ok = abs(v - guess) <= p.tolerance * (abs(v) if p.relative else 1.0)
             shown = f"{v:.6g}"
         mark = "✓ your prediction was right" if ok else "✗ not quite"
+        if p.equation:
+            return Feedback("pass" if ok else "fail", f"{mark}: you said {typed}, its equation gives {p.target} = "
+                                                      f"{p.equation} = {shown}" + self.disagreement(p))
         source = "cost found" if is_figure(p.target) else "the code computed"
         return Feedback("pass" if ok else "fail", f"{mark}: you said {typed}, {source} {p.target} = {shown}")
+
+    def disagreement(self, p: Predict) -> str:
+        """After a prediction judged by the target's equation: whether the code computed the same."""
+        try:
+            code = float(np.asarray(self.session.evaluate(p.target)[1])) + 0.0
+            equation = float(np.asarray(self.session.evaluate(p.equation)[1])) + 0.0
+        except (E.ExprError, SessionError, ValueError, IndexError, TypeError):
+            return ""
+        if abs(code - equation) <= max(p.tolerance * (abs(equation) if p.relative else 1.0), 1e-12):
+            return f"; the code computed {p.target} = {code:.6g} too"
+        return f"; the code disagrees: it computed {p.target} = {code:.6g} — that is the bug"
 
     def predict(self, text: str) -> Result:
         step = self.step

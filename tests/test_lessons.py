@@ -90,8 +90,10 @@ def test_the_reference_solution_passes_every_step(lesson_id):
     predicts = [step for step in lesson.steps if step.predict]
     assert len(verdicts) == len(predicts), verdicts
     for step, verdict in zip(predicts, verdicts):
-        if lesson_id == "gradient-check":  # the bug hunt: the code disagrees with what its equation says
-            assert verdict.startswith("✗ not quite: you said 0, the code computed dZ2[0,1] = -0.07")
+        if lesson_id == "gradient-check":  # the bug hunt: judged by the equation; the code disagrees with it
+            assert verdict == ("✓ your prediction was right: you said 0, its equation gives dZ2[0,1] = "
+                               "dA2[0,1] * (Z2[0,1] > 0) = 0; the code disagrees: it computed dZ2[0,1] = -0.077745 "
+                               "— that is the bug")
         elif step.predict.target in TIMED:  # a measured time: machines differ, the verdict may go either way
             assert verdict.startswith(("✓ your prediction was right", "✗ not quite")), verdict
             assert f"cost found {step.predict.target} = " in verdict
@@ -672,3 +674,13 @@ def test_l2_the_learner_sees_the_trained_norm_before_the_restart_even_printing_i
     assert trained.extra[:3] == ["✓ step 4/5 done: Without L2 the weights grow",
                                  "before the restart: norm(W2) = 5.612",
                                  "↻ the debugger restarted with l2: 1 (iteration 1; breakpoints and watches kept)"]
+
+
+def test_the_bug_hunt_judges_what_the_equation_gives_and_says_the_code_disagrees():
+    lines = solution("gradient-check")
+    for guess, mark in (("0", "✓ your prediction was right"), ("-0.0777", "✗ not quite")):
+        runner = LessonRunner(BY_ID["gradient-check"])
+        results = play(runner, [f"predict {guess}" if line.startswith("predict") else line for line in lines])
+        verdict = next(line for line in feedback(results) if "its equation gives" in line)
+        assert verdict.startswith(f"{mark}: you said {guess}, its equation gives dZ2[0,1] = ")
+        assert verdict.endswith("the code disagrees: it computed dZ2[0,1] = -0.077745 — that is the bug")
