@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 FRONT_KEYS = {"id", "title", "learn", "order", "preset", "seed", "batch", "net", "init", "optimizer", "lr", "size",
-              "l2", "hidden", "filters", "pool"}
+              "l2", "hidden", "filters", "pool", "stretch"}
 STEP_SETUP_KEYS = FRONT_KEYS - {"id", "title", "learn", "order"}  # what a step's `setup:` may change
 REQUIRED = ("id", "title", "learn")
 PREDICT_KINDS = ("shape", "value", "sign")

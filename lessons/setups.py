@@ -36,6 +36,7 @@ OPTIMIZERS = NAMES["optimizer"]
 SPELLING = {"net": "activation", "init": "initializer", "optimizer": "optimizer"}  # setup key → kind of name
 POOLS = ("max", "avg", "none")
 DENSE_PRESETS = ("xor", "moons", "circles", "spiral", "segments")  # `hidden`, `net`, `init` build on them
+POINT_PRESETS = ("xor", "moons", "circles", "spiral")  # 2-D points: `stretch` scales their second input
 IMAGE_PRESETS = ("segments",)                          # `size` draws its digits bigger
 CONV_PRESETS = ("bars",)                               # 6×6 images: `filters`, `pool` change the CNN
 
@@ -74,6 +75,9 @@ def setup_problem(setup: dict[str, str], seed: int) -> Problem:
     model, X = base.model, base.X
     if "size" in setup:
         X = scaled(X, int(setup["size"]))
+    if float(setup.get("stretch", 1)) != 1:  # an ill-conditioned problem: the second input K times larger
+        X = X.copy()
+        X[:, 1] *= float(setup["stretch"])
     if custom and X.ndim > 2:  # a dense net reads each image as one row of pixels
         X = X.reshape(len(X), -1)
     if custom:
@@ -166,7 +170,9 @@ def check_setup(setup: dict[str, str]) -> str | None:
     for key in ("seed",):
         if key in setup and not whole(setup[key], 10):
             return f"{key} must be a whole number (at most 10 digits), got {setup[key]!r}"
-    for key in ("lr", "l2"):
+    if "stretch" in setup and preset not in POINT_PRESETS:
+        return f"stretch scales the second input of the presets {', '.join(POINT_PRESETS)}, not the data of {preset}"
+    for key in ("lr", "l2", "stretch"):
         if key in setup:
             try:
                 if not NUMBER.fullmatch(setup[key]) or not float(setup[key]) >= 0 or not np.isfinite(float(setup[key])):

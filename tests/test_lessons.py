@@ -684,3 +684,18 @@ def test_the_bug_hunt_judges_what_the_equation_gives_and_says_the_code_disagrees
         verdict = next(line for line in feedback(results) if "its equation gives" in line)
         assert verdict.startswith(f"{mark}: you said {guess}, its equation gives dZ2[0,1] = ")
         assert verdict.endswith("the code disagrees: it computed dZ2[0,1] = -0.077745 — that is the bug")
+
+
+def test_optimizers_momentum_is_sgd_at_its_effective_rate_except_on_an_ill_conditioned_problem():
+    runner = LessonRunner(BY_ID["optimizers"])
+    results = play(runner, solution("optimizers"))
+    trained = {}
+    for r in results:
+        if r.command.startswith("train"):
+            m = re.search(r"whole dataset: loss ([0-9.]+), accuracy ([0-9.]+)%", r.message)
+            trained[len(trained)] = (float(m.group(1)), float(m.group(2)))
+    momentum, sgd_effective, sgd_stretched, momentum_stretched = (trained[i] for i in (1, 2, 3, 4))
+    assert sgd_effective[0] <= momentum[0] * 1.2            # moons: SGD at α/(1−μ) = 0.5 does as well
+    assert sgd_stretched[0] > 20 * momentum_stretched[0]      # stretched circles: momentum really helps
+    assert momentum_stretched[1] == 100.0 and sgd_stretched[1] < 100.0
+    assert runner.done
