@@ -699,3 +699,17 @@ def test_optimizers_momentum_is_sgd_at_its_effective_rate_except_on_an_ill_condi
     assert sgd_stretched[0] > 20 * momentum_stretched[0]      # stretched circles: momentum really helps
     assert momentum_stretched[1] == 100.0 and sgd_stretched[1] < 100.0
     assert runner.done
+
+
+def test_chain_rule_step_4_needs_the_small_nudge_the_gradient_predicts():
+    lines = solution("chain-rule")
+    start = lines.index("set W1[1,2] = W1[1,2] + 0.1")
+    runner = LessonRunner(BY_ID["chain-rule"])
+    play(runner, lines[:start])
+    assert runner.step_index == 3
+    play(runner, ["set W1[1,2] = 9", "until L"])
+    assert float(runner.session.evaluate("L")[1]) > 1.01 and runner.step_index == 3, "a huge edit is not the nudge"
+    play(runner, ["goto start", "set W1[1,2] = W1[1,2] + 0.1", "until L"])
+    assert runner.step_index == 3 and float(runner.session.evaluate("W1[1,2]")[1]) > 9, "edits add up"
+    play(runner, ["reset", "set W1[1,2] = W1[1,2] + 0.1", "until L"])
+    assert runner.step_index == 4
