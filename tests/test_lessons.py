@@ -713,3 +713,15 @@ def test_chain_rule_step_4_needs_the_small_nudge_the_gradient_predicts():
     assert runner.step_index == 3 and float(runner.session.evaluate("W1[1,2]")[1]) > 9, "edits add up"
     play(runner, ["reset", "set W1[1,2] = W1[1,2] + 0.1", "until L"])
     assert runner.step_index == 4
+
+
+def test_dead_relus_a_few_momentum_updates_kill_them_not_one():
+    lines = solution("dead-relus")
+    runner = LessonRunner(BY_ID["dead-relus"])
+    play(runner, lines[:lines.index("continue 200") + 1])
+    s = runner.session
+    assert runner.step_index == 4 and s.current.number == 5, "the break stops after four updates"
+    b1 = np.asarray(s.evaluate("b1")[1])
+    assert (b1 < 0).all() and b1.min() == pytest.approx(-4.22, abs=0.01)
+    play(runner, ["print b1"])
+    assert runner.step_index == 5
