@@ -725,3 +725,15 @@ def test_dead_relus_a_few_momentum_updates_kill_them_not_one():
     assert (b1 < 0).all() and b1.min() == pytest.approx(-4.22, abs=0.01)
     play(runner, ["print b1"])
     assert runner.step_index == 5
+
+
+def test_initialization_the_huge_loss_is_finite_thanks_to_log_sum_exp():
+    runner = LessonRunner(BY_ID["initialization"])
+    lines = iter(solution("initialization"))
+    while runner.step_index < 2:
+        runner.run(next(lines))
+    runner.run("until L")
+    P = np.asarray(runner.session.evaluate("P")[1])
+    assert ((P == 0) | (P == 1)).all(), "the probabilities are exactly 0 and 1"
+    assert float(runner.session.evaluate("L")[1]) == pytest.approx(557, abs=1), "finite: log-sum-exp"
+    assert "(557)" in BY_ID["initialization"].steps[2].hints[0] and "log-sum-exp" in BY_ID["initialization"].steps[2].hints[0]
