@@ -24,21 +24,29 @@ def train(session, iterations: int, progress=None) -> dict:
     rng = np.random.default_rng(s.seed + s.current.number)
     order = np.array([], dtype=int)
     losses = []
+    interrupted = False
     with np.errstate(all="ignore"):
-        for i in range(iterations):
-            if len(order) < size:
-                order = np.concatenate([order, rng.permutation(n)])
-            rows, order = order[:size], order[size:]
-            L = s.model.train_step(X_all[rows], s.targets(rows), s.loss, s.optimizer)
-            losses.append(L)
-            if progress is not None and progress(i + 1, iterations, L):
-                break  # the front end asked to stop: keep what was trained so far
+        try:
+            for i in range(iterations):
+                if len(order) < size:
+                    order = np.concatenate([order, rng.permutation(n)])
+                rows, order = order[:size], order[size:]
+                L = s.model.train_step(X_all[rows], s.targets(rows), s.loss, s.optimizer)
+                losses.append(L)
+                if progress is not None and progress(i + 1, iterations, L):
+                    break  # the front end asked to stop: keep what was trained so far
+        except KeyboardInterrupt:
+            # Ctrl-C (REPL) or Escape (TUI worker): keep what was trained, as a stop does. The
+            # current iteration was already archived, so recomputing it from its snapshot would
+            # lose the training and count iteration 1 twice.
+            interrupted = True
     first = s.current.number + 1
     s.losses += [(first + i, float(L)) for i, L in enumerate(losses)]  # the Loss tab plots them too
-    s.trained.append((first, first + len(losses) - 1))
+    if losses:
+        s.trained.append((first, first + len(losses) - 1))
     s.history.clear()  # the iterations in between were not recorded: no stepping back across them
     evaluation = s.model.evaluate(X_all, s.problem.Y, s.loss)  # the trained weights, before
     s.start_iteration(s.current.number + 1 + len(losses))  # the recorded one runs one more step
-    return {"iterations": len(losses), "requested": iterations, "first_loss": losses[0],
-            "last_loss": losses[-1], "dataset_loss": evaluation["loss"],
-            "dataset_accuracy": evaluation["accuracy"]}
+    return {"iterations": len(losses), "requested": iterations, "first_loss": losses[0] if losses else None,
+            "last_loss": losses[-1] if losses else None, "dataset_loss": evaluation["loss"],
+            "dataset_accuracy": evaluation["accuracy"], "interrupted": interrupted}

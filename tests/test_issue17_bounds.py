@@ -370,3 +370,54 @@ def test_binary_or_endless_standard_input_in_json_mode(monkeypatch, capsys):
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"\0" * (2**20 + 10)), encoding="utf-8"))
     rc, text = run_cli(capsys, "repl", "--preset", "xor", "--json")
     assert rc == 2 and "longer than" in text and "Traceback" not in text
+
+
+def test_interrupting_train_keeps_what_was_trained_and_the_history_straight(monkeypatch):
+    """Ctrl-C (or Escape in the TUI) during `train` keeps the iterations trained so far; the
+    current iteration, already archived, is neither recomputed nor counted twice."""
+    from inspector.commands import Interpreter
+    from inspector.sources import open_preset
+    from engine.model import Sequential
+
+    interp = Interpreter(open_preset("xor"))
+    s = interp.session
+    real, calls = Sequential.train_step, []
+
+    def interrupted_on_the_fifth(self, *a, **k):
+        calls.append(1)
+        if len(calls) == 5:
+            raise KeyboardInterrupt
+        return real(self, *a, **k)
+
+    monkeypatch.setattr(Sequential, "train_step", interrupted_on_the_fifth)
+    result = interp.run("train 100")
+    monkeypatch.setattr(Sequential, "train_step", real)
+    assert result.ok and result.data["interrupted"] is True and result.data["iterations"] == 4
+    assert "interrupted after 4 of 100" in result.message
+    assert s.current.number == 6  # iteration 1 archived, 2–5 trained, the next one recorded
+    numbers = [n for n, _ in s.losses]
+    assert numbers == sorted(set(numbers)) and numbers[-4:] == [2, 3, 4, 5]
+    assert interp.run("step").ok and interp.run("continue").ok
+    assert [h.number for h in s.history] == sorted({h.number for h in s.history})
+
+
+def test_interrupting_train_before_the_first_iteration_says_nothing_was_trained(monkeypatch):
+    from inspector.commands import Interpreter
+    from inspector.sources import open_preset
+    from engine.model import Sequential
+
+    interp = Interpreter(open_preset("xor"))
+    real, calls = Sequential.train_step, []
+
+    def at_once(self, *a, **k):  # train's first step
+        calls.append(1)
+        if len(calls) == 1:
+            raise KeyboardInterrupt
+        return real(self, *a, **k)
+
+    monkeypatch.setattr(Sequential, "train_step", at_once)
+    result = interp.run("train 10")
+    monkeypatch.undo()
+    assert result.ok and result.data["iterations"] == 0 and result.data["first_loss"] is None
+    assert "nothing was trained" in result.message
+    assert interp.run("where").ok and interp.run("step").ok

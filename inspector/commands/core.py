@@ -214,7 +214,7 @@ class Interpreter:
             s.pos = min(s.pos, len(s.tape) - 1)
             return f"at op {s.pos} of iteration {s.current.number}" if s.pos >= 0 else \
                 f"at the start of iteration {s.current.number}"
-        except Exception:  # nothing more to do for it here; the session object itself is intact
+        except (Exception, KeyboardInterrupt):  # a second Ctrl-C while recovering: no traceback either
             return "where it stopped"
 
     def note_divergence(self, result: Result) -> None:

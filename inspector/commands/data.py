@@ -76,8 +76,13 @@ def do_train(s, arg, line="train", progress=None):
     r = train(s, count, progress)
     s.batch_from = s.current.number  # back on the debugger's own batch from here
     r["batch_loss"] = batch_loss
-    stopped = f" (stopped after {r['iterations']} of {count})" if r["iterations"] < count else ""
+    how = "interrupted" if r["interrupted"] else "stopped"
+    stopped = f" ({how} after {r['iterations']} of {count})" if r["iterations"] < count else ""
     count = r["iterations"]
+    if not count:
+        message = (f"train: {how} before the first iteration finished; nothing was trained. Whole dataset: "
+                   f"loss {r['dataset_loss']:.4f}, accuracy {r['dataset_accuracy']:.1%}")
+        return Result(line, True, "train", message, r)
     message = (f"trained {count} iterations{stopped}: loss {r['first_loss']:.4f} → {r['last_loss']:.4f}; whole dataset: "
                f"loss {r['dataset_loss']:.4f}, accuracy {r['dataset_accuracy']:.1%}")
     if batch_loss is not None and r["first_loss"] > 1.5 * batch_loss:  # the jump a learner sees

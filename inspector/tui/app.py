@@ -185,7 +185,8 @@ class NndbApp(LongWork, App):
             panel.show(s)
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
-        self.refresh_views(follow=False)
+        if not self.busy:  # a long command's worker owns the session; its end refreshes the views
+            self.refresh_views(follow=False)
 
     def log_line(self, renderable) -> None:
         self.query_one("#log", RichLog).write(renderable)
@@ -342,7 +343,7 @@ class NndbApp(LongWork, App):
 
     def action_toggle_breakpoint(self) -> None:
         index = self.query_one("#ops", OpList).selected_op
-        if index is None:
+        if index is None or self.busy:  # the worker may be replacing the tape right now
             return
         name = self.session.tape[index].name
         existing = [b for b in self.session.breakpoints if b.spec == name]
