@@ -228,3 +228,25 @@ def test_the_listing_says_when_a_stub_exists_unchecked(tmp_path, capsys):
     run(["exercise", "adam"], capsys)
     code, out = run(["exercises"], capsys)
     assert re.search(r"adam .*not started \(stub written\)", out.replace("\n", " "))
+
+
+def test_bad_status_file_timeouts_encodings_and_folders_get_one_message(tmp_path, capsys):
+    """A hand-edited exercises.json, --timeout nan/-1, a non-UTF-8 file and a --dir that is a file:
+    each one message, never a traceback."""
+    status = tmp_path / "state" / "nndb" / "exercises.json"
+    status.parent.mkdir(parents=True)
+    status.write_text(json.dumps({"version": 1, "exercises": {"relu": {"status": "weird"},
+                                                              "dense": {"status": "failing", "functions": [1]}}}))
+    code, out = run(["exercises"], capsys)
+    assert code == 0 and "relu" in out and "weird" not in out
+    for bad in ("nan", "-1", "1e30"):
+        with pytest.raises(SystemExit) as e:
+            main(["check", "x.py", "--timeout", bad])
+        assert e.value.code == 2 and "--timeout" in capsys.readouterr().err
+    binary = tmp_path / "relu.py"
+    binary.write_bytes(b"\xff\xfe not text")
+    code, out = run(["check", str(binary)], capsys)
+    assert code == 1 and "not UTF-8 text" in out
+    (tmp_path / "afile").write_text("")
+    code, out = run(["exercise", "relu", "--dir", str(tmp_path / "afile" / "sub")], capsys)
+    assert code == 2 and "cannot write" in out and "Not a directory" in out

@@ -54,7 +54,10 @@ class Failure(Exception):
 def functions_to_check(path: Path) -> list[str]:
     """An exercise's functions for a file named after it (``dense.py``), else the exercise functions
     the file defines, found by parsing it (nothing runs). Raises Failure for a file that does not parse."""
-    source = path.read_text(encoding="utf-8")
+    try:
+        source = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise Failure("error", f"{path.name} is not UTF-8 text (byte {e.start}): save it as UTF-8") from None
     try:
         tree = ast.parse(source, filename=str(path))
     except SyntaxError as e:

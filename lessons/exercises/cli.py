@@ -6,6 +6,7 @@ exercise with no check recorded is "not started" (the listing says whether its s
 """
 from __future__ import annotations
 
+import argparse
 import json
 import time
 from pathlib import Path
@@ -15,6 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from engine.serialize import atomic_write
+from inspector.guards import finite_float
 from inspector.repl import state_dir
 
 from . import DEFAULT_DIR, EXERCISES
@@ -37,12 +39,18 @@ class StatusStore:
             records = data["exercises"]
             if data.get("version") != VERSION or not isinstance(records, dict):
                 raise ValueError("unexpected structure")
-            return {k: v for k, v in records.items() if k in EXERCISES and isinstance(v, dict)}
+            return {k: v for k, v in records.items() if k in EXERCISES and self._valid(v)}
         except FileNotFoundError:
             return {}
         except (OSError, ValueError, KeyError, TypeError) as e:
             self.warning = f"could not read {self.path} ({e}); statuses start afresh"
             return {}
+
+    @staticmethod
+    def _valid(record) -> bool:
+        """A record as `record` writes it; a hand-edited one that is not is ignored (never a crash)."""
+        return (isinstance(record, dict) and record.get("status") in ("passing", "failing")
+                and isinstance(record.get("functions", {}), dict))
 
     def status(self, exercise_id: str) -> str:
         return self.records.get(exercise_id, {}).get("status", "not started")
@@ -66,6 +74,14 @@ class StatusStore:
 
 STATUS_STYLE = {"passing": "green", "failing": "red", "not started": "dim"}
 
+
+
+def timeout_seconds(text: str) -> float:
+    """--timeout: a finite number of seconds, more than 0 and at most an hour."""
+    value = finite_float(text)
+    if not 0 < value <= 3600:
+        raise argparse.ArgumentTypeError(f"expected seconds between 0 and 3600, got {text}")
+    return value
 
 def cmd_exercises(args, console: Console) -> int:
     store = StatusStore()
@@ -98,12 +114,16 @@ def cmd_exercise(args, console: Console) -> int:
         if not args.check:
             console.print(Text(f"{path} already exists (not overwritten): edit it, then nndb check {path}"))
     else:
-        path.parent.mkdir(parents=True, exist_ok=True)
         try:
+            path.parent.mkdir(parents=True, exist_ok=True)
             with open(path, "x", encoding="utf-8") as f:  # "x": never replaces a file, even one made just now
                 f.write(ex.stub_text(path))
         except FileExistsError:
             console.print(Text(f"{path} already exists (not overwritten)"))
+        except OSError as e:  # --dir names a file, or a folder we may not write
+            console.print(Text(f"error: cannot write {path}: {e.strerror or e}; pick another --dir",
+                               style="bold red"))
+            return 2
         else:
             console.print(Text(f"wrote {path}: {', '.join(ex.functions)}. Fill them in, then nndb check {path}"))
     if args.check:
@@ -180,7 +200,7 @@ def add_exercise_parsers(sub) -> None:
     check.add_argument("file", metavar="FILE", help="your Python file (it is run: the one outside code nndb runs)")
     for p in (one, check):
         p.add_argument("--json", action="store_true", help="one JSON object per function")
-        p.add_argument("--timeout", type=float, default=TIME_LIMIT, metavar="SECONDS",
+        p.add_argument("--timeout", type=timeout_seconds, default=TIME_LIMIT, metavar="SECONDS",
                        help=f"time limit per function, its cases and gradient check together ({TIME_LIMIT:g})")
     one.set_defaults(run=cmd_exercise)
     check.set_defaults(run=cmd_check)
