@@ -737,3 +737,25 @@ def test_initialization_the_huge_loss_is_finite_thanks_to_log_sum_exp():
     assert ((P < 1e-100) | (P > 1 - 1e-12)).all() and (P == 0).sum() == 3, "0 and 1, three exactly 0"
     assert float(runner.session.evaluate("L")[1]) == pytest.approx(557, abs=1), "finite: log-sum-exp"
     assert "(557)" in BY_ID["initialization"].steps[2].hints[0] and "log-sum-exp" in BY_ID["initialization"].steps[2].hints[0]
+
+
+@pytest.mark.parametrize("lesson_id, step, shown", [("output-backward", 1, ["dZ2[1,0]", "P[1,0]"]),
+                                                      ("optimizers", 1, ["W1[0,0]", "dW1[0,0]"])])
+def test_the_value_to_predict_is_not_already_on_screen(lesson_id, step, shown):
+    """What was on screen when the step began (or what it asks to print first) is not the answer."""
+    lesson = BY_ID[lesson_id]
+    runner = LessonRunner(lesson)
+    seen, verdicts = [], []
+    for line in solution(lesson_id):
+        if runner.step_index == step and runner.prediction is None:  # on screen before the learner predicts
+            for name in shown:
+                try:
+                    seen.append(float(runner.session.evaluate(name)[1]))
+                except Exception:
+                    pass
+        verdicts += [x for x in runner.run(line).extra if x.startswith("✓ your prediction")]
+        if runner.step_index > step:
+            break
+    value = float(verdicts[-1].rsplit("= ", 1)[1])
+    tolerance = lesson.steps[step].predict.tolerance
+    assert seen and all(abs(value - v) > tolerance for v in seen), (value, seen)
