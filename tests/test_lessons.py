@@ -759,3 +759,15 @@ def test_the_value_to_predict_is_not_already_on_screen(lesson_id, step, shown):
     value = float(verdicts[-1].rsplit("= ", 1)[1])
     tolerance = lesson.steps[step].predict.tolerance
     assert seen and all(abs(value - v) > tolerance for v in seen), (value, seen)
+
+
+def test_dense_layer_the_bias_broadcast_is_visible():
+    runner = LessonRunner(BY_ID["dense-layer"])
+    play(runner, ["print shape(X)", "print shape(W1)", "predict 4x8", "step", "explain Z1[2,5]"])
+    assert runner.step_index == 3
+    before = np.asarray(runner.session.evaluate("Z1[:,5]")[1])
+    play(runner, ["until dense2.forward", "print shape(b2)", "print Z1[:,5]"])
+    assert runner.step_index == 3, "with b1 = 0 nothing is broadcast that the learner could see"
+    play(runner, ["goto start", "set b1[5] = 1", "step"])
+    assert runner.step_index == 4
+    np.testing.assert_allclose(np.asarray(runner.session.evaluate("Z1[:,5]")[1]), before + 1)
