@@ -771,3 +771,12 @@ def test_dense_layer_the_bias_broadcast_is_visible():
     play(runner, ["goto start", "set b1[5] = 1", "step"])
     assert runner.step_index == 4
     np.testing.assert_allclose(np.asarray(runner.session.evaluate("Z1[:,5]")[1]), before + 1)
+
+
+def test_activations_tanh_passes_one_minus_a_squared():
+    runner = LessonRunner(BY_ID["activations"])
+    play(runner, solution("activations"))
+    a = float(runner.session.evaluate("A1[3,2]")[1])
+    ratio = float(runner.session.evaluate("dZ1[3,2] / dA1[3,2]")[1])
+    assert round(a, 4) == 0.7526 and round(1 - 0.7526 ** 2, 2) == round(ratio, 2) == 0.43
+    assert "A1[3,2] = 0.7526, so only 1 − 0.7526² = 0.43" in BY_ID["activations"].steps[-1].text
