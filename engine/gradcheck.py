@@ -40,14 +40,18 @@ def power_of_ten(x: float) -> str:
 
 
 def relative_error(analytic: float, numerical: float) -> float:
-    """``|a − n| / max(|a| + |n|, tiny)``: scale-free, and 0 when both are exactly 0."""
+    """``|a − n| / (|a| + |n|)``: scale-free, and 0 when both are exactly 0.
+
+    Not CS231n's ``max(|a|, |n|)`` denominator, which gives up to twice these figures: the verdicts'
+    thresholds are nndb's own, read on this error.
+    """
     denom = abs(analytic) + abs(numerical)
     return 0.0 if denom == 0 else abs(analytic - numerical) / denom
 
 
 def verdict(rel_error: float, abs_error: float = math.inf, noise: float = 0.0, kink: bool = False) -> str:
-    """CS231n's reading of a relative error, where the difference is above the float64 noise floor
-    of the central difference and ±ε did not cross a kink."""
+    """The reading of a relative error (|a − n|/(|a| + |n|)), where the difference is above the float64
+    noise floor of the central difference and ±ε did not cross a kink."""
     if rel_error <= EXCELLENT:
         return "excellent"
     if abs_error <= noise:

@@ -25,7 +25,7 @@ def numeric_grad(f, x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
 
 
 def rel_error(analytic, numerical) -> float:
-    """‖a − n‖ / (‖a‖ + ‖n‖), 0 when both are 0: CS231n's scale-free error over a whole array."""
+    """‖a − n‖ / (‖a‖ + ‖n‖), 0 when both are 0: the scale-free error of engine.gradcheck over a whole array."""
     a, n = np.asarray(analytic, np.float64), np.asarray(numerical, np.float64)
     denom = np.linalg.norm(a) + np.linalg.norm(n)
     return 0.0 if denom == 0 else float(np.linalg.norm(a - n) / denom)

@@ -45,7 +45,7 @@ def _short(v) -> str:
          help=f"""
 Runs in float64 on this iteration's batch and starting weights, on a copy: the model is not
 changed. Each row: the parameter, the analytic gradient (backward), the numerical one
-(L(w+ε) − L(w−ε))/2ε, and their relative error. Verdicts (CS231n): ≤ {power_of_ten(EXCELLENT)} excellent,
+(L(w+ε) − L(w−ε))/2ε, and their relative error |a − n|/(|a| + |n|). Verdicts: ≤ {power_of_ten(EXCELLENT)} excellent,
 ≤ {power_of_ten(ACCEPTABLE)} acceptable near a kink, > {power_of_ten(WRONG)} wrong. A difference below the float64
 noise floor of the central difference ({NOISE_ULPS}·u·|L|/ε, u = 2.2e-16) is excellent whatever its
 relative error. A row is marked when ±ε crossed a kink (a ReLU at 0, a max-pool tie): its numerical
