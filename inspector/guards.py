@@ -37,37 +37,30 @@ def clean(text, newlines: bool = True) -> str:
 
 
 # -- flags ---------------------------------------------------------------------------------------
-def seed_int(text: str) -> int:
-    """A seed: a whole number 0 … 2³²−1 (NumPy's generators take no negative seed)."""
+def _whole(text: str, lo: int, hi: int, what: str, words: str) -> int:
+    """A whole number lo … hi, or argparse's error in ``what``'s words (``a seed is``, ``expected``)."""
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"a seed is a whole number ≥ 0, got {text!r}") from None
-    if not 0 <= value < 2**32:
-        raise argparse.ArgumentTypeError(f"a seed is a whole number from 0 to {2**32 - 1}, got {text[:30]}")
+        raise argparse.ArgumentTypeError(f"{what} a whole number ≥ {lo}, got {text!r}") from None
+    if not lo <= value <= hi:
+        raise argparse.ArgumentTypeError(f"{what} a whole number from {lo} to {words}, got {text[:30]}")
     return value
+
+
+def seed_int(text: str) -> int:
+    """A seed: a whole number 0 … 2³²−1 (NumPy's generators take no negative seed)."""
+    return _whole(text, 0, 2**32 - 1, "a seed is", str(2**32 - 1))
 
 
 def count_int(text: str) -> int:
     """A count ≥ 1 (epochs, a batch size)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number ≥ 1, got {text!r}") from None
-    if not 1 <= value <= 10**9:
-        raise argparse.ArgumentTypeError(f"expected a whole number from 1 to 1,000,000,000, got {text[:30]}")
-    return value
+    return _whole(text, 1, 10**9, "expected", "1,000,000,000")
 
 
 def nonnegative_int(text: str) -> int:
     """A count ≥ 0 (how many samples to show)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number ≥ 0, got {text!r}") from None
-    if not 0 <= value <= 10**9:
-        raise argparse.ArgumentTypeError(f"expected a whole number from 0 to 1,000,000,000, got {text[:30]}")
-    return value
+    return _whole(text, 0, 10**9, "expected", "1,000,000,000")
 
 
 def finite_float(text: str) -> float:

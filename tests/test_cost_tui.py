@@ -12,7 +12,7 @@ from textual.widgets import Static, TabbedContent  # noqa: E402
 
 from inspector.sources import open_preset  # noqa: E402
 from inspector.tui.app import NndbApp  # noqa: E402
-from inspector.tui.widgets import CommandBar  # noqa: E402
+from test_tui import command  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -21,16 +21,6 @@ def cached(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     (tmp_path / "nndb").mkdir()
     (tmp_path / "nndb" / "roofline.json").write_text(json.dumps({"gflops": 50.0, "gbps": 10.0}))
-
-
-async def command(pilot, line: str) -> None:
-    if not isinstance(pilot.app.focused, CommandBar):
-        await pilot.press("colon")
-    bar = pilot.app.query_one(CommandBar)
-    bar.value = line
-    bar.cursor_position = len(line)
-    await pilot.press("enter")
-    await pilot.pause()
 
 
 def body_text(app) -> str:
