@@ -185,12 +185,21 @@ def one_hot(labels, k):
     return np.eye(k)[labels]
 
 
-def softmax_ce_reference(x):
-    loss = SoftmaxCrossEntropy()
-    loss.tracer = RecordingTracer()
-    L = loss.forward(x["Z"].copy(), x["Y"].copy())
-    values = {"L": L} if "backward" not in x else {"dZ": loss.backward()}
-    return Expected(values, ops_by_output(loss.tracer.tape, {"L": "L", "dZ": "dZ"}))
+def loss_reference(make, out: str):
+    """The engine's loss on input ``out`` (Z, A) and Y: L, or with ``backward`` d``out``, and its ops."""
+    def reference(x):
+        loss = make()
+        loss.bind(out)
+        loss.tracer = RecordingTracer()
+        L = loss.forward(x[out].copy(), x["Y"].copy())
+        grad = "d" + out
+        values = {"L": L} if "backward" not in x else {grad: loss.backward()}
+        return Expected(values, ops_by_output(loss.tracer.tape, {"L": "L", grad: grad}))
+    return reference
+
+
+softmax_ce_reference = loss_reference(SoftmaxCrossEntropy, "Z")
+mse_reference = loss_reference(MSE, "A")
 
 
 def softmax_ce_cases(backward: bool):
@@ -215,15 +224,6 @@ def softmax_ce_mistakes(x, expected):
     m = len(x["Z"])
     return [("softmax over the wrong axis: normalize each row (axis=1), one example per row",
              {"dZ": (softmax_rows(x["Z"], 0) - x["Y"]) / m})]
-
-
-def mse_reference(x):
-    loss = MSE()
-    loss.bind("A")
-    loss.tracer = RecordingTracer()
-    L = loss.forward(x["A"].copy(), x["Y"].copy())
-    values = {"L": L} if "backward" not in x else {"dA": loss.backward()}
-    return Expected(values, ops_by_output(loss.tracer.tape, {"L": "L", "dA": "dA"}))
 
 
 def mse_cases(backward: bool):
