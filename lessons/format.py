@@ -14,12 +14,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 FRONT_KEYS = {"id", "title", "learn", "order", "preset", "seed", "batch", "net", "init", "optimizer", "lr", "size",
-              "l2", "hidden", "filters", "pool", "stretch"}
-STEP_SETUP_KEYS = FRONT_KEYS - {"id", "title", "learn", "order"}  # what a step's `setup:` may change
+              "l2", "hidden", "filters", "pool", "stretch", "track", "exercise",
+              "examples", "noise", "validation", "standardize", "dropout"}
+NOT_SETUP_KEYS = {"id", "title", "learn", "order", "track", "exercise"}  # about the lesson, not its network
+STEP_SETUP_KEYS = FRONT_KEYS - NOT_SETUP_KEYS  # what a step's `setup:` may change
+DEFAULT_TRACK = "foundations"
 REQUIRED = ("id", "title", "learn")
 PREDICT_KINDS = ("shape", "value", "sign")
 TOLERANCE = re.compile(r"\+?([0-9]{1,20}(\.[0-9]{0,20})?|\.[0-9]{1,20})([eE][+-]?[0-9]{1,3})?", re.ASCII)
 MAX_LESSON_BYTES = 1 << 20  # the built-in lessons are under 4 KB each
+MAX_CHOICES = 26             # options are lettered a) to z)
 
 
 class LessonFormatError(ValueError):
@@ -49,6 +53,16 @@ class Predict:
     equation: str | None = None  # `dZ2[0,1] = EXPR`: judged against what its equation gives, not the code
 
 
+@dataclass(frozen=True)
+class Choice:
+    """One option of a multiple-choice question (``choice: relu1 — its mask is right``) and what a learner
+    who picks it is told."""
+
+    option: str
+    feedback: str
+    line: int = 0
+
+
 @dataclass
 class Step:
     title: str
@@ -58,6 +72,8 @@ class Step:
     predict: Predict | None = None
     setup: dict[str, str] = field(default_factory=dict)  # `setup: key: value`: restart with these when the step begins
     line: int = 0                                          # of its `## Step:` heading
+    why: str | None = None                                 # the reasoning shown after a wrong prediction
+    choices: list[Choice] = field(default_factory=list)    # `choice:` lines: `answer` is multiple choice
 
 
 @dataclass
@@ -70,6 +86,8 @@ class Lesson:
     setup: dict[str, str]
     path: Path | None = None
     order: int = 0
+    track: str = DEFAULT_TRACK       # the group `nndb lessons` lists it in
+    exercise: str | None = None      # the exercise the lesson's learner writes (the build track)
 
 
 def parse_lesson(text: str, path: Path | str = "<lesson>", known_checks=()) -> Lesson:
@@ -87,6 +105,10 @@ def parse_lesson(text: str, path: Path | str = "<lesson>", known_checks=()) -> L
     except StopIteration:
         fail(1, "the front matter is not closed by a line `---`")
     setup: dict[str, str] = {}
+
+    def front_line(key: str) -> int:
+        return next((i + 1 for i in range(1, end) if lines[i].strip().partition(":")[0].strip() == key), 1)
+
     for i in range(1, end):
         raw = lines[i].strip()
         if not raw or raw.startswith("#"):
@@ -108,6 +130,10 @@ def parse_lesson(text: str, path: Path | str = "<lesson>", known_checks=()) -> L
         if not re.fullmatch(r"[0-9]{1,6}", setup["order"], re.ASCII):  # not isdigit: it accepts ²
             fail(1, f"order must be a whole number (at most 6 digits), got {setup['order'][:40]!r}")
         order = int(setup["order"])
+    for key in ("track", "exercise"):
+        if key in setup and not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,39}", setup[key], re.ASCII):
+            fail(front_line(key), f"{key} must be a name of lowercase letters, digits, dashes and underscores, "
+                                  f"got {setup[key][:40]!r}")
 
     intro: list[str] = []
     steps: list[Step] = []
@@ -118,8 +144,24 @@ def parse_lesson(text: str, path: Path | str = "<lesson>", known_checks=()) -> L
             return
         if not current["checks"]:
             fail(current["line"], f"step {current['title']!r} has no `check:` line: nothing could ever complete it")
+        if current["why"] and current["predict"] is None:
+            fail(current["why_line"], "`why:` explains a prediction: the step needs a `predict:` line")
+        choices = current["choices"]
+        if choices and not any(c.name == "answered" for c in current["checks"]):
+            fail(choices[0].line, "`choice:` lines make an `answer` question multiple choice: the step needs a "
+                                  "`check: answered TEXT` naming the right option")
+        if len(choices) == 1:
+            fail(choices[0].line, "a multiple-choice question needs at least two `choice:` lines")
+        if len(choices) > MAX_CHOICES:
+            fail(choices[MAX_CHOICES].line, f"at most {MAX_CHOICES} `choice:` lines in a step (a) to z))")
+        seen: set[str] = set()
+        for c in choices:
+            if c.option.lower() in seen:
+                fail(c.line, f"the option {c.option!r} is given twice")
+            seen.add(c.option.lower())
         steps.append(Step(current["title"], "\n".join(current["text"]).strip(), current["checks"],
-                          current["hints"], current["predict"], current["setup"], current["line"]))
+                          current["hints"], current["predict"], current["setup"], current["line"],
+                          " ".join(current["why"]) or None, choices))
 
     for i in range(end + 1, len(lines)):
         raw = lines[i]
@@ -128,11 +170,11 @@ def parse_lesson(text: str, path: Path | str = "<lesson>", known_checks=()) -> L
         if m:
             close(line_no)
             current = {"title": m.group(1), "text": [], "checks": [], "hints": [], "predict": None, "setup": {},
-                       "line": line_no}
+                       "line": line_no, "why": [], "why_line": 0, "choices": []}
             continue
         if raw.startswith("## "):
             fail(line_no, f"a section heading must read `## Step: TITLE`, got {raw.strip()!r}")
-        directive = re.match(r"^(check|hint|predict|setup):\s*(.*)$", raw)
+        directive = re.match(r"^(check|hint|predict|setup|why|choice):\s*(.*)$", raw)
         if directive and current is None:
             fail(line_no, f"`{directive.group(1)}:` outside a step; put it under a `## Step:` heading")
         if directive:
@@ -141,6 +183,11 @@ def parse_lesson(text: str, path: Path | str = "<lesson>", known_checks=()) -> L
                 fail(line_no, f"`{kind}:` needs something after it")
             if kind == "hint":
                 current["hints"].append(body)
+            elif kind == "why":  # several lines are one text
+                current["why"].append(body)
+                current["why_line"] = current["why_line"] or line_no
+            elif kind == "choice":
+                current["choices"].append(parse_choice(body, line_no, lambda msg: fail(line_no, msg)))
             elif kind == "setup":
                 key, sep, value = body.partition(":")
                 key = key.strip()
@@ -164,7 +211,18 @@ def parse_lesson(text: str, path: Path | str = "<lesson>", known_checks=()) -> L
     if not steps:
         fail(end + 1, "a lesson needs at least one `## Step: TITLE` section")
     return Lesson(setup["id"], setup["title"], setup["learn"], "\n".join(intro).strip(), steps,
-                  setup, path, order)
+                  setup, path, order, setup.get("track", DEFAULT_TRACK), setup.get("exercise"))
+
+
+def parse_choice(body: str, line_no: int, fail) -> Choice:
+    """``relu1 — its backward applies the mask`` (an em dash, or `` -- ``): an option and its feedback."""
+    option, dash, feedback = body.partition("—")
+    if not dash:
+        option, dash, feedback = body.partition(" -- ")
+    option, feedback = option.strip(), feedback.strip()
+    if not dash or not option or not feedback:
+        fail(f"expected `choice: OPTION — FEEDBACK` (an em dash or ` -- ` between them), got {body[:60]!r}")
+    return Choice(option, feedback, line_no)
 
 
 def parse_predict(body: str, fail) -> Predict:

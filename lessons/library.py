@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .checks import CHECKS, validate
+from .checks import CHECKS, normalize, validate
 from .format import Lesson, LessonFormatError, load_lessons
 from .setups import check_setup, merged
 
@@ -26,6 +26,15 @@ def validate_lesson(lesson: Lesson) -> None:
             problem = validate(c.name, c.arg)
             if problem:
                 raise LessonFormatError(f"{lesson.path}:{c.line}: {problem}")
+            options = [normalize(choice.option).lower() for choice in step.choices]
+            if c.name == "answered" and options and normalize(c.arg).lower() not in options:
+                raise LessonFormatError(f"{lesson.path}:{c.line}: the right answer {c.arg!r} is not one of the "
+                                        f"step's `choice:` options ({', '.join(x.option for x in step.choices)})")
+    if lesson.exercise is not None:
+        from .exercises import EXERCISES
+        if lesson.exercise not in EXERCISES:
+            raise LessonFormatError(f"{lesson.path}:1: exercise {lesson.exercise!r} is not one of the exercises "
+                                    f"({', '.join(EXERCISES)})")
 
 
 def all_lessons(extra_dirs=(), errors: list[str] | None = None) -> list[Lesson]:
@@ -46,7 +55,17 @@ def all_lessons(extra_dirs=(), errors: list[str] | None = None) -> list[Lesson]:
                 errors.append(str(e))
                 continue
             by_id[lesson.id] = lesson
-    return sorted(by_id.values(), key=lambda l: (l.order, l.id))
+    return by_track(by_id.values())
+
+
+def by_track(lessons) -> list[Lesson]:
+    """Lessons grouped by track, the tracks in the order of their first lesson, then by order and id
+    (the foundations, orders 1–29, come before the build track, 30–40)."""
+    lessons = sorted(lessons, key=lambda l: (l.order, l.id))
+    first: dict[str, int] = {}
+    for i, lesson in enumerate(lessons):
+        first.setdefault(lesson.track, i)
+    return sorted(lessons, key=lambda l: (first[l.track], l.order, l.id))
 
 
 def find_lesson(lessons: list[Lesson], key: str) -> Lesson:

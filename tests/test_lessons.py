@@ -297,7 +297,7 @@ def test_a_good_lesson_parses():
     (lambda t: t.replace("preset: xor\n---", "preset: xor\n"),
      "teacher/lesson.md:1: the front matter is not closed by a line `---`"),
     (lambda t: t.replace("preset: xor", "colour: blue"),
-     "teacher/lesson.md:5: unknown front-matter key 'colour'; known: batch, filters, hidden, id,"),
+     "teacher/lesson.md:5: unknown front-matter key 'colour'; known: batch, exercise, filters, hidden, id,"),
     (lambda t: t.replace("id: tiny\n", ""),
      "teacher/lesson.md:1: the front matter needs `id:`"),
     (lambda t: t.replace("id: tiny", "id: Tiny Lesson"),
