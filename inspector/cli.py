@@ -200,6 +200,9 @@ def add_training_parsers(sub) -> None:
     train.add_argument("--out", required=True, metavar="MODEL.npz", help="model file; MODEL.history.csv/.json go beside it")
     train.add_argument("--resume", action="store_true",
                        help="continue an interrupted run of the same flags from its last complete epoch")
+    train.add_argument("--record", nargs="?", const=0, type=count_int, metavar="EVERY",
+                       help="keep frames of the weights every EVERY iterations (default: about 150 frames) "
+                            "in MODEL.run.npz, for `nndb replay` and `nndb compare` (docs/runs.md)")
     ev = sub.add_parser("eval", help="test accuracy, confusion matrix and sample predictions of a saved model")
     ev.add_argument("model", metavar="MODEL.npz")
     ev.add_argument("--data", metavar="FOLDER", help="folder with MNIST-format files (digits models)")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 import zipfile
 from pathlib import Path
 
@@ -16,6 +17,8 @@ import numpy as np
 
 from engine import Sequential
 from engine.activations import Activation
+from engine.build import optimizer_name
+from engine.layers import Dropout
 from engine.serialize import atomic_write
 
 FORMAT = "nndb-run/1"
@@ -143,6 +146,13 @@ class Recorder:
         if logs.get("seconds") is not None:
             self.meta["seconds_per_epoch"].append(float(logs["seconds"]))
 
+    def evaluate(self, X, Y) -> dict:
+        """Loss and accuracy of the current weights on (X, Y), measured on the recorder's copy."""
+        probe = self._synced_probe()
+        with np.errstate(all="ignore"):
+            result = probe.evaluate(X, Y, self._probe_loss)
+        return {"loss": float(result["loss"]), "accuracy": float(result["accuracy"])}
+
     def finish(self) -> None:
         """Give the last iteration trained a frame, if the grid missed it (an interrupted run)."""
         if self.frames["iteration"][-1] != self.model.iteration:
@@ -177,11 +187,15 @@ class Recorder:
             ratio = math.nan if before is None else float(np.linalg.norm(value - before)) / max(norm, 1e-30)
             self.stats[f"update_ratio_{p.symbol}"].append(ratio)
 
+    def _synced_probe(self) -> Sequential:
+        """The recorder's copy of the model, carrying the live weights (shared, not copied: it only reads)."""
+        for mine, live in zip(self._probe_model.parameters(), self.params):
+            mine.value = live.value
+        return self._probe_model
+
     def _probe_forward(self, measure_loss: bool = False) -> float:
         """Run the probe batch through a copy carrying the current weights: dead units (and a loss)."""
-        probe = self._probe_model
-        for mine, live in zip(probe.parameters(), self.params):
-            mine.value = live.value
+        probe = self._synced_probe()
         probe.eval()
         out = np.asarray(self.probe_X, dtype=probe.dtype)
         with np.errstate(all="ignore"):
@@ -231,6 +245,123 @@ def save_run(path, arrays: dict[str, np.ndarray]) -> Path:
                     np.lib.format.write_array(member, np.asanyarray(value), allow_pickle=False)
     atomic_write(path, write)
     return Path(path)
+
+
+# -- front ends: `nndb train --record`, `nndb sweep`, the debugger's `train N --record FILE` -------------
+def hyperparameters_of(model: Sequential, optimizer, epochs: int | None, batch_size: int, seed: int) -> dict:
+    """meta["hyperparameters"]: what a legend of `nndb compare` tells runs apart by."""
+    dropout = [layer.p for layer in model.layers if isinstance(layer, Dropout)]
+    return {"lr": float(optimizer.lr), "optimizer": optimizer_name(optimizer), "batch_size": int(batch_size),
+            "epochs": epochs, "l2": float(model.l2), "dropout": max(dropout, default=0.0), "seed": int(seed),
+            "network": model.describe(), "dtype": model.dtype.name}
+
+
+def chain(*hooks):
+    """One callback calling each of ``hooks`` (None ones skipped) in order, with the same arguments."""
+    hooks = [hook for hook in hooks if hook is not None]
+
+    def call(*args):
+        for hook in hooks:
+            hook(*args)
+    return call
+
+
+def train_hooks(recorder: Recorder | None, on_batch=None, on_epoch=None) -> dict:
+    """``fit``'s on_batch/on_epoch: the caller's, then the recorder's (which reads, never changes, the model)."""
+    if recorder is None:
+        return {"on_batch": on_batch, "on_epoch": on_epoch}
+    return {"on_batch": chain(on_batch, recorder.on_batch), "on_epoch": chain(on_epoch, recorder.on_epoch)}
+
+
+def writable(path, flag: str) -> Path:
+    """``path`` if a run file may be written there, else the CLI's CommandError saying why."""
+    from .guards import check_output
+    from .training import CommandError
+    path = Path(path)
+    try:
+        check_output(path, flag=flag)
+    except ValueError as e:
+        raise CommandError(str(e)) from None
+    if not (path.parent if str(path.parent) else Path(".")).is_dir():
+        raise CommandError(f"{flag} {path}: the folder {path.parent} does not exist")
+    return path
+
+
+def flat_image_shape(data) -> tuple | None:
+    """(28, 28) for digits given as 784 columns (images given as (1, 28, 28) say it themselves)."""
+    side = data.image_side
+    return (side, side) if side and data.train[0].ndim == 2 else None
+
+
+def for_training(args, plan, data, out, done: int, n_batches: int) -> Recorder | None:
+    """`nndb train --record [EVERY]`'s recorder, its file beside ``out``; None without --record."""
+    every = getattr(args, "record", None)
+    if every is None:
+        return None
+    recorder = Recorder(plan.model, plan.loss, data.train, data.classes, iterations_per_epoch=n_batches,
+                        total_iterations=(plan.epochs - done) * n_batches, every=every or None,
+                        preset=data.source.get("preset"), start_epoch=done,
+                        hyperparameters=hyperparameters_of(plan.model, plan.optimizer, plan.epochs,
+                                                           plan.batch_size, args.seed),
+                        image_shape=flat_image_shape(data))
+    recorder.path = writable(run_path(out), "--record")
+    return recorder
+
+
+def for_sweep(model, loss, optimizer, data, folder: Path, name: str, epochs: int, batch: int, seed: int) -> Recorder:
+    """The recorder of one run of `nndb sweep`, its file ``NAME.run.npz`` in the sweep's folder."""
+    n_batches = -(-len(data.train[0]) // min(batch, len(data.train[0])))
+    recorder = Recorder(model, loss, data.train, data.classes, iterations_per_epoch=n_batches,
+                        total_iterations=epochs * n_batches, preset=data.source.get("preset"),
+                        hyperparameters=hyperparameters_of(model, optimizer, epochs, batch, seed),
+                        image_shape=flat_image_shape(data))
+    recorder.path = writable(folder / f"{name}{SUFFIX}", "--out")
+    return recorder
+
+
+def save_recording(recorder: Recorder | None, console) -> Path | None:
+    """Write the recorder's run file (what it has: an interrupted run keeps its frames) and say where."""
+    if recorder is None:
+        return None
+    path = recorder.save(recorder.path)
+    if console is not None:
+        console.print(f"recorded {len(recorder.frames['iteration'])} frames (every {recorder.every} iterations) "
+                      f"in {path} ({path.stat().st_size / 1e6:.1f} MB): `nndb replay {path}`, `nndb compare`")
+    return path
+
+
+class SessionRecording:
+    """The debugger's `train N --record FILE`: a Recorder fed by `train`'s progress callback, with the
+    whole dataset's loss and accuracy measured at each epoch's end (on the recorder's copy)."""
+
+    def __init__(self, session, iterations: int, path):
+        s = session
+        self.path = Path(path)
+        n, size = len(s.problem.X), s.problem.batch_size
+        self.recorder = Recorder(s.model, s.loss, (s.problem.X, s.problem.Y), s.problem.classes,
+                                 iterations_per_epoch=-(-n // size), total_iterations=iterations,
+                                 preset=getattr(s.problem, "name", None),
+                                 hyperparameters=hyperparameters_of(s.model, s.optimizer, None, size, s.seed))
+        self.X, self.Y = s.problem.X, s.problem.Y
+        self.started = time.perf_counter()
+
+    def progress(self, inner=None):
+        """``train``'s progress callback: record, then ask ``inner`` (the front end's) whether to stop."""
+        rec = self.recorder
+
+        def progress(done: int, total: int, loss: float) -> bool:
+            rec.on_batch(loss=loss)
+            if done % rec.iterations_per_epoch == 0:
+                now = time.perf_counter()
+                rec.on_epoch(logs={**rec.evaluate(self.X, self.Y), "seconds": now - self.started})
+                self.started = now
+            return bool(inner(done, total, loss)) if inner is not None else False
+        return progress
+
+    def save(self) -> dict:
+        path = self.recorder.save(self.path)
+        return {"path": str(path), "frames": len(self.recorder.frames["iteration"]),
+                "every": self.recorder.every, "bytes": path.stat().st_size}
 
 
 # -- reading -------------------------------------------------------------------------------------

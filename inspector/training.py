@@ -36,6 +36,7 @@ from engine.presets import PRESETS, load_preset
 from engine.serialize import atomic_write
 
 from .guards import Diverged, check_output, clean, stop_if_diverged
+from . import runs
 from .plots import training_curves
 
 HISTORY_KEYS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds")
@@ -393,6 +394,7 @@ def cmd_train(args, console: Console) -> int:
     meta = {"model": str(out), "data": data.note, "seed": args.seed}
     n_train = len(data.train[0])
     n_batches = (n_train + min(plan.batch_size, n_train) - 1) // min(plan.batch_size, n_train)
+    recorder = runs.for_training(args, plan, data, out, done0, n_batches)  # None without --record
     state = {"correct": 0, "seen": 0, "loss": 0.0}
     progress = Progress(TextColumn("epoch {task.fields[epoch]}"), BarColumn(), MofNCompleteColumn(),
                         TextColumn("batch {task.fields[batch]}"), TextColumn("loss {task.fields[loss]}"),
@@ -432,12 +434,13 @@ def cmd_train(args, console: Console) -> int:
         try:
             with np.errstate(over="ignore", invalid="ignore"):  # a divergence is reported below, in words
                 model.fit(data.train[0], data.train[1], loss, opt, epochs=plan.epochs - done0,
-                          batch_size=plan.batch_size, validation_data=data.val, on_batch=on_batch, on_epoch=on_epoch)
+                          batch_size=plan.batch_size, validation_data=data.val, **runs.train_hooks(recorder, on_batch, on_epoch))
         except KeyboardInterrupt:
             interrupted = True
         except Diverged as e:
             diverged = e
     seconds = time.perf_counter() - start
+    runs.save_recording(recorder, console)  # what was trained, diverged or interrupted runs too
     if diverged is not None:
         kept = (f"{out} keeps epoch {len(rows)}, the last one with finite weights" if rows else
                 f"nothing was saved (no epoch finished with finite weights)")
