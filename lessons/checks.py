@@ -17,6 +17,7 @@ from inspector.ops import op_matches
 from inspector.session import Session
 
 from .commands import LESSON_COMMANDS
+from .exercises import EXERCISES
 
 COMMANDS = REGISTRY | LESSON_COMMANDS  # what a lesson's learner can run, and so what `ran` may name
 
@@ -193,6 +194,16 @@ def measured(ctx: Context, arg: str) -> bool:
         return False
 
 
+@check("passed", "passed ID", "a `check` run in this step found every function of exercise ID passing")
+def passed(ctx: Context, arg: str) -> bool:
+    wanted = set(EXERCISES[arg].functions) if arg in EXERCISES else None
+    if not wanted:
+        return False
+    return any(wanted <= {r.get("function") for r in data.get("functions", ())
+                          if r.get("exercise") == arg and r.get("status") == "pass"}
+               for kind, data in ctx.results if kind == "check")
+
+
 def validate(name: str, arg: str) -> str | None:
     """A problem with a check's argument that can be seen without a session, or None."""
     if name == "measured" and arg and not is_figure(arg):
@@ -205,6 +216,8 @@ def validate(name: str, arg: str) -> str | None:
             return f"check expr: {e}"
     if name == "ran" and lookup(arg.partition(" ")[0], COMMANDS) is None:
         return f"check ran: no command {arg.partition(' ')[0]!r}"
+    if name == "passed" and arg not in EXERCISES:
+        return f"check passed: no exercise {arg[:40]!r}; the exercises are {', '.join(EXERCISES)}"
     if name in ("iteration", "advanced") and not re.fullmatch(r"[0-9]{1,9}", arg, re.ASCII):
         return f"check {name}: expected a whole number (at most 9 digits), got {arg[:40]!r}"
     if not arg:
