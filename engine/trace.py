@@ -42,6 +42,11 @@ class Op:
     attrs: dict[str, Any] = field(default_factory=dict)
     index: int = -1
     roles: dict[str, str] = field(default_factory=dict)
+    # Another computation of the same outputs from the same inputs, for code checked against a
+    # reference (symbol → its value), and ``mismatch``: why they could not be compared (that code
+    # raised, or returned the wrong shape). Empty for the engine's own ops; see ``agreement``.
+    expected: dict[str, Any] = field(default_factory=dict)
+    mismatch: str = ""
 
     def role(self, role: str) -> np.ndarray:
         """The array that plays ``role`` (``op.role("W")``); KeyError names the roles it has."""
@@ -78,6 +83,28 @@ class Op:
 
     def shapes(self) -> dict[str, tuple[int, ...]]:
         return {k: tuple(np.shape(v)) for k, v in self.arrays.items()}
+
+    def agreement(self, rtol: float = 1e-6, atol: float = 1e-9) -> dict | None:
+        """None for an op with nothing ``expected``; else ``{"agrees": True}``, or the first output
+        that disagrees: ``agrees`` False, ``symbol``, ``index``, ``yours`` and ``expected`` (that
+        element's two values), ``differ`` and ``size`` (how many entries differ, of how many), and
+        ``mismatch`` when the outputs could not be compared at all."""
+        if not self.expected:
+            return None
+        if self.mismatch:
+            return {"agrees": False, "mismatch": self.mismatch}
+        for symbol, want in self.expected.items():
+            mine, want = np.asarray(self.outputs[symbol], dtype=float), np.asarray(want, dtype=float)
+            close = np.isclose(mine, want, rtol=rtol, atol=atol) if mine.shape == want.shape else np.zeros(1, bool)
+            if np.all(close):
+                continue
+            where = np.argwhere(~np.atleast_1d(close))[0] if mine.shape == want.shape and mine.ndim else ()
+            index = tuple(int(i) for i in where)
+            return {"agrees": False, "symbol": symbol, "index": index,
+                    "yours": float(mine[index]) if mine.shape == want.shape else float("nan"),
+                    "expected": float(want[index]) if mine.shape == want.shape else float("nan"),
+                    "differ": int(close.size - np.count_nonzero(close)), "size": int(want.size)}
+        return {"agrees": True}
 
 
 class Tracer:
