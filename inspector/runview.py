@@ -186,14 +186,10 @@ def histogram_edges(run, names=None, bins: int = HIST_BINS) -> dict[str, np.ndar
     """Bin edges per parameter, fixed over the whole run (its smallest to its largest value in any
     frame), so the histograms of two frames compare bar by bar."""
     names = list(names if names is not None else weight_names(run))
-    lo = {n: np.inf for n in names}
-    hi = {n: -np.inf for n in names}
-    for i in range(run.frames):
-        frame = run.params(i)
-        for n in names:
-            a = np.asarray(frame[n])
-            if a.size:
-                lo[n], hi[n] = min(lo[n], float(a.min())), max(hi[n], float(a.max()))
+    lo, hi = {}, {}
+    for n in names:
+        series = np.asarray(run.param_series(n))
+        lo[n], hi[n] = (float(series.min()), float(series.max())) if series.size else (np.inf, -np.inf)
     edges = {}
     for n in names:
         a, b = (lo[n], hi[n]) if np.isfinite(lo[n]) and hi[n] > lo[n] else (lo[n] - 0.5, lo[n] + 0.5) \

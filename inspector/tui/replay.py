@@ -1,0 +1,270 @@
+"""`nndb replay RUN`: a recorded training run, frame by frame, every panel following the timeline."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from rich.text import Text
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Container, VerticalScroll
+from textual.events import Click
+from textual.message import Message
+from textual.widgets import Footer, Header, Static, Tab, Tabs
+
+from engine.losses import LOSSES
+
+from .. import runview
+from ..boundary import decision_boundary
+from ..guards import clean
+from . import replaydraw as draw
+
+SPEEDS = (1, 2, 5, 10, 20, 30)  # frames per second that + and − step through
+WIDE = (120, 36)  # columns and rows from which every panel shows at once (a 2×2 grid)
+PANELS = ("network", "view", "weights", "curves")
+
+
+class Timeline(Static):
+    """The scrub bar: a track with the frame's position (●) and the epochs' ends (┃), clickable."""
+
+    class Seek(Message):
+        def __init__(self, frame: int):
+            super().__init__()
+            self.frame = frame
+
+    def __init__(self, frames: int, marks: list[int], **kwargs):
+        super().__init__(**kwargs)
+        self.frames, self.marks = frames, marks
+        self.state = (0, False, SPEEDS[2])
+
+    def show(self, frame: int, playing: bool, fps: int) -> None:
+        self.state = (frame, playing, fps)
+        self.update(self.render_bar())
+
+    def track_width(self) -> int:
+        return max(self.content_region.width - 2, 10)
+
+    def position(self, frame: int) -> int:
+        return round(frame / max(self.frames - 1, 1) * (self.track_width() - 1))
+
+    def render_bar(self) -> Text:
+        frame, playing, fps = self.state
+        width = self.track_width()
+        track = ["─"] * width
+        for k in self.marks:
+            track[self.position(k)] = "┃"
+        at = self.position(frame)
+        bar = Text("▶ " if playing else "⏸ ", style="bold")
+        bar.append("".join(track[:at]), style="cyan")
+        bar.append("●", style="bold yellow")
+        bar.append("".join(track[at + 1:]), style="dim")
+        status = f"{'playing' if playing else 'paused'} · {fps} fps · ┃ epoch end · ←→ Home End · space play · +/− speed"
+        return bar + Text("\n") + Text(status, style="dim")
+
+    def on_click(self, event: Click) -> None:
+        x = event.x - 2  # the track starts after "▶ "
+        if 0 <= x < self.track_width() and event.y == 0:
+            self.post_message(self.Seek(round(x / max(self.track_width() - 1, 1) * (self.frames - 1))))
+
+
+class ReplayApp(App):
+    """The replay of a run: a timeline and the panels (all at once on a large terminal, one at a time at 80×24)."""
+
+    CSS_PATH = Path(__file__).with_name("replay.tcss")
+    TITLE = "nndb replay"
+    BINDINGS = [
+        Binding("left", "step(-1)", "Back", priority=True, tooltip="one frame back"),
+        Binding("right", "step(1)", "Fwd", priority=True, tooltip="one frame forward"),
+        Binding("space", "play", "Play/pause", priority=True, tooltip="play the frames, or pause"),
+        Binding("home", "seek(0)", "First", priority=True, show=False, tooltip="the first frame"),
+        Binding("end", "seek(-1)", "Last", priority=True, show=False, tooltip="the last frame"),
+        Binding("plus,equals_sign", "speed(1)", "Faster", key_display="+", show=False, tooltip="more frames per second"),
+        Binding("minus", "speed(-1)", "Slower", key_display="−", show=False, tooltip="fewer frames per second"),
+        Binding("tab", "next_panel", "Panel", priority=True, tooltip="the next panel (80×24 shows one)"),
+        Binding("1", "panel('network')", "Network", show=False),
+        Binding("2", "panel('view')", "Boundary/units", show=False),
+        Binding("3", "panel('weights')", "Weights", show=False),
+        Binding("4", "panel('curves')", "Curves", show=False),
+        Binding("q", "quit", "Quit"),
+    ]
+
+    def __init__(self, run):
+        super().__init__()
+        self.run_data = run
+        self.frame = 0
+        self.playing = False
+        self.fps = SPEEDS[2]
+        self.timer = None
+        self.model = run.model_at(0)  # the structure; each frame's weights are loaded into it
+        self.loss = LOSSES[run.meta["loss"]]() if run.meta.get("loss") in LOSSES else None
+        self.units = runview.pick_units(self.model, run.params(run.frames - 1))
+        self.edges = runview.histogram_edges(run)
+        self.marks = runview.epoch_marks(run)
+        self.x_max = max(float(np.nanmax(run.epoch)) if run.frames else 1.0, 1e-9)
+        self.points = run.points
+        self.view_kind = ("boundary" if self.points is not None and self.loss is not None
+                          else "units" if run.image_shape else "none")
+        self.active = "network"
+        self.sub_title = clean(run.label, newlines=False)
+        self.shown: dict[str, object] = {}  # panel → what it draws now (tests read the values)
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(id="frame-title")
+        view_label = {"boundary": "2 Boundary", "units": "2 Units", "none": "2 Units"}[self.view_kind]
+        yield Tabs(Tab("1 Network", id="network"), Tab(view_label, id="view"), Tab("3 Weights", id="weights"),
+                   Tab("4 Curves", id="curves"), id="panel-tabs")
+        with Container(id="panels"):
+            for name, title in zip(PANELS, ("network: weights of this frame", view_label[2:].lower(),
+                                            "weights: distribution and update ratio", "loss and accuracy")):
+                with VerticalScroll(id=f"panel-{name}", classes="panel") as panel:
+                    panel.border_title = title
+                    yield Static(id=f"body-{name}", classes="body")
+        yield Timeline(self.run_data.frames, self.marks, id="timeline")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#panel-tabs", Tabs).can_focus = False  # ← → move frames, not tabs
+        if self.view_kind == "boundary":
+            self.query_one("#panel-view").border_title = "decision boundary: class predicted over the plane"
+        elif self.view_kind == "units":
+            self.query_one("#panel-view").border_title = "what the first layer's units see"
+        self.set_active("network")
+        self.call_after_refresh(self.show_frame)
+
+    def on_resize(self, event) -> None:
+        wide = event.size.width >= WIDE[0] and event.size.height >= WIDE[1]
+        self.screen.set_class(wide, "wide")
+        self.call_after_refresh(self.show_frame)
+
+    # -- what is shown ---------------------------------------------------------------------------
+    def visible_panels(self) -> list[str]:
+        return list(PANELS) if self.screen.has_class("wide") else [self.active]
+
+    def set_active(self, name: str) -> None:
+        self.active = name
+        for panel in PANELS:
+            self.query_one(f"#panel-{panel}").set_class(panel == name, "active")
+        tabs = self.query_one("#panel-tabs", Tabs)
+        if tabs.active != name:
+            tabs.active = name
+
+    def show_frame(self) -> None:
+        """Draw frame ``self.frame`` in the title, the timeline and every visible panel."""
+        run, i = self.run_data, self.frame
+        params = run.params(i)
+        for p in self.model.parameters():
+            p.value = np.asarray(params[p.symbol], dtype=self.model.dtype)
+        self.query_one("#frame-title", Static).update(Text(runview.frame_title(run, i), style="bold"))
+        self.query_one("#timeline", Timeline).show(i, self.playing, self.fps)
+        for name in self.visible_panels():
+            body = self.query_one(f"#body-{name}", Static)
+            width, height = self.panel_size(name)
+            body.update(getattr(self, f"draw_{name}")(params, width, height))
+
+    def panel_size(self, name: str) -> tuple[int, int]:
+        region = self.query_one(f"#panel-{name}").scrollable_content_region
+        return max(region.width - 1, 20), max(region.height, 6)
+
+    def draw_network(self, params, width: int, height: int):
+        d = runview.diagram(self.model, params, self.units)
+        self.shown["network"] = d
+        return draw.draw_diagram(d)
+
+    def draw_view(self, params, width: int, height: int):
+        if self.view_kind == "boundary":
+            b = decision_boundary(self.model, self.loss, self.points[0], width, 2 * max(height - 3, 2))
+            self.shown["view"] = b
+            classes = self.run_data.meta["data"].get("classes") or []
+            return draw.draw_boundary(b, self.points) + Text("\n") + draw.boundary_legend(b, classes)
+        if self.view_kind == "units":
+            tiles = runview.unit_tiles(self.model, params, self.run_data.image_shape)
+            self.shown["view"] = tiles
+            if tiles is not None:
+                return draw.draw_tiles(tiles, width, height)
+        kind = self.run_data.meta["data"].get("kind", "table")
+        self.shown["view"] = None
+        return Text(f"nothing to draw here for {kind} data: a decision boundary needs 2 inputs (moons, circles, "
+                    f"spiral, xor, a 2-column CSV) and the units' tiles need image inputs.", style="dim")
+
+    def draw_weights(self, params, width: int, height: int):
+        hists = runview.histograms(params, self.edges)
+        ratios = runview.update_ratios(self.run_data, self.frame, list(self.edges))
+        self.shown["weights"] = (hists, ratios)
+        return draw.draw_weights(hists, self.edges, ratios, width)
+
+    def draw_curves(self, params, width: int, height: int):
+        c = runview.curves(self.run_data, self.frame)
+        self.shown["curves"] = c
+        return draw.draw_curves(c, self.x_max, width, height)
+
+    # -- the timeline ------------------------------------------------------------------------------
+    def go_to(self, frame: int) -> None:
+        frame = min(max(frame, 0), self.run_data.frames - 1)
+        if frame != self.frame:
+            self.frame = frame
+            self.show_frame()
+
+    def action_step(self, delta: int) -> None:
+        self.pause()
+        self.go_to(self.frame + delta)
+
+    def action_seek(self, frame: int) -> None:
+        self.pause()
+        self.go_to(frame if frame >= 0 else self.run_data.frames - 1)
+
+    def on_timeline_seek(self, event: Timeline.Seek) -> None:
+        self.action_seek(event.frame)
+
+    def action_play(self) -> None:
+        if self.playing:
+            self.pause()
+            self.show_frame()
+            return
+        if self.frame >= self.run_data.frames - 1:
+            self.frame = 0  # play again from the start
+        self.playing = True
+        self.start_timer()
+        self.show_frame()
+
+    def start_timer(self) -> None:
+        if self.timer is not None:
+            self.timer.stop()
+        self.timer = self.set_interval(1 / self.fps, self.tick)
+
+    def pause(self) -> None:
+        if self.timer is not None:
+            self.timer.stop()
+            self.timer = None
+        self.playing = False
+
+    def tick(self) -> None:
+        if self.frame >= self.run_data.frames - 1:
+            self.pause()
+            self.show_frame()
+            return
+        self.go_to(self.frame + 1)
+
+    def action_speed(self, direction: int) -> None:
+        k = SPEEDS.index(self.fps) if self.fps in SPEEDS else 2
+        self.fps = SPEEDS[min(max(k + direction, 0), len(SPEEDS) - 1)]
+        if self.playing:
+            self.start_timer()
+        self.query_one("#timeline", Timeline).show(self.frame, self.playing, self.fps)
+
+    # -- panels ------------------------------------------------------------------------------------
+    def action_panel(self, name: str) -> None:
+        self.set_active(name)
+        self.call_after_refresh(self.show_frame)  # drawn to the size the panel has once shown
+
+    def action_next_panel(self) -> None:
+        self.action_panel(PANELS[(PANELS.index(self.active) + 1) % len(PANELS)])
+
+    def on_tabs_tab_activated(self, event: Tabs.TabActivated) -> None:
+        if event.tab is not None and event.tab.id != self.active:
+            self.action_panel(event.tab.id)
+
+
+def run_replay(run) -> int:
+    ReplayApp(run).run()
+    return 0

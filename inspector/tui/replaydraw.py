@@ -1,0 +1,290 @@
+"""The replay's panels drawn as rich Text: the network diagram, unit tiles, histograms, ratios, curves, the boundary.
+
+Each function takes the data ``inspector/runview.py`` or ``inspector/boundary.py`` computed and the
+cells it may use; none reads the run itself. Colours: red positive, blue negative, brighter with size.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from rich.text import Text
+
+from ..plots import BRAILLE_BASE, DOTS
+from ..render import fmt, value_style
+from ..runview import RATIO_TARGET
+
+BLOCKS = " ▁▂▃▄▅▆▇█"
+# class colours of the decision boundary: (region, point); regions muted so the points stand out
+CLASS_COLOURS = [((40, 70, 130), (110, 170, 255)), ((130, 50, 45), (255, 120, 100)), ((45, 110, 55), (120, 230, 130)),
+                 ((120, 100, 35), (250, 220, 90)), ((95, 55, 125), (210, 150, 255)), ((40, 110, 115), (110, 230, 235))]
+RATIO_RANGE = (-6, 0)  # the ratio axis: 1e-6 … 1e0, log scale
+
+
+def signed_rgb(x: float, scale: float) -> tuple[int, int, int]:
+    """Dark grey at 0, towards red (positive) or blue (negative) with |x|/scale."""
+    t = min(1.0, abs(x) / scale) if scale > 0 and np.isfinite(x) else 0.0
+    base, target = (30, 30, 30), (255, 80, 60) if x > 0 else (70, 140, 255)
+    return tuple(int(b + (c - b) * t) for b, c in zip(base, target))
+
+
+def rgb(c) -> str:
+    return f"rgb({c[0]},{c[1]},{c[2]})"
+
+
+# -- the network diagram --------------------------------------------------------------------------
+def draw_diagram(d) -> Text:
+    """Columns: the inputs, then per layer its weight grid (row = a unit's incoming weights) and its
+    units (● coloured by bias), as ``runview.diagram`` reduced them; the rules and the strongest below."""
+    if not d.layers:
+        lines = [Text("no dense-like layer to draw", style="dim")] + [Text(s, style="dim") for s in d.skipped]
+        return Text("\n").join(lines)
+    first = d.layers[0]
+    columns: list[list[Text]] = []
+    if first.reduced and first.n_inputs > first.inputs.shape[1]:
+        columns.append([Text("in", style="bold"), Text(f"{first.n_inputs}", style="dim")])
+    else:
+        columns.append([Text("in", style="bold")] + [Text(f"x{i}") for i in range(first.n_inputs)])
+    for layer in d.layers:
+        grid = [Text(layer.symbol + "ᵀ", style="bold")]
+        for r in range(len(layer.units)):
+            row = Text()
+            for w in layer.weights[r]:
+                row.append("■", style=value_style(float(w), d.scale))
+            grid.append(row)
+        columns.append(grid)
+        nodes = [Text(layer.bias_symbol or layer.name, style="bold")]
+        for r, j in enumerate(layer.units):
+            b = float(layer.bias[r]) if layer.bias is not None else 0.0
+            cell = Text("●", style=value_style(b, d.bias_scale))
+            if layer.reduced or len(layer.units) < layer.n_units:
+                cell.append(f"{int(j)}", style="dim")
+            nodes.append(cell)
+        columns.append(nodes)
+    widths = [max(c.cell_len for c in col) for col in columns]
+    height = max(len(col) for col in columns)
+    lines = []
+    for r in range(height):
+        line = Text()
+        for col, w in zip(columns, widths):
+            cell = col[r] if r < len(col) else Text("")
+            line.append_text(cell)
+            line.append(" " * (w - cell.cell_len + 1))
+        lines.append(line)
+    lines.append(Text(""))
+    for layer in d.layers:
+        lines.append(Text(layer.rule, style="dim"))
+    for s in d.skipped:
+        lines.append(Text(s, style="dim"))
+    strongest = d.strongest
+    if strongest is not None:
+        sym, i, j, w = strongest
+        lines.append(Text.assemble(("strongest: ", "dim"), (f"{sym}[{i},{j}] = {fmt(w)}", value_style(w, d.scale))))
+    lines.append(Text("■ weight, row j = unit j's inputs; ● unit's bias; red +, blue −, brighter = larger", style="dim"))
+    return Text("\n").join(lines)
+
+
+# -- tiles ----------------------------------------------------------------------------------------
+def pool(tile: np.ndarray, factor: int) -> np.ndarray:
+    """Mean over factor×factor blocks (the edges padded with zeros)."""
+    if factor <= 1:
+        return tile
+    h, w = tile.shape
+    H, W = -(-h // factor) * factor, -(-w // factor) * factor
+    padded = np.zeros((H, W))
+    padded[:h, :w] = tile
+    return padded.reshape(H // factor, factor, W // factor, factor).mean(axis=(1, 3))
+
+
+def tile_layout(shape, n: int, width: int, height: int) -> tuple[int, int, int]:
+    """(pooling factor, tiles per row, rows of tiles): the smallest factor showing min(n, 16) tiles."""
+    best = None
+    for factor in (1, 2, 3, 4):
+        th, tw = -(-shape[0] // factor), -(-shape[1] // factor)
+        per_row = max((width + 1) // (tw + 1), 1)
+        rows = max((height + 1) // (-(-th // 2) + 1), 1)
+        best = (factor, per_row, rows)
+        if per_row * rows >= min(n, 16):
+            return best
+    return best
+
+
+def draw_tiles(tiles, width: int, height: int) -> Text:
+    """Unit j's image in half-block cells (two pixels a cell), each tile on its own colour scale."""
+    if tiles is None:
+        return Text("")
+    T = tiles.tiles
+    n = len(T)
+    factor, per_row, rows = tile_layout(T.shape[1:], n, width, max(height - 2, 1))
+    shown = min(n, per_row * rows)
+    lines = [Text(f"{tiles.caption}; units 0–{shown - 1} of {n}"
+                  + (f", {factor}×{factor} pixels a dot" if factor > 1 else "") + "; each on its own scale",
+                  style="dim")]
+    for start in range(0, shown, per_row):
+        group = [pool(t, factor) for t in T[start:start + per_row]]
+        th = group[0].shape[0]
+        for r in range(0, th, 2):
+            line = Text()
+            for t in group:
+                scale = float(np.max(np.abs(t))) or 1.0
+                for c in range(t.shape[1]):
+                    top = signed_rgb(float(t[r, c]), scale)
+                    bottom = signed_rgb(float(t[r + 1, c]), scale) if r + 1 < th else (0, 0, 0)
+                    line.append("▀", style=f"{rgb(top)} on {rgb(bottom)}")
+                line.append(" ")
+            lines.append(line)
+        lines.append(Text(""))
+    return Text("\n").join(lines[:-1] if len(lines) > 1 else lines)
+
+
+# -- weight distributions and update ratios ---------------------------------------------------------
+def bars(counts: np.ndarray, height: int = 3, repeat: int = 1) -> list[Text]:
+    """A bar chart of ``counts``, ``repeat`` columns per bin, ``height`` rows of eighth blocks."""
+    top = max(int(np.max(counts)), 1) if len(counts) else 1
+    levels = np.repeat(np.asarray(counts, float) / top * height * 8, repeat)
+    lines = []
+    for row in range(height - 1, -1, -1):
+        fill = np.clip(levels - row * 8, 0, 8).astype(int)
+        lines.append(Text("".join(BLOCKS[f] for f in fill), style="cyan"))
+    return lines
+
+
+def ratio_line(value: float, width: int) -> Text:
+    """A log axis 1e-6 … 1, the ~1e-3 target marked ┼, the value ●."""
+    lo, hi = RATIO_RANGE
+    axis = ["─"] * width
+
+    def at(v):
+        return int(round((min(max(math.log10(v), lo), hi) - lo) / (hi - lo) * (width - 1)))
+    axis[at(RATIO_TARGET)] = "┼"
+    line = Text("".join(axis), style="dim")
+    if np.isfinite(value) and value > 0:
+        k = at(value)
+        line = Text("".join(axis[:k]), style="dim") + Text("●", style="bold yellow") + Text("".join(axis[k + 1:]), style="dim")
+    return line
+
+
+def draw_weights(hists: dict, edges: dict, ratios, width: int) -> Text:
+    """Per weight: its histogram in this frame (bins fixed over the run) and ‖ΔW‖/‖W‖ against ~1e-3."""
+    lines = [Text("histograms: bins fixed over the run · ‖ΔW‖/‖W‖ per update, ┼ = 1e-3 (rule of thumb)", style="dim")]
+    by_name = {r.name: r for r in ratios}
+    for name, counts in hists.items():
+        e = edges[name]
+        lines.append(Text.assemble((name, "bold"), f"  {fmt(float(e[0]))} … {fmt(float(e[-1]))}"))
+        lines += bars(counts, repeat=min(max(width // max(len(counts), 1), 1), 3))
+        r = by_name.get(name)
+        if r is not None:
+            style = "green" if r.verdict == "about right" else "yellow"
+            label = Text.assemble("ΔW/W ", (f"{r.value:.1e} ", ""), (r.verdict, style))
+            axis_w = max(width - label.cell_len - 1, 10)
+            if axis_w + label.cell_len + 1 > width:
+                lines += [label, ratio_line(r.value, max(width, 10))]
+            else:
+                lines.append(ratio_line(r.value, axis_w) + Text(" ") + label)
+            lines.append(Text("  1e-6" + " " * max(axis_w - 10, 1) + "1", style="dim"))
+    return Text("\n").join(lines)
+
+
+# -- curves ------------------------------------------------------------------------------------------
+SERIES_COLOURS = ("cyan", "magenta", "yellow", "green")
+
+
+def xy_chart(title: str, series: dict, cursor: float, x_max: float, width: int, height: int) -> list[Text]:
+    """A braille chart of (x, y) series over 0 … x_max epochs, the cursor's column highlighted."""
+    width, height = max(width, 10), max(height, 2)
+    ys = [v for _, (x, y) in series.items() for v in y if math.isfinite(v)]
+    lines = [Text(title, style="bold")]
+    if not ys:
+        return lines + [Text("  (not measured)", style="dim")]
+    lo, hi = min(ys), max(ys)
+    if hi - lo < 1e-12:
+        lo, hi = lo - 0.5, hi + 0.5
+    label_w = max(len(f"{hi:.3g}"), len(f"{lo:.3g}"))
+    width = max(width - label_w - 2, 8)
+    W, H = width * 2, height * 4
+    cells = [[0] * width for _ in range(height)]
+    owner = [[""] * width for _ in range(height)]
+    x_max = x_max or 1.0
+    for (name, (x, y)), colour in zip(series.items(), SERIES_COLOURS):
+        pts = [(round(xi / x_max * (W - 1)), round((hi - yi) / (hi - lo) * (H - 1))) for xi, yi in zip(x, y)
+               if math.isfinite(yi)]
+        for (x0, y0), (x1, y1) in zip(pts, pts[1:] or pts):
+            steps = max(abs(x1 - x0), abs(y1 - y0), 1)
+            for s in range(steps + 1):
+                px = min(max(round(x0 + (x1 - x0) * s / steps), 0), W - 1)
+                py = min(max(round(y0 + (y1 - y0) * s / steps), 0), H - 1)
+                cells[py // 4][px // 2] |= DOTS[py % 4][px % 2]
+                owner[py // 4][px // 2] = colour
+    cursor_col = min(max(int(round(cursor / x_max * (W - 1))) // 2, 0), width - 1)
+    for r in range(height):
+        label = f"{hi:.3g}" if r == 0 else f"{lo:.3g}" if r == height - 1 else ""
+        row = Text(f"{label:>{label_w}} ┤", style="dim")
+        for c in range(width):
+            ch = chr(BRAILLE_BASE + cells[r][c]) if cells[r][c] else " "
+            style = owner[r][c]
+            if c == cursor_col:
+                ch, style = (ch if cells[r][c] else "│"), f"{style or 'yellow'} on #3a3a3a"
+            row.append(ch, style=style)
+        lines.append(row)
+    lines.append(Text(" " * label_w + f" └ epoch 0{'':{max(width - 9 - len(f'{x_max:g}'), 1)}}{x_max:g}", style="dim"))
+    legend = Text(" " * (label_w + 2))
+    for (name, (x, y)), colour in zip(series.items(), SERIES_COLOURS):
+        legend.append("━ ", style=colour)
+        legend.append(f"{name}  ")
+    legend.no_wrap = False
+    lines.append(legend)
+    return lines
+
+
+def draw_curves(curves, x_max: float, width: int, height: int) -> Text:
+    """Loss and accuracy charts stacked, each with the cursor at the frame's epoch."""
+    chart_h = max((height - 7) // 2, 2)
+    lines = xy_chart(f"loss (cursor: epoch {curves.cursor:.2f})", curves.loss, curves.cursor, x_max, width, chart_h)
+    lines += xy_chart("accuracy", curves.accuracy, curves.cursor, x_max, width, chart_h)
+    return Text("\n").join(lines)
+
+
+# -- the decision boundary -----------------------------------------------------------------------
+def boundary_pixels(b, points=None) -> np.ndarray:
+    """(rows, cols, 3) colours: each cell its predicted class, paler where the model is unsure, and the
+    training points (X, y) on top in their true class's bright colour."""
+    k = len(CLASS_COLOURS)
+    region = np.array([CLASS_COLOURS[c % k][0] for c in range(max(b.n_classes, 1))], float)
+    bright = np.array([CLASS_COLOURS[c % k][1] for c in range(max(b.n_classes, 1))], float)
+    # certainty 1/n … 1 → 0.35 … 1 of the region colour (the boundary itself darkest)
+    floor = 1.0 / b.n_classes
+    sure = np.clip((b.probability - floor) / max(1 - floor, 1e-9), 0, 1)
+    img = region[b.classes % len(region)] * (0.35 + 0.65 * sure)[..., None]
+    if points is not None:
+        X, y = points
+        r, c = b.cell_of(X)
+        img[r, c] = bright[np.asarray(y) % len(bright)]
+    return img.astype(int)
+
+
+def draw_boundary(b, points=None) -> Text:
+    """The plane in half blocks: cell (r, c) of the boundary grid is the top or bottom half of a character."""
+    img = boundary_pixels(b, points)
+    rows = len(img)
+    lines = []
+    for r in range(0, rows, 2):
+        line = Text()
+        for c in range(img.shape[1]):
+            top = img[r, c]
+            bottom = img[r + 1, c] if r + 1 < rows else (0, 0, 0)
+            line.append("▀", style=f"{rgb(top)} on {rgb(bottom)}")
+        lines.append(line)
+    return Text("\n").join(lines)
+
+
+def boundary_legend(b, classes) -> Text:
+    """Which colour is which class, and how to read the shading."""
+    legend = Text()
+    for c in range(b.n_classes):
+        name = classes[c] if c < len(classes) else str(c)
+        legend.append("██", style=rgb(CLASS_COLOURS[c % len(CLASS_COLOURS)][1]))
+        legend.append(f" {name}  ")
+    x0, x1, y0, y1 = b.extent
+    legend.append(f"· x0 {x0:.2g}…{x1:.2g}, x1 {y0:.2g}…{y1:.2g} · darker = less sure · dots: training points",
+                  style="dim")
+    return legend
