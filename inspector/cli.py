@@ -12,7 +12,7 @@ from engine import PRESETS, EngineError, RecordingTracer, load_preset
 from engine.build import NAMES
 from engine.presets import DEFAULT
 
-from .render import array_view, op_header, shape_line
+from .render import array_view, first_disagreement, first_disagreement_line, op_header, shape_line
 from .session import SessionError
 from .guards import clean, count_int, finite_float, nonnegative_int, seed_int
 from .training import name_flag
@@ -50,6 +50,9 @@ def open_session(args):
         raise SessionError("--csv FILE names the data of a saved model: use it with --model FILE")
     else:
         session = open_preset(args.preset or DEFAULT, seed=args.seed, data=args.data)
+    change = getattr(args, "change_problem", None)  # `--use FILE` (lessons/exercises/use.py): Problem → Problem
+    if change is not None:
+        session.reopen(lambda seed, build=session.factory: change(build(seed)), session.source)
     if args.batch:
         session.set_batch(parse_rows(args.batch, len(session.problem.X), session.batch))
     return session
@@ -125,13 +128,17 @@ def cmd_tui(args, console: Console) -> int:
 def cmd_trace(args, console: Console) -> int:
     """Print every op of one training iteration with its equation, shapes and values."""
     problem = load_preset(args.preset or DEFAULT, seed=args.seed, data=args.data)
+    problem = getattr(args, "change_problem", None) and args.change_problem(problem) or problem  # `--use FILE`
     tracer = RecordingTracer()
     problem.model.tracer = tracer
     rows = slice(0, 4)
     L = problem.model.train_step(problem.X[rows], problem.Y[rows], problem.loss, problem.optimizer)
     console.print(f"[bold]{problem.name}[/]: {problem.description}; one iteration on "
                   f"{len(problem.X[rows])} examples, loss {L:.4f}\n")
+    first = first_disagreement(tracer.tape)  # `--use FILE`: the first op where the learner's code differs
     for op in tracer.tape:
+        if first is not None and op.index == first["index"]:
+            console.print(first_disagreement_line(first))
         console.print(op_header(op))
         console.print(shape_line(op))
         if args.values:
@@ -168,6 +175,7 @@ def build_parser(extensions=()) -> argparse.ArgumentParser:
     add_source_args(trace)
     trace.add_argument("--no-values", dest="values", action="store_false", help="equations and shapes only")
     add_training_parsers(sub)
+    add_replay_parser(sub)
     for extend in extensions:
         extend(sub)
     add_source_args(parser)
@@ -231,6 +239,37 @@ def add_training_parsers(sub) -> None:
     dl = data_sub.add_parser("download", help="fetch the four IDX files (sha256-checked) into the cache or --dest")
     dl.add_argument("name", choices=["mnist", "fashion-mnist"])
     dl.add_argument("--dest", metavar="FOLDER", help="where to put the files (default: the cache folder)")
+
+
+def add_replay_parser(sub) -> None:
+    replay = sub.add_parser("replay", help="replay a recorded run frame by frame (or --export it as a GIF)")
+    replay.add_argument("run_file", metavar="RUN", help="a run file written by `nndb train ... --record` (NAME.run.npz)")
+    replay.add_argument("--export", metavar="PATH", help="write a video instead: PATH.gif, or a folder for PNG frames")
+    # checked by inspector/video.py, which says what it expects
+    replay.add_argument("--fps", metavar="N", help="with --export: frames per second (10)")
+    replay.add_argument("--size", metavar="WxH", help="with --export: the size in pixels (640x360)")
+    replay.add_argument("--frames", metavar="SPEC", help="with --export: which frames, A:B[:STEP] or N evenly spaced")
+    replay.set_defaults(run=cmd_replay)
+
+
+def cmd_replay(args, console: Console) -> int:
+    """`nndb replay RUN`: the replay screen, or with --export a GIF or PNG frames (inspector/video.py)."""
+    from .runs import RunFileError, load_run
+    video_options = [f"--{name}" for name in ("fps", "size", "frames") if getattr(args, name) is not None]
+    if video_options and not args.export:
+        console.print(f"[red]error:[/] {', '.join(video_options)}: only with --export PATH (a .gif file or a "
+                      f"folder for PNG frames), which they shape", soft_wrap=True)
+        return 2
+    try:
+        run = load_run(args.run_file)
+    except RunFileError as e:
+        console.print(f"[red]error:[/] {escape(clean(str(e), newlines=False))}", soft_wrap=True)
+        return 2
+    if args.export:
+        from . import video
+        return video.export(run, args.export, fps=args.fps, size=args.size, frames=args.frames, console=console)
+    from .tui.replay import run_replay
+    return run_replay(run)
 
 
 def main(argv: list[str] | None = None, extensions=(), commands=None) -> int:

@@ -138,7 +138,59 @@ def op_header(op: Op) -> Text:
     text.append(f"{op.layer:<10} ", style="bold")
     text.append(op.equation)
     text.append(f"   {op.kind}", style="dim")  # the engine's name for the op: its code and its explainer
+    a = op.agreement()
+    if a is not None:  # computed by code checked against a reference (--use FILE)
+        text.append("  ")
+        text.append_text(agreement_mark(a))
     return text
+
+
+def disagreement_text(a: dict) -> str:
+    """An op's disagreement with its reference (``Op.agreement``): ``dW1[3,1]: yours 0.1204, expected
+    0.0812 (5 of 16 entries differ)``, or why the two could not be compared."""
+    if a.get("mismatch"):
+        return a["mismatch"]
+    at = "[" + ",".join(map(str, a["index"])) + "]" if a["index"] else ""
+    count = f" ({a['differ']} of {a['size']} entries differ)" if a["size"] > 1 else ""
+    return f"{a['symbol']}{at}: yours {fmt(a['yours']).strip()}, expected {fmt(a['expected']).strip()}{count}"
+
+
+def agreement_mark(a: dict | None) -> Text:
+    """✓ where an op checked against a reference agrees with it, ✗ where not; a blank for the rest."""
+    if a is None:
+        return Text(" ")
+    return Text("✓", style="green") if a["agrees"] else Text("✗", style="bold red")
+
+
+def first_disagreement(tape) -> dict | None:
+    """The first op of an iteration that disagrees with its reference (``Op.agreement``), JSON-ready:
+    its ``index``, ``op`` name and ``message``; None when every checked op agrees (or none is checked)."""
+    for op in tape:
+        a = op.agreement()
+        if a is not None and not a["agrees"]:
+            return {"index": op.index, "op": op.name, "message": disagreement_text(a)}
+    return None
+
+
+def agreement_lines(d: dict) -> list[Text]:
+    """--use FILE: whether the current op agrees with nndb's (``agreement``), and the iteration's
+    first disagreement (``first_disagreement``), for a result that carries them."""
+    lines = []
+    a, first = d.get("agreement"), d.get("first_disagreement")
+    here = d.get("position", (d.get("where") or {}).get("position"))
+    if first and first["index"] == here:  # the cursor is on it: one line says both
+        return [Text.assemble(("✗ the first disagreement of this iteration: ", "bold red"), first["message"])]
+    if a is not None:
+        lines.append(Text.assemble(agreement_mark(a), " agrees with nndb's code" if a["agrees"] else
+                                   f" disagrees with nndb's code: {disagreement_text(a)}"))
+    if first:
+        lines.append(first_disagreement_line(first))
+    return lines
+
+
+def first_disagreement_line(first: dict) -> Text:
+    return Text.assemble(("✗ first disagreement: ", "bold red"), (f"[{first['index']}] {first['op']}  ", "bold"),
+                         first["message"])
 
 
 def shape_line(op: Op) -> Text:
@@ -215,6 +267,7 @@ def render_op(data: dict) -> list:
     for note in data.get("notes", []):
         parts.append(Text(note, style="yellow"))
     parts.append(where_line(data["where"]))
+    parts += agreement_lines(data)
     op = data["op"]
     if op is None:
         nxt = data["next"]
@@ -306,10 +359,13 @@ def render_list(data: dict) -> list:
     for op in data["ops"]:
         mark = ("●" if op["breakpoint"] else " ") + ("▶" if op["current"] else " ")
         style = "reverse" if op["current"] else ""
-        table.add_row(Text(mark, style="red"), Text(str(op["index"])),
+        if "agrees" in op:  # --use FILE: the learner's op agrees with nndb's (✓) or not (✗)
+            mark = Text.assemble((mark, "red"), agreement_mark(op))
+        table.add_row(Text(mark, style="red") if isinstance(mark, str) else mark, Text(str(op["index"])),
                       Text(op["phase"], style=PHASE_STYLE.get(op["phase"], "")),
                       Text(op["layer"]), Text(op["equation"]), style=style)
-    return [where_line(data["where"]), table]
+    first = data.get("first_disagreement")
+    return [where_line(data["where"]), *([first_disagreement_line(first)] if first else []), table]
 
 
 def render_gradcheck(data: dict) -> list:
@@ -351,7 +407,13 @@ def render_explain(data: dict) -> list:
         parts.append(Text(f"{data['target']}  (op {data['op']})", style="dim"))
         parts.append(Text(data["formula"], style="bold"))
         parts.append(Text(f"  = {data['numbers']}"))
-        parts.append(Text(f"  = {fmt(data['value'])}", style="bold"))
+        if data.get("expected") is not None:  # --use FILE: the sum is nndb's; the learner's value beside it
+            parts.append(Text(f"  = {fmt(data['expected']).strip()}  expected (nndb's code)", style="bold"))
+            agrees = abs(data["expected"] - data["value"]) <= 1e-6 * max(1.0, abs(data["expected"]))
+            parts.append(Text(f"    yours {fmt(data['value']).strip()}" + ("  ✓" if agrees else "  ✗ differs"),
+                              style="bold green" if agrees else "bold red"))
+        else:
+            parts.append(Text(f"  = {fmt(data['value'])}", style="bold"))
     else:
         parts.append(Text(f"{data['target']} = {fmt(data['value'])}", style="bold"))
     parts += [Text(note, style="dim") for note in data["notes"]]
@@ -433,7 +495,7 @@ def render_body(result) -> list:
         return render_explain(d)
     if kind == "where":
         return [where_line(d)] + ([Text(f"current op: {d['op']}   {d['equation']}")] if d["op"] else []) + \
-            ([Text(d["batch_note"], style="dim")] if d.get("batch_note") else [])
+            agreement_lines(d) + ([Text(d["batch_note"], style="dim")] if d.get("batch_note") else [])
     if kind == "list":
         return render_list(d)
     if kind == "breakpoints":

@@ -377,6 +377,9 @@ def cmd_train(args, console: Console) -> int:
     data = load_data(source, data=args.data, seed=args.seed, val=args.val)
     spelling_notes(args, console)
     plan = plan_training(args, data)
+    use = getattr(args, "train_hook", None)  # `--use FILE`: the learner's functions (lessons/exercises/use.py)
+    if use is not None:
+        use.prepare(plan, len(data.train[0]), console)
     model, loss, opt = plan.model, plan.loss, plan.optimizer
     console.print(Text.assemble(("nndb train", "bold"), f": {source.get('preset') or Path(source['csv']).name} data — ",
                                 (data.note, "dim")))
@@ -462,6 +465,8 @@ def cmd_train(args, console: Console) -> int:
         console.print(Text.assemble(("test accuracy ", "bold"), (fmt_pct(result["accuracy"]), "bold green"),
                                     f"  loss {result['loss']:.4f}  on {len(data.test[0]):,} held-out examples"))
         meta.update(test_accuracy=result["accuracy"], test_loss=result["loss"])
+    if use is not None:
+        use.finish(data, console)
     meta.update(seconds=seconds, interrupted=interrupted)
     write_history(rows, out, meta)
     console.print()

@@ -67,5 +67,6 @@ def do_explain(s, arg, line="explain"):
     if now != exp.value and not (np.isnan(now) and np.isnan(exp.value)):  # `set` changed it after the op
         exp.notes.append(f"an edit changed it after this op: {exp.target} is now {now:.6g} (print shows that)")
     data = {"target": exp.target, "op": exp.op, "formula": exp.formula, "numbers": exp.numbers,
-            "value": exp.value, "recomputed": exp.recomputed, "text": exp.text, "notes": exp.notes}
+            "value": exp.value, "recomputed": exp.recomputed, "text": exp.text, "notes": exp.notes,
+            **({"expected": exp.expected} if exp.expected is not None else {})}  # --use FILE: nndb's value
     return Result(line, True, "explain", "", data)

@@ -7,7 +7,7 @@ import re
 from ..ops import op_matches
 from ..session import Session
 from .core import MAX_STEPS, Result, UsageError, command, count_arg, no_args
-from .views import batch_note, op_data, stepped, watch_data
+from .views import agreement_data, batch_note, op_data, stepped, watch_data
 
 
 @command("step", aliases=("s",), usage="step [N]", args="count", repeat=True,
@@ -87,6 +87,7 @@ def do_where(s, arg, line="where"):
     no_args("where", arg)
     w = s.where()
     w["batch_note"] = batch_note(s)
+    w.update(agreement_data(s))
     return Result(line, True, "where", "", w)
 
 
@@ -107,5 +108,8 @@ def do_list(s, arg, line="list"):
     marks = {bp.spec for bp in s.breakpoints if bp.enabled and bp.kind == "op"}
     ops = [{"index": op.index, "name": op.name, "phase": op.phase, "layer": op.layer, "equation": op.equation,
             "current": op.index == s.pos,
-            "breakpoint": any(op_matches(op, spec) for spec in marks)} for op in s.tape]
-    return Result(line, True, "list", "", {"where": s.where(), "ops": ops})
+            "breakpoint": any(op_matches(op, spec) for spec in marks),
+            **({"agrees": a["agrees"]} if (a := op.agreement()) is not None else {})} for op in s.tape]
+    first = agreement_data(s)
+    extra = {"first_disagreement": first["first_disagreement"]} if first else {}
+    return Result(line, True, "list", "", {"where": s.where(), "ops": ops, **extra})

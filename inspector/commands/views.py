@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..ops import is_timestep, timestep_view
-from ..render import gradient_of
+from ..render import first_disagreement, gradient_of
 from ..session import Session, StepReport
 from .core import Result
 
@@ -15,14 +15,25 @@ def array_data(name: str, value) -> dict:
             "values": a}
 
 
+def agreement_data(session: Session) -> dict:
+    """Where ops are checked against a reference (--use FILE): the current op's ``agreement`` and the
+    iteration's ``first_disagreement`` (None when all agree); nothing for the engine's own ops."""
+    if not any(op.expected for op in session.tape):
+        return {}
+    op = session.op
+    return {"agreement": op.agreement() if op is not None else None,
+            "first_disagreement": first_disagreement(session.tape)}
+
+
 def op_data(session: Session) -> dict:
     op = session.op
     where = session.where()
     if op is None:
         nxt = session.tape[0]
-        return {"where": where, "op": None, "next": {"index": 0, "name": nxt.name, "equation": nxt.equation}}
+        return {"where": where, "op": None, "next": {"index": 0, "name": nxt.name, "equation": nxt.equation},
+                **agreement_data(session)}
     edits = session.current.edited.get(op.index, {})
-    return {"where": where,
+    return {**agreement_data(session), "where": where,
             "op": {"index": op.index, "name": op.name, "phase": op.phase, "layer": op.layer, "kind": op.kind,
                    "roles": dict(op.roles),
                    "equation": op.equation, "attrs": dict(op.attrs),

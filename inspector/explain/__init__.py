@@ -38,6 +38,7 @@ class Explanation:
     value: float
     recomputed: float
     notes: list[str] = field(default_factory=list)
+    expected: float | None = None  # the reference's value of an op checked against one (--use FILE)
 
     @property
     def text(self) -> str:
@@ -55,7 +56,11 @@ def explain_op_element(op: Op, symbol: str, index: tuple) -> Explanation:
         formula, numbers, value, notes = explainer(op, index)
     recorded = float(np.asarray(op.outputs[symbol])[index]) if index else float(np.asarray(op.outputs[symbol]))
     target = symbol + (idx(*index) if index else "")
-    if abs(value - recorded) > 1e-6 * max(1.0, abs(recorded)):
+    want = None
+    if symbol in op.expected:  # computed by code checked against a reference (--use FILE): the formula is the reference's
+        want = np.asarray(op.expected[symbol])
+        want = float(want[index]) if index else float(want)
+    elif abs(value - recorded) > 1e-6 * max(1.0, abs(recorded)):
         notes.append(f"the code computed {fmt(recorded)} but this formula gives {fmt(value)}: "
                      f"the code of {op.layer} does not compute what its equation says")
-    return Explanation(target, op.name, formula, numbers, recorded, float(value), notes)
+    return Explanation(target, op.name, formula, numbers, recorded, float(value), notes, want)

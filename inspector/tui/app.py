@@ -21,6 +21,7 @@ from ..commands import REGISTRY, Interpreter, Result
 from ..guards import clean
 from ..render import feedback_lines, render_result, where_line
 from ..session import Session
+from .boundarytab import BoundaryPanel
 from .costtab import CostPanel
 from .longwork import LongWork, is_long
 from .matrix import SLICE_KEYS, MatrixView
@@ -78,6 +79,8 @@ class NndbApp(LongWork, App):
         Binding("4", "tab('tab-loss')", "Loss tab", show=False),
         Binding("5", "tab('tab-time')", "Time tab", show=False,
                 tooltip="Time tab: ‖dh_t‖ per timestep (models with an RNN)"),
+        Binding("6", "tab('tab-boundary')", "Boundary tab", show=False,
+                tooltip="Boundary tab: the class predicted over the plane (2-input data)"),
         Binding("l", "focus_listing", "Listing", show=False, tooltip="focus the op listing"),
         # shown in the footer by a focused matrix (MatrixView.BINDINGS); these act from anywhere
         *[replace(b, action=b.action.removeprefix("app."), show=False) for b in SLICE_KEYS],
@@ -111,6 +114,8 @@ class NndbApp(LongWork, App):
                     yield LossPanel(id="loss-tab")
                 with TabPane("Time", id="tab-time"):
                     yield TimePanel(id="time-panel")
+                with TabPane("Boundary", id="tab-boundary"):
+                    yield BoundaryPanel(id="boundary-panel")
                 with TabPane("Cost", id="tab-cost"):
                     yield CostPanel(id="cost-panel")
             with Vertical(id="side"):
@@ -140,6 +145,8 @@ class NndbApp(LongWork, App):
         self.log_line(Text.assemble(("nndb", "bold"), f" — {self.session.problem.description}."))
         self.log_line(Text("s step · p back · e edit · x explain · g gradcheck · : command · ? help",
                            style="dim"))  # one line at 80 columns
+        for note in getattr(self.session, "opening_notes", ()):  # `--use FILE`: whose code runs
+            self.log_line(Text(note, style="yellow"))
         self.query_one("#ops", OpList).focus()
         self.after_mount()
         # Keep what startup built (Textual, NumPy, the dataset) out of the collector's full passes,
@@ -175,6 +182,8 @@ class NndbApp(LongWork, App):
             self.query_one("#time-panel", TimePanel).show(s)
         if active == "tab-cost":
             self.query_one("#cost-panel", CostPanel).show(s)
+        if active == "tab-boundary":
+            self.query_one("#boundary-panel", BoundaryPanel).show(s)
         if active == "tab-params":
             self.query_one("#params", ParamsPanel).show(s)
         if active == "tab-network":
@@ -503,7 +512,7 @@ def focus_hint(widget) -> str:
     if isinstance(widget, Tree):
         return "▸ parameters: ↑↓ pick one, its values below · Tab into them · Esc back"
     if isinstance(widget, Tabs):
-        return "▸ tabs: ←→ switch (or 1–5) · Tab into the tab · Esc back to the listing"
+        return "▸ tabs: ←→ switch (or 1–6) · Tab into the tab · Esc back to the listing"
     return "Tab moves between panels · Esc back to the listing · ? every key"
 
 

@@ -12,7 +12,7 @@ from engine.errors import shape_str
 
 from ..guards import clean
 from ..complete import complete, names_of
-from ..render import PHASE_STYLE, fmt, shaped_equation
+from ..render import PHASE_STYLE, agreement_lines, agreement_mark, first_disagreement, fmt, shaped_equation
 from ..ops import is_timestep, op_matches
 from ..session import Session
 from .matrix import MatrixView
@@ -34,14 +34,20 @@ class OpList(OptionList):
         marks = [bp.spec for bp in session.breakpoints if bp.enabled and bp.kind == "op"]
         options: list = []
         phase = None
+        checked = any(op.expected for op in session.tape)  # --use FILE: ✓/✗ beside each of the learner's ops
+        first = first_disagreement(session.tape) if checked else None
         for op in session.tape:
             if op.phase != phase:
                 phase = op.phase
                 options.append(Option(Text(f"── {phase} ──", style=PHASE_STYLE[phase]), id=f"phase-{phase}",
                                       disabled=True))
+            if first is not None and op.index == first["index"]:
+                note = Text.assemble(("✗ first disagreement: ", "bold red"), first["message"])
+                options.append(Option(note, id="first-disagreement", disabled=True))
             mark = "●" if any(op_matches(op, m) for m in marks) else " "
             here = "▶" if op.index == session.pos else " "
-            line = Text.assemble((mark, "bold red"), (here, "bold yellow"), (f"{op.index:>3} ", "dim"),
+            line = Text.assemble((mark, "bold red"), (here, "bold yellow"),
+                                 agreement_mark(op.agreement()) if checked else "", (f"{op.index:>3} ", "dim"),
                                  (op.equation.split(",  ")[0], "bold" if op.index == session.pos else ""))
             line.no_wrap, line.overflow = True, "ellipsis"
             options.append(Option(line, id=str(op.index)))
@@ -107,6 +113,9 @@ class OpPanel(Vertical):
             edited = session.current.edited.get(op.index)
             if edited:
                 text.append(f"\nedited right after this op: {', '.join(edited)}", style="yellow")
+            for line in agreement_lines({"agreement": op.agreement()}):  # --use FILE: yours against nndb's
+                text.append("\n")
+                text.append_text(line)
             header.update(text)
             # results as they are now (an edit made at this op shows), operands as the op read them,
             # or, edited right after this op, as they are now with the edited cells marked

@@ -21,6 +21,7 @@ from inspector.repl import state_dir
 
 from . import DEFAULT_DIR, EXERCISES
 from .checker import TIME_LIMIT, check_file
+from .use import add_use_flags
 
 VERSION = 1
 
@@ -204,4 +205,5 @@ def add_exercise_parsers(sub) -> None:
                        help=f"time limit per function, its cases and gradient check together ({TIME_LIMIT:g})")
     one.set_defaults(run=cmd_exercise)
     check.set_defaults(run=cmd_check)
+    add_use_flags(sub)  # `nndb tui|repl|trace|train --use FILE`: their functions run in the network
 
