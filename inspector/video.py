@@ -156,7 +156,7 @@ def export(run, path, fps=DEFAULT_FPS, size=DEFAULT_SIZE, frames=None, console: 
         target = check_target(path, kind, getattr(run, "path", None))
         pillow()
     except VideoError as e:
-        console.print(f"[red]error:[/] {escape(str(e))}")
+        console.print(f"[red]error:[/] {escape(str(e))}", soft_wrap=True, emoji=False)
         return 2
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -164,7 +164,7 @@ def export(run, path, fps=DEFAULT_FPS, size=DEFAULT_SIZE, frames=None, console: 
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     shown = clean(str(target), newlines=False)
     try:
-        with Progress(*columns, console=console, transient=True) as progress:
+        with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as progress:
             task = progress.add_task("drawing frames", total=len(chosen))
 
             def drawn():
@@ -173,20 +173,25 @@ def export(run, path, fps=DEFAULT_FPS, size=DEFAULT_SIZE, frames=None, console: 
                     progress.advance(task)
 
             if kind == "gif":
-                size_bytes = write_gif(target, list(drawn()), fps)
-                console.print(f"wrote {escape(shown)}: {len(chosen)} frames of {width}×{height} at {fps:g} fps, "
-                              f"{size_bytes / 2**20:.1f} MB")
+                images = list(drawn())
+                progress.update(task, description="writing the GIF")
+                size_bytes = write_gif(target, images, fps)
             else:
                 count, stale = write_frames(target, drawn())
-                console.print(f"wrote {count} PNG frames of {width}×{height} to {escape(shown)} "
-                              f"({FRAME_NAME.format(0)} … {FRAME_NAME.format(count - 1)})")
-                if stale:
-                    console.print(f"[yellow]note:[/] the folder also holds {stale} older frame files numbered "
-                                  f"{count} and up, from an earlier export; remove them before making a video")
     except OSError as e:
-        console.print(f"[red]error:[/] cannot write {escape(shown)}: {escape(e.strerror or str(e))}; nothing was "
-                      f"left behind")
+        left = "nothing was left behind" if kind == "gif" else "the frames written before it are complete"
+        console.print(f"[red]error:[/] cannot write {escape(shown)}: {escape(e.strerror or str(e))}; {left}",
+                      soft_wrap=True, emoji=False)
         return 2
+    if kind == "gif":
+        console.print(f"wrote {escape(shown)}: {len(chosen)} frames of {width}×{height} at {fps:g} fps, "
+                      f"{size_bytes / 2**20:.1f} MB", soft_wrap=True, emoji=False)
+    else:
+        console.print(f"wrote {count} PNG frames of {width}×{height} to {escape(shown)} "
+                      f"({FRAME_NAME.format(0)} … {FRAME_NAME.format(count - 1)})", soft_wrap=True, emoji=False)
+        if stale:
+            console.print(f"[yellow]note:[/] the folder also holds {stale} older frame files numbered {count} and "
+                          f"up, from an earlier export; remove them before making a video of these", emoji=False)
     return 0
 
 
