@@ -15,6 +15,7 @@ from lessons.runner import LessonRunner
 TRACK = ["sigmoid", "relu", "dense", "softmax-ce", "l2", "sgd-momentum", "adam", "vectorize", "conv2d", "maxpool",
          "rnn"]
 BUILD = {lesson.setup["exercise"]: lesson for lesson in all_lessons() if lesson.setup.get("track") == "build"}
+USED = [e for e in TRACK if e != "rnn"]  # `use:` swaps in every exercise but the RNN (use.py has no RNN wrapper)
 SOLUTIONS_DIR = Path(__file__).resolve().parent.parent / "lessons" / "solutions"
 
 
@@ -85,6 +86,17 @@ def test_the_solution_with_a_correct_file_completes_every_step(exercise_id, fold
     assert check.data["passed"] and [f["status"] for f in check.data["functions"]] == ["pass"] * n
     assert [line.split()[:2] for line in check.data["lines"]] == [["✓", name]
                                                                   for name in EXERCISES[exercise_id].functions]
+    if exercise_id in USED:  # the last step runs the learner's functions, nndb's alongside
+        assert f"↻ the debugger restarted with use: {exercise_id} (iteration 1; breakpoints and watches kept)" \
+            in check.extra
+        s = runner.session
+        swapped = [part for part in (*s.model.layers, s.loss, s.optimizer)
+                   if type(part).__module__ == "lessons.exercises.use"]
+        assert swapped and {part.learner.path for part in swapped} == {path.resolve()}
+        explained = results[-1]
+        assert explained.kind == "explain"
+        if exercise_id != "l2":  # l2_gradient's term is inside dW's op, which nndb's code does not compare
+            assert explained.data["expected"] == pytest.approx(explained.data["value"])
     verdicts = [line for r in results for line in r.extra if line.startswith(("✓ your prediction", "✗ not quite"))]
     assert len(verdicts) == sum(1 for step in lesson.steps if step.predict)
     assert all(v.startswith("✓ your prediction was right") for v in verdicts), verdicts
@@ -127,9 +139,10 @@ def test_a_planted_bug_is_named_by_array_and_element_then_fixing_it_passes(exerc
         assert f"    {wrong['explanation']}" in check.data["lines"]
     assert check.data["lines"][-1].startswith("read the first wrong element, yours against expected, and its equation")
     assert not runner.done
+    check_step = runner.step_index
     learner_file(exercise_id).write_text(SOLUTIONS[exercise_id], encoding="utf-8")  # fixed
     fixed = runner.run("check")
-    assert fixed.data["passed"] and runner.done
+    assert fixed.data["passed"] and check_step in runner.completed
 
 
 def test_the_feedback_on_a_bug_in_dense_backward_reads_like_nndb_check(folders):
@@ -239,3 +252,52 @@ def test_passed_reads_only_checks_of_that_exercise():
     assert not test(Context(session=None, results=[("value", {"functions": relu_ok})]), "relu")
     assert validate("passed", "relu") is None
     assert validate("passed", "capsule").startswith("check passed: no exercise 'capsule'; the exercises are sigmoid")
+
+
+# -- the step on the learner's own code ---------------------------------------------------------------------------
+def test_every_lesson_but_rnn_ends_on_the_learners_code():
+    for exercise_id, lesson in BUILD.items():
+        uses = [step.setup.get("use") for step in lesson.steps if "use" in step.setup]
+        assert uses == ([exercise_id] if exercise_id in USED else []), lesson.id
+        if uses:
+            assert "use" in lesson.steps[-1].setup, f"{lesson.id}: the step on the learner's code comes last"
+
+
+TINY_USE = """---
+id: tiny-use
+title: t
+learn: t
+preset: moons
+exercise: relu
+---
+
+## Step: Look
+`print X`.
+check: ran print X
+hint: `print X`.
+
+## Step: Yours
+setup: use: relu
+`until relu1.backward`.
+check: reached relu1.backward
+hint: `until relu1.backward`.
+"""
+
+
+def test_a_learners_file_that_cannot_run_is_said_and_reset_tries_again(folders):
+    runner = LessonRunner(parse_lesson(TINY_USE, "t.md", CHECKS), resume=False)
+    result = runner.run("print X")
+    assert result.ok and runner.step_index == 1
+    failed = next(f for f in result.feedback if f.kind == "fail")
+    assert failed.text == (f"✗ the debugger could not restart with use: relu: --use: no file {folders / 'relu.py'} "
+                           f"(nndb exercise ID writes one). Fix that, then `reset`")
+    assert not any(hasattr(layer, "learner") for layer in runner.session.model.layers)  # nndb's network goes on
+    runner.run("exercise")
+    still = runner.run("reset")
+    assert not still.ok and "uses none of your functions (none written yet" in still.message
+    learner_file("relu").write_text(SOLUTIONS["relu"], encoding="utf-8")
+    assert runner.run("reset").ok
+    assert [type(layer).__module__ for layer in runner.session.model.layers if layer.kind == "relu"] == \
+        ["lessons.exercises.use"] * 2
+    explained = runner.run("until relu1.backward")
+    assert explained.ok and runner.done
