@@ -326,7 +326,7 @@ class Scene:
         if self.points is not None:
             side = min(bottom - top, (W - 2 * pad) * 45 // 100)
             self.boundary_rect = (W - pad - side, top, W - pad, top + side)
-            main = (pad, top, W - 2 * pad - side, bottom)
+            main = (pad, top, W - 3 * pad - side, bottom)
         self.title_rect = (0, 0, W, title_h)
         self.curves_rect = (pad, bottom + pad, W - pad, H - pad)
 
@@ -398,7 +398,7 @@ class Scene:
         self.weight_scale = max(float(np.max(np.abs(s))) for s in series)
         biases = [np.asarray(run.param_series(layer.bias_symbol))[chosen] for layer in d.layers if layer.bias_symbol]
         self.bias_scale = max([float(np.max(np.abs(b))) for b in biases if b.size] + [1e-12])
-        area = self.caption(draw, rect, f"weights: red positive, blue negative, brightest at |w| = "
+        area = self.caption(draw, rect, f"weights: red positive, blue negative, full at |w| = "
                                         f"{self.weight_scale:.3g}; nodes: bias")
         notes = [layer.rule for layer in d.layers if layer.reduced] + d.skipped
         x0, y0, x1, y1 = area
@@ -428,7 +428,7 @@ class Scene:
 
     def _prepare_boundary(self, draw, grid):
         x0, y0, x1, y1 = self.boundary_rect
-        area = self.caption(draw, self.boundary_rect, "decision boundary (brighter: surer)")
+        area = self.caption(draw, self.boundary_rect, "decision boundary")
         side = min(area[2] - area[0], area[3] - area[1])
         self.boundary_area = (x1 - side, area[1], x1, area[1] + side)
         self.boundary_cells = max(8, side // BOUNDARY_CELL)
