@@ -212,7 +212,7 @@ class Ratio:
 
 def ratio_verdict(value: float) -> str:
     if not np.isfinite(value) or value <= 0:
-        return "no update"
+        return "no update (yet)"
     if value < RATIO_TARGET / RATIO_BAND:
         return "small: learning slowly"
     if value > RATIO_TARGET * RATIO_BAND:

@@ -96,17 +96,20 @@ def pool(tile: np.ndarray, factor: int) -> np.ndarray:
     return padded.reshape(H // factor, factor, W // factor, factor).mean(axis=(1, 3))
 
 
-def tile_layout(shape, n: int, width: int, height: int) -> tuple[int, int, int]:
-    """(pooling factor, tiles per row, rows of tiles): the smallest factor showing min(n, 16) tiles."""
-    best = None
-    for factor in (1, 2, 3, 4):
-        th, tw = -(-shape[0] // factor), -(-shape[1] // factor)
+def tile_layout(shape, n: int, width: int, height: int) -> tuple[int, int, int, int]:
+    """(zoom, pooling, tiles per row, rows of tiles): the largest size (each weight up to 12 dots wide for
+    tiny filters, down to one dot per 4×4 weights for big images) that shows min(n, 16) tiles."""
+    h0, w0 = shape
+    zooms = [z for z in (4, 3, 2) if max(h0, w0) * z <= 12]
+    choice = None
+    for zoom, factor in [(z, 1) for z in zooms] + [(1, f) for f in (1, 2, 3, 4)]:
+        th, tw = -(-h0 * zoom // factor), -(-w0 * zoom // factor)
         per_row = max((width + 1) // (tw + 1), 1)
         rows = max((height + 1) // (-(-th // 2) + 1), 1)
-        best = (factor, per_row, rows)
+        choice = (zoom, factor, per_row, rows)
         if per_row * rows >= min(n, 16):
-            return best
-    return best
+            break
+    return choice
 
 
 def draw_tiles(tiles, width: int, height: int) -> Text:
@@ -115,10 +118,12 @@ def draw_tiles(tiles, width: int, height: int) -> Text:
         return Text("")
     T = tiles.tiles
     n = len(T)
-    factor, per_row, rows = tile_layout(T.shape[1:], n, width, max(height - 2, 1))
+    zoom, factor, per_row, rows = tile_layout(T.shape[1:], n, width, max(height - 2, 1))
+    if zoom > 1:
+        T = T.repeat(zoom, axis=1).repeat(zoom, axis=2)
     shown = min(n, per_row * rows)
     lines = [Text(f"{tiles.caption}; units 0–{shown - 1} of {n}"
-                  + (f", {factor}×{factor} pixels a dot" if factor > 1 else "") + "; each on its own scale",
+                  + (f", {factor}×{factor} weights a dot" if factor > 1 else "") + "; each on its own scale",
                   style="dim")]
     for start in range(0, shown, per_row):
         group = [pool(t, factor) for t in T[start:start + per_row]]
@@ -175,8 +180,9 @@ def draw_weights(hists: dict, edges: dict, ratios, width: int) -> Text:
         r = by_name.get(name)
         if r is not None:
             style = "green" if r.verdict == "about right" else "yellow"
-            label = Text.assemble("ΔW/W ", (f"{r.value:.1e} ", ""), (r.verdict, style))
-            axis_w = max(width - label.cell_len - 1, 10)
+            value = f"{r.value:.1e} " if np.isfinite(r.value) else "— "
+            label = Text.assemble("ΔW/W ", (value, ""), (r.verdict, style))
+            axis_w = max(width - 42, 10)  # one length for every weight: the ┼ lines up
             if axis_w + label.cell_len + 1 > width:
                 lines += [label, ratio_line(r.value, max(width, 10))]
             else:
