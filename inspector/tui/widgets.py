@@ -113,7 +113,9 @@ class OpPanel(Vertical):
             edited = session.current.edited.get(op.index)
             if edited:
                 text.append(f"\nedited right after this op: {', '.join(edited)}", style="yellow")
-            for line in agreement_lines({"agreement": op.agreement()}):  # --use FILE: yours against nndb's
+            first = first_disagreement(session.tape) if op.expected else None
+            for line in agreement_lines({"agreement": op.agreement(), "first_disagreement": first,
+                                         "position": op.index}):  # --use FILE: yours against nndb's
                 text.append("\n")
                 text.append_text(line)
             header.update(text)

@@ -1,0 +1,346 @@
+"""`--use FILE` (issue 12): the learner's functions run in the network, every op compared with the engine's.
+
+Pinned: which functions are swapped in; every op agrees for the reference solutions (moons, xor, bars,
+segments); a planted bug in dense_backward marks the first wrong op (the TUI's listing with Pilot, the
+REPL's list/where/explain, scripted and --json, `nndb trace`); `nndb train --use` reaches the engine's
+accuracy with a correct file; the learner's failures (missing file, syntax error, an exception, a wrong
+shape, an endless loop) each give one message naming their file and line, and the session goes on.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+
+import numpy as np
+import pytest
+
+from engine import RecordingTracer, load_preset
+from inspector.session import Session
+from lessons.cli import main
+from lessons.exercises.use import UseError, learner_problem, load_learner
+
+from exercise_solutions import BUGS, SOLUTIONS
+
+MOONS = SOLUTIONS["dense"] + SOLUTIONS["relu"] + SOLUTIONS["softmax-ce"] + SOLUTIONS["sgd-momentum"]
+MOONS_FUNCTIONS = ["relu_forward", "relu_backward", "dense_forward", "dense_backward", "softmax_ce_forward",
+                   "softmax_ce_backward", "momentum_update"]
+
+
+def bug(exercise: str, wrong: str) -> tuple[str, str]:
+    """The (right line, wrong line) of the planted bug of ``exercise`` whose wrong line is ``wrong``."""
+    return next((right, bad) for _, right, bad, _, _ in BUGS[exercise] if bad == wrong)
+
+
+DW_OVER_M = bug("dense", "dW = X.T @ dZ / X.shape[0]")  # a realistic dense_backward bug: an extra 1/m
+
+
+@pytest.fixture(autouse=True)
+def state(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    monkeypatch.chdir(tmp_path)
+
+
+def write(tmp_path, text: str, name: str = "mine.py"):
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def planted(*bugs) -> str:
+    text = MOONS
+    for right, wrong in bugs:
+        assert right in text
+        text = text.replace(right, wrong)
+    return text
+
+
+def one_iteration(problem):
+    tracer = RecordingTracer()
+    problem.model.tracer = tracer
+    problem.model.train_step(problem.X[:4], problem.Y[:4], problem.loss, problem.optimizer)
+    return tracer.tape
+
+
+def cli(argv, capsys) -> tuple[int, str]:
+    code = main(argv)
+    out = capsys.readouterr()
+    return code, out.out + out.err
+
+
+# -- the API: which functions, and op by op agreement -----------------------------------------------------------
+def test_a_correct_file_swaps_its_functions_in_and_every_op_agrees(tmp_path):
+    problem, used = learner_problem(load_preset("moons"), write(tmp_path, MOONS))
+    assert used == MOONS_FUNCTIONS
+    assert type(problem.model.layers[0]).__module__ == "lessons.exercises.use"
+    assert type(problem.model.layers[0]).__name__ == "Dense"  # a saved model names the engine's layer
+    tape = one_iteration(problem)
+    checked = [op for op in tape if op.expected]
+    assert len(checked) == len(tape) - 1  # every op but the softmax's P, which no learner function computes
+    assert [op.name for op in tape if not op.expected] == ["loss.loss.P"]
+    assert all(op.agreement() == {"agrees": True} for op in checked)
+
+
+def test_the_learners_values_are_what_the_iteration_goes_on_with(tmp_path):
+    problem, _ = learner_problem(load_preset("moons"), write(tmp_path, planted(DW_OVER_M)))
+    W3 = problem.model.param("W3").value.copy()
+    tape = one_iteration(problem)
+    dW3 = next(op for op in tape if op.name == "dense3.backward.dW3")
+    a = dW3.agreement()
+    assert a["agrees"] is False and a["symbol"] == "dW3" and a["index"] == (0, 0)
+    m = 4
+    assert a["yours"] == pytest.approx(a["expected"] / m)  # the planted 1/m
+    assert np.allclose(dW3.outputs["dW3"], dW3.expected["dW3"] / m)
+    # momentum's first step: v = dW, W ← W − α·v, with the learner's dW
+    assert np.allclose(problem.model.param("W3").value, W3 - 0.05 * dW3.outputs["dW3"])
+    first = next(op for op in tape if op.agreement() and not op.agreement()["agrees"])
+    assert first is dW3  # the first wrong op: the last layer's dW, the first backward computes
+
+
+def test_stubs_left_unwritten_are_not_swapped_in(tmp_path):
+    stub = (tmp_path / "stub.txt")
+    from lessons.exercises import EXERCISES
+    text = EXERCISES["dense"].stub_text("x") + SOLUTIONS["relu"]
+    problem, used = learner_problem(load_preset("moons"), write(tmp_path, text))
+    assert used == ["relu_forward", "relu_backward"]
+    learner = load_learner(tmp_path / "mine.py")
+    assert learner.not_written == ["dense_forward", "dense_backward"]
+    assert not stub.exists()
+    assert type(problem.model.layers[0]).__module__ == "engine.layers"  # nndb's dense layer stays
+    tape = one_iteration(problem)
+    assert [op.name for op in tape if op.expected] == ["relu1.forward.A1", "relu2.forward.A2", "relu2.backward.dZ2",
+                                                        "relu1.backward.dZ1"]
+
+
+@pytest.mark.parametrize("preset, exercises", [("xor", ("sigmoid", "mse", "dense")),
+                                               ("bars", ("conv2d", "relu", "adam", "dense")),
+                                               ("segments", ("conv2d", "maxpool", "relu", "softmax-ce"))])
+def test_other_networks_agree_everywhere_with_the_reference_solutions(tmp_path, preset, exercises):
+    problem, used = learner_problem(load_preset(preset), write(tmp_path, "".join(SOLUTIONS[e] for e in exercises)))
+    from lessons.exercises import EXERCISES
+    assert set(used) == {f for e in exercises for f in EXERCISES[e].functions} - {"mse_forward"} | (
+        {"mse_forward"} if "mse" in exercises else set())
+    tape = one_iteration(problem)
+    checked = [op for op in tape if op.expected]
+    assert checked and all(op.agreement()["agrees"] for op in checked), \
+        [(op.name, op.agreement()) for op in checked if not op.agreement()["agrees"]]
+
+
+def test_a_planted_adam_bug_marks_the_first_update_op(tmp_path):
+    right, wrong = bug("adam", "W_new = W - lr * m_new / (np.sqrt(v_new) + eps)")
+    text = SOLUTIONS["adam"].replace(right, wrong)
+    problem, used = learner_problem(load_preset("bars"), write(tmp_path, text))
+    assert used == ["adam_update"]
+    tape = one_iteration(problem)
+    wrong_ops = [op for op in tape if op.agreement() and not op.agreement()["agrees"]]
+    assert wrong_ops[0].name == "conv1.update.K1" and wrong_ops[0].kind == "adam.update"
+    assert all(op.agreement()["agrees"] for op in tape if op.kind in ("adam.m", "adam.v"))
+
+
+# -- the learner's failures --------------------------------------------------------------------------------------
+def test_files_that_cannot_be_used_get_one_message(tmp_path):
+    with pytest.raises(UseError, match=r"no file .*nothing\.py"):
+        load_learner(tmp_path / "nothing.py")
+    with pytest.raises(UseError, match=r"SyntaxError: .*mine\.py, line 3"):
+        load_learner(write(tmp_path, "import numpy as np\n\ndef relu_forward(Z)\n    return Z\n"))
+    with pytest.raises(UseError, match=r"ZeroDivisionError: division by zero — mine\.py, line 2: x = 1 / 0"):
+        load_learner(write(tmp_path, "import numpy as np\nx = 1 / 0\ndef relu_forward(Z):\n    return Z\n"))
+    with pytest.raises(UseError, match=r"moons network uses none of your functions \(conv2d_forward"):
+        learner_problem(load_preset("moons"), write(tmp_path, SOLUTIONS["conv2d"]))
+
+
+def test_a_raising_function_marks_its_op_and_the_session_goes_on(tmp_path):
+    text = MOONS.replace("    dW = X.T @ dZ\n", "    dW = X.T @ dZ\n    raise ValueError('not yet')\n")
+    path = write(tmp_path, text)
+    session = Session(lambda seed: learner_problem(load_preset("moons", seed=seed), path)[0])
+    op = next(op for op in session.tape if op.name == "dense3.backward.dW3")
+    a = op.agreement()
+    assert a["agrees"] is False
+    line = text.splitlines().index("    raise ValueError('not yet')") + 1
+    assert a["mismatch"] == (f"your dense_backward: ValueError: not yet — mine.py, line {line}: "
+                             f"raise ValueError('not yet')")
+    assert np.array_equal(op.outputs["dW3"], op.expected["dW3"])  # nndb's values stand in
+    session.start_iteration(2)  # the next iteration runs too
+    assert session.current.number == 2 and np.isfinite(session.current.loss if session.current.loss else 0.0)
+
+
+def test_a_wrong_shape_or_none_is_named_with_the_hint(tmp_path):
+    right, wrong = bug("dense", "dW = (dZ.T @ X)")
+    problem, _ = learner_problem(load_preset("moons"), write(tmp_path, planted((right, wrong))))
+    op = next(op for op in one_iteration(problem) if op.name == "dense3.backward.dW3")
+    assert op.agreement()["mismatch"] == ("your dense_backward: wrong shape: dW is (2, 8), expected (8, 2); "
+                                          "transposed: dW is the transpose of the expected array (mine.py)")
+    problem, _ = learner_problem(load_preset("moons"), write(tmp_path, MOONS.replace("return np.maximum(Z, 0.0)",
+                                                                                     "np.maximum(Z, 0.0)")))
+    op = next(op for op in one_iteration(problem) if op.name == "relu1.forward.A1")
+    assert op.agreement()["mismatch"] == ("your relu_forward: relu_forward returned None: did you forget `return`? "
+                                          "(mine.py)")
+
+
+def test_an_endless_loop_is_stopped_by_the_time_limit_and_nndb_stands_in(tmp_path):
+    path = write(tmp_path, SOLUTIONS["relu"].replace("    return np.maximum(Z, 0.0)",
+                                                     "    while True:\n        pass"))
+    learner = load_learner(path)
+    learner.limit = 0.2
+    problem, _ = learner_problem(load_preset("moons"), path, learner)
+    tape = one_iteration(problem)
+    first, second = (op for op in tape if op.kind == "relu.forward")
+    assert re.fullmatch(r"your relu_forward: relu_forward did not finish within 0\.2 s \(the time limit\): an endless "
+                        r"loop\? stopped at mine\.py, line \d+: (while True:|pass); nndb's code stands in for it "
+                        r"from now on", first.agreement()["mismatch"]), first.agreement()["mismatch"]
+    assert second.agreement()["mismatch"] == first.agreement()["mismatch"]  # not run again: no second wait
+    assert all(op.agreement()["agrees"] for op in tape if op.kind == "relu.backward")
+
+
+# -- the front ends ----------------------------------------------------------------------------------------------
+def moons_session(path) -> Session:
+    return Session(lambda seed: learner_problem(load_preset("moons", seed=seed), path)[0], source="moons")
+
+
+def pilot(session, script):
+    pytest.importorskip("textual")
+    from inspector.tui.app import NndbApp
+
+    app = NndbApp(session)
+
+    async def run():
+        async with app.run_test(size=(80, 24)) as p:
+            await p.pause()
+            await script(app, p)
+    asyncio.run(run())
+    return app
+
+
+def listing(app) -> list[tuple[str | None, str]]:
+    from inspector.tui.widgets import OpList
+    ops = app.query_one("#ops", OpList)
+    return [(ops.get_option_at_index(i).id, ops.get_option_at_index(i).prompt.plain) for i in range(ops.option_count)]
+
+
+def test_tui_marks_the_first_wrong_op_of_a_planted_dense_backward_bug(tmp_path):
+    session = moons_session(write(tmp_path, planted(DW_OVER_M)))
+    seen = {}
+
+    async def script(app, p):
+        seen["rows"] = listing(app)
+        from inspector.tui.widgets import OpPanel
+        app.interp.run("until dense3.backward")
+        app.refresh_views()
+        await p.pause()
+        seen["header"] = str(app.query_one(OpPanel).query_one("#equation").render())
+    pilot(session, script)
+    rows = seen["rows"]
+    ids = [i for i, _ in rows]
+    mark = ids.index("first-disagreement")
+    assert ids[mark + 1] == "8"  # right above op 8, dense3's dW3
+    assert rows[mark][1].startswith("✗ first disagreement: dW3[0,0]: yours -0.0159, expected -0.0636")
+    by_op = {i: text for i, text in rows if i and i.isdigit()}
+    assert by_op["8"].startswith("  ✗  8 dW3") and by_op["12"].startswith("  ✗ 12 dW2")
+    assert by_op["9"].startswith("  ✓  9 db3") and by_op["5"].startswith("   ")  # P: nothing to compare
+    assert "✗ the first disagreement of this iteration: dW3[0,0]: yours -0.0159" in seen["header"]
+
+
+def test_tui_with_a_correct_file_every_op_agrees(tmp_path):
+    session = moons_session(write(tmp_path, MOONS))
+    seen = {}
+
+    async def script(app, p):
+        seen["rows"] = listing(app)
+    pilot(session, script)
+    ops = [text for i, text in seen["rows"] if i and i.isdigit()]
+    assert len(ops) == 30 and "first-disagreement" not in [i for i, _ in seen["rows"]]
+    assert sum(text.startswith("  ✓") for text in ops) == 29 and not any("✗" in text for text in ops)
+
+
+def test_repl_script_marks_the_first_disagreement_and_explains_with_both_values(tmp_path, capsys):
+    path = write(tmp_path, planted(DW_OVER_M))
+    script = write(tmp_path, "list\nuntil dense3.backward\nwhere\nexplain dW3[0,0]\nstep\n", "s.txt")
+    code, out = cli(["repl", "--preset", "moons", "--use", str(path), "--script", str(script)], capsys)
+    assert code == 0, out
+    flat = re.sub(r"\s+", " ", out)
+    assert ("--use mine.py: your relu_forward, relu_backward, dense_forward, dense_backward, softmax_ce_forward, "
+            "softmax_ce_backward, momentum_update run in place of nndb's") in flat
+    assert "✗ first disagreement: [8] dense3.backward.dW3 dW3[0,0]: yours -0.0159, expected -0.0636 " \
+           "(12 of 16 entries differ)" in flat
+    assert re.search(r"✓ +7 +backward +loss +dZ3 = \(P − Y\)/m", out) and re.search(r"✗ +8 +backward +dense3", out)
+    assert "= -0.0636 expected (nndb's code) yours -0.0159 ✗ differs" in flat
+    assert "✓ agrees with nndb's code" in flat  # op 9, db3, after `step`
+
+
+def test_repl_json_has_the_agreement_fields(tmp_path, capsys):
+    path = write(tmp_path, planted(DW_OVER_M))
+    script = write(tmp_path, "list\nuntil dense3.backward\nwhere\nexplain dW3[0,0]\n", "s.txt")
+    code, out = cli(["repl", "--preset", "moons", "--use", str(path), "--script", str(script), "--json"], capsys)
+    rows = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    listed, stop, where, explained = rows
+    ops = listed["data"]["ops"]
+    assert [op.get("agrees") for op in ops][:10] == [True] * 5 + [None, True, True, False, True]
+    assert "agrees" not in ops[5]  # the softmax's P: nothing of the learner's to compare
+    first = {"index": 8, "op": "dense3.backward.dW3",
+             "message": "dW3[0,0]: yours -0.0159, expected -0.0636 (12 of 16 entries differ)"}
+    assert listed["data"]["first_disagreement"] == first and where["data"]["first_disagreement"] == first
+    a = stop["data"]["agreement"]
+    assert a["agrees"] is False and a["symbol"] == "dW3" and a["index"] == [0, 0] and a["differ"] == 12
+    assert a["yours"] == pytest.approx(a["expected"] / 4)
+    assert explained["data"]["expected"] == pytest.approx(a["expected"])
+    assert explained["data"]["value"] == pytest.approx(a["yours"])
+
+
+def test_trace_marks_each_op_and_the_first_disagreement(tmp_path, capsys):
+    code, out = cli(["trace", "--preset", "moons", "--use", str(write(tmp_path, planted(DW_OVER_M))),
+                     "--no-values"], capsys)
+    assert code == 0
+    lines = out.splitlines()
+    first = next(i for i, line in enumerate(lines) if line.startswith("✗ first disagreement: [8] dense3.backward.dW3"))
+    assert lines[first + 2].startswith("[ 8] backward dense3") and lines[first + 2].endswith("dense.dW  ✗")
+    assert sum(line.endswith("  ✓") for line in lines) == 26 and sum(line.endswith("  ✗") for line in lines) == 3
+
+
+def test_errors_at_the_command_line_are_one_line_each(tmp_path, capsys):
+    code, out = cli(["tui", "--preset", "moons", "--use", str(tmp_path / "gone.py")], capsys)
+    assert code == 2 and "error: --use: no file" in out and "Traceback" not in out
+    bad = write(tmp_path, "def dense_forward(X, W, b):\n    return X @ W +\n")
+    code, out = cli(["repl", "--preset", "moons", "--use", str(bad)], capsys)
+    assert code == 2 and re.search(r"error: --use .*mine\.py: SyntaxError: .* mine\.py, line 2", re.sub(r"\s+", " ", out))
+    code, out = cli(["train", "--preset", "moons", "--use", str(write(tmp_path, SOLUTIONS["conv2d"], "c.py")),
+                     "--out", str(tmp_path / "m.npz"), "--epochs", "1"], capsys)
+    assert code == 2 and "this network uses none of your functions (conv2d_forward, conv2d_backward)" in \
+        re.sub(r"\s+", " ", out)
+
+
+# -- nndb train --use --------------------------------------------------------------------------------------------
+def test_train_with_a_correct_file_reaches_the_engines_accuracy(tmp_path, capsys):
+    flags = ["--preset", "moons", "--epochs", "30", "--dtype", "float64"]
+    code, engine_out = cli(["train", *flags, "--out", str(tmp_path / "engine.npz")], capsys)
+    assert code == 0
+    engine_accuracy = re.search(r"test accuracy ([\d.]+) %", engine_out).group(1)
+    code, out = cli(["train", *flags, "--use", str(write(tmp_path, MOONS)), "--out", str(tmp_path / "m.npz")], capsys)
+    flat = re.sub(r"\s+", " ", out)
+    assert code == 0, out
+    compared = re.search(r"✓ your code agreed with nndb's on every op compared \((\d+) ops: the first batch of each "
+                         r"epoch\)", flat)
+    assert compared and int(compared.group(1)) >= 30 * 29  # 29 ops of the learner's in each first batch
+    assert f"your implementation reached {float(engine_accuracy):.1f} % test accuracy" in flat
+    from engine import load
+    assert type(load(tmp_path / "m.npz").layers[0]).__module__ == "engine.layers"  # the file loads as nndb's
+
+
+def test_train_with_a_bug_says_where_at_each_epoch(tmp_path, capsys):
+    code, out = cli(["train", "--preset", "moons", "--epochs", "2", "--use", str(write(tmp_path, planted(DW_OVER_M))),
+                     "--out", str(tmp_path / "m.npz")], capsys)
+    flat = re.sub(r"\s+", " ", out)
+    assert code == 0
+    assert re.search(r"✗ epoch 1, first batch: dense3\.backward\.dW3 disagrees with nndb's code: dW3\[\d,\d\]: yours", flat)
+    assert "✗ epoch 2, first batch: dense3.backward.dW3" in flat
+    assert "✗ your code disagreed with nndb's on the first batch of epochs 1, 2" in flat
+    assert re.search(r"your implementation reached \d+\.\d % test accuracy", flat)
+
+
+def test_train_stops_with_the_learners_line_when_their_function_raises(tmp_path, capsys):
+    text = MOONS.replace("    v_new = mu * v + dW\n", "    v_new = mu * v + dW\n    assert v_new.ndim == 3\n")
+    code, out = cli(["train", "--preset", "moons", "--epochs", "2", "--use", str(write(tmp_path, text)),
+                     "--out", str(tmp_path / "m.npz")], capsys)
+    line = text.splitlines().index("    assert v_new.ndim == 3") + 1
+    assert code == 2 and "Traceback" not in out
+    assert f"error: your momentum_update: AssertionError — mine.py, line {line}: assert v_new.ndim == 3" in \
+        re.sub(r"\s+", " ", out)
