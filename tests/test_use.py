@@ -344,3 +344,29 @@ def test_train_stops_with_the_learners_line_when_their_function_raises(tmp_path,
     assert code == 2 and "Traceback" not in out
     assert f"error: your momentum_update: AssertionError — mine.py, line {line}: assert v_new.ndim == 3" in \
         re.sub(r"\s+", " ", out)
+
+
+def test_an_interrupted_function_is_not_run_again(tmp_path):
+    """Escape in the TUI (a KeyboardInterrupt raised in the worker) stops a stuck function; nndb's code
+    stands in for it afterwards, so recomputing the iteration cannot get stuck there again."""
+    path = write(tmp_path, SOLUTIONS["relu"].replace("    return np.maximum(Z, 0.0)",
+                                                     "    raise KeyboardInterrupt"))
+    learner = load_learner(path)
+    problem, _ = learner_problem(load_preset("moons"), path, learner)
+    with pytest.raises(KeyboardInterrupt):
+        one_iteration(problem)
+    assert list(learner.disabled) == ["relu_forward"]
+    tape = one_iteration(learner_problem(load_preset("moons"), path, learner)[0])
+    mismatch = next(op for op in tape if op.kind == "relu.forward").agreement()["mismatch"]
+    assert re.fullmatch(r"your relu_forward: interrupted — mine\.py, line \d+: raise KeyboardInterrupt; nndb's code "
+                        r"stands in for it from now on", mismatch), mismatch
+
+
+def test_the_opening_line_says_which_functions_run_and_which_not(tmp_path, capsys):
+    from lessons.exercises import EXERCISES
+    text = SOLUTIONS["relu"] + SOLUTIONS["rnn"] + SOLUTIONS["adam"] + EXERCISES["sigmoid"].stub_text("x")
+    code, out = cli(["trace", "--preset", "moons", "--no-values", "--use", str(write(tmp_path, text))], capsys)
+    assert code == 0
+    assert ("--use mine.py: your relu_forward, relu_backward run in place of nndb's; not written yet (nndb's code "
+            "runs): sigmoid_forward, sigmoid_backward; not used by this network: adam_update; never swapped in "
+            "(nndb check checks them): rnn_step_forward, rnn_backward") in re.sub(r"\s+", " ", out)

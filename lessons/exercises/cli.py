@@ -21,7 +21,7 @@ from inspector.repl import state_dir
 
 from . import DEFAULT_DIR, EXERCISES
 from .checker import TIME_LIMIT, check_file
-from .use import add_use_flags
+from .usecli import add_use_flags
 
 VERSION = 1
 
