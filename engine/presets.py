@@ -34,6 +34,8 @@ class Problem:
     batch_size: int
     epochs: int
     classes: list[str] = field(default_factory=list)
+    X_val: np.ndarray | None = None  # a held-out validation set, when the problem has one
+    Y_val: np.ndarray | None = None
 
 
 @dataclass

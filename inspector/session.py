@@ -26,6 +26,7 @@ from engine.presets import Problem
 from . import expr as E
 from .breakpoints import Breakpoint, Breakpoints, Watches
 from .errors import SessionError
+from .metrics import METRICS, metric
 from .ops import is_timestep, op_matches
 
 HISTORY_LIMIT = 100
@@ -143,6 +144,7 @@ class Session:
         self.history: list[Iteration] = []
         self.losses: list[tuple[int, float]] = []  # (iteration, loss) of every iteration completed
         self.trained: list[tuple[int, int]] = []  # (first, last) iterations each `train` ran untraced
+        self.curve: list[dict] = []  # per epoch of `train`, with a validation set: metrics.record_epoch
         self.batch = np.arange(min(len(problem.X), 4)) if batch is None else self.check_batch(batch)
         self.batch_from = 1  # the first iteration of the stepped ones on this batch (set_batch and train move it)
         self.start_iteration(1)
@@ -332,6 +334,8 @@ class Session:
             symbol = self.canonical(name)
             if symbol in values:
                 return values[symbol]
+            if symbol in METRICS:  # train_acc, val_acc …: the whole sets, at the cursor's weights
+                return metric(self, symbol)
             producer = self.producer(symbol)
             if producer is not None:  # `until rnn1.backward` stops at dh1_7, short of dh1_2: name the op then
                 phase = f"{producer.layer}.{producer.phase}"

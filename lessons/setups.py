@@ -30,12 +30,14 @@ from engine.conv import AvgPool2D, Conv2D, Flatten, MaxPool2D
 from engine.model import Sequential
 from engine.presets import PRESETS, Problem
 
-NETS = (*NAMES["activation"], "deep-sigmoid", "planted-bug")
+from .setup_data import DATA_PRESETS, POINTS, Identity, check_data_keys, lesson_data
+
+NETS = (*NAMES["activation"], "deep-sigmoid", "planted-bug", "identity")
 INITS = (*NAMES["initializer"], "large")
 OPTIMIZERS = NAMES["optimizer"]
 SPELLING = {"net": "activation", "init": "initializer", "optimizer": "optimizer"}  # setup key → kind of name
 POOLS = ("max", "avg", "none")
-DENSE_PRESETS = ("xor", "moons", "circles", "spiral", "segments")  # `hidden`, `net`, `init` build on them
+DENSE_PRESETS = ("xor", "moons", "circles", "spiral", "segments", "digits")  # `hidden`, `net`, `init` build on them
 POINT_PRESETS = ("xor", "moons", "circles", "spiral")  # 2-D points: `stretch` scales their second input
 IMAGE_PRESETS = ("segments",)                          # `size` draws its digits bigger
 CONV_PRESETS = ("bars",)                               # 6×6 images: `filters`, `pool` change the CNN
@@ -73,24 +75,25 @@ def setup_problem(setup: dict[str, str], seed: int) -> Problem:
     base = load_preset(setup.get("preset", "moons"), seed=seed)
     custom = any(k in setup for k in ("net", "hidden", "init"))
     model, X = base.model, base.X
+    X, Y, X_val, Y_val = lesson_data(setup, X, base.Y, seed)  # examples, noise, validation, standardize
     if "size" in setup:
         X = scaled(X, int(setup["size"]))
-    if float(setup.get("stretch", 1)) != 1:  # an ill-conditioned problem: the second input K times larger
-        X = X.copy()
-        X[:, 1] *= float(setup["stretch"])
     if custom and X.ndim > 2:  # a dense net reads each image as one row of pixels
         X = X.reshape(len(X), -1)
     if custom:
         n_in, n_out = X.shape[1], model.output_shape()[0]
         net = setup.get("net", "relu")
         hidden = [int(h) for h in setup.get("hidden", "16,16,16,16" if net == "deep-sigmoid" else "8,8").split(",")]
-        act = {"deep-sigmoid": "sigmoid", "planted-bug": "relu"}.get(net, net)
+        act = {"deep-sigmoid": "sigmoid", "planted-bug": "relu", "identity": "relu"}.get(net, net)
         init = setup.get("init", default_init(act))
         acts = [act] * len(hidden)
         if net == "planted-bug":
             acts[-1] = ForgetfulReLU
+        if net == "identity":
+            acts = [Identity] * len(hidden)
         model = mlp([n_in, *hidden, n_out], acts, "he" if init == "large" else init, seed=seed,
-                    output="sigmoid" if base.loss.kind == "mse" else None)  # MSE on probabilities, as xor
+                    output="sigmoid" if base.loss.kind == "mse" else None,  # MSE on probabilities, as xor
+                    dropout=float(setup.get("dropout", 0)))
         if init == "large":
             for p in model.decayed_parameters():  # the weights, as the layers say (not the biases)
                 p.value = p.value * 10.0
@@ -103,8 +106,8 @@ def setup_problem(setup: dict[str, str], seed: int) -> Problem:
     kind = setup.get("optimizer", optimizer_name(base.optimizer))
     lr = float(setup.get("lr", base.optimizer.lr))
     return Problem(base.name, base.description if not custom else f"lesson network on the {base.name} data",
-                   model, base.loss, optimizer(kind, model.parameters(), lr=lr), X, base.Y,
-                   base.batch_size, base.epochs, base.classes)
+                   model, base.loss, optimizer(kind, model.parameters(), lr=lr), X, Y,
+                   base.batch_size, base.epochs, base.classes, X_val, Y_val)
 
 
 def scaled(X: np.ndarray, size: int) -> np.ndarray:
@@ -146,8 +149,9 @@ def whole(text: str, digits: int = 6) -> bool:
 def check_setup(setup: dict[str, str]) -> str | None:
     """A problem with a lesson's setup keys, or None."""
     preset = setup.get("preset", "moons")
-    if preset not in PRESETS or PRESETS[preset].needs_data:
-        return f"preset must be one of {', '.join(n for n, p in PRESETS.items() if not p.needs_data)}"
+    if preset not in PRESETS or (PRESETS[preset].needs_data and preset not in DATA_PRESETS):
+        return f"preset must be one of {', '.join(n for n, p in PRESETS.items() if not p.needs_data)}, " \
+               f"or {', '.join(DATA_PRESETS)} (MNIST files)"
     dense_keys = [k for k in ("net", "hidden", "init") if k in setup]
     if dense_keys and preset not in DENSE_PRESETS:
         return (f"{listed(dense_keys)} build{'s' if len(dense_keys) == 1 else ''} a dense net, for the "
@@ -156,6 +160,9 @@ def check_setup(setup: dict[str, str]) -> str | None:
     if conv_keys and preset not in CONV_PRESETS:
         return (f"{listed(conv_keys)} change{'s' if len(conv_keys) == 1 else ''} the CNN of the presets "
                 f"{', '.join(CONV_PRESETS)}, not the network of {preset}")
+    problem = check_data_keys(setup, bool(dense_keys))
+    if problem:
+        return problem
     if "size" in setup and preset not in IMAGE_PRESETS:
         return f"size draws the digits of the presets {', '.join(IMAGE_PRESETS)} bigger, not the data of {preset}"
     if "size" in setup and not dense_keys:

@@ -5,6 +5,7 @@ import re
 
 import numpy as np
 
+from ..metrics import curves
 from ..running import train
 from .core import MAX_ITERATIONS, Result, UsageError, command
 from .views import rows_text
@@ -51,30 +52,43 @@ def do_batch(s, arg, line="batch"):
                    "notes": notes})
 
 
-@command("train", usage="train N [epochs]", args="train",
+@command("train", usage="train N [epochs] [batch B]", args="train",
          takes=("progress",),
          summary="train N iterations (or N epochs) on the whole dataset at engine speed, then stop",
          help="""
 The current iteration is finished first, as it stands (your edits included); then minibatches
 of the preset's batch size, shuffled, untraced: as fast as `fit`. Afterwards the debugger stops
-at the start of the next iteration on your batch; history before it is cleared.""")
+at the start of the next iteration on your batch; history before it is cleared.
+An epoch is one pass over the whole training set: ⌈examples / B⌉ iterations. `batch B` trains
+with minibatches of B examples (1 up to the whole set) and reports the time per epoch; with a
+validation set, the validation loss and accuracy are reported too (and `curves` draws them).""")
 def do_train(s, arg, line="train", progress=None):
-    m = re.fullmatch(r"\s*(\d+)\s*(epochs?|iterations?|iters?)?\s*", arg)
+    m = re.fullmatch(r"\s*(\d+)\s*(epochs?|iterations?|iters?)?\s*(?:batch\s+(\d{1,9}|all))?\s*", arg)
     if not m:
-        raise UsageError(f"train: expected `train N` or `train N epochs`, got {arg.strip()!r}")
+        raise UsageError(f"train: expected `train N`, `train N epochs` or `train N epochs batch B`, got {arg.strip()!r}")
     count = int(m.group(1))
     if count < 1:
         raise UsageError("train: the count must be ≥ 1")
-    if m.group(2) and m.group(2).startswith("epoch"):
-        per_epoch = -(-len(s.problem.X) // s.problem.batch_size)
+    size = None if m.group(3) is None else len(s.problem.X) if m.group(3) == "all" else int(m.group(3))
+    if size is not None and not 1 <= size <= len(s.problem.X):
+        raise UsageError(f"train: the minibatch size must be 1..{len(s.problem.X)} (the training set), or all; "
+                         f"got {size}")
+    epochs = count if m.group(2) and m.group(2).startswith("epoch") else None
+    if epochs:
+        per_epoch = -(-len(s.problem.X) // (size or s.problem.batch_size))
         count *= per_epoch
     if count > MAX_ITERATIONS:
         raise UsageError(f"train: {count} iterations is more than this debugger runs at once ({MAX_ITERATIONS:,})")
     rows, n, k = rows_text(s.batch), len(s.problem.X), len(s.batch)
     here = s.where()["loss"]  # the loss on the debugger's batch, this iteration's or the last one's
     batch_loss = here if here is not None else s.losses[-1][1] if s.losses else None
-    r = train(s, count, progress)
+    r = train(s, count, progress, size)
     s.batch_from = s.current.number  # back on the debugger's own batch from here
+    timed = epochs is not None or size is not None  # the time per epoch is reported only when asked about
+    minibatch, seconds = r.pop("minibatch"), r.pop("seconds")
+    if timed:
+        r.update(minibatch=minibatch, seconds=seconds,
+                 epoch_seconds=seconds * -(-n // minibatch) / max(r["iterations"], 1))
     r["batch_loss"] = batch_loss
     how = "interrupted" if r["interrupted"] else "stopped"
     stopped = f" ({how} after {r['iterations']} of {count})" if r["iterations"] < count else ""
@@ -85,8 +99,31 @@ def do_train(s, arg, line="train", progress=None):
         return Result(line, True, "train", message, r)
     message = (f"trained {count} iterations{stopped}: loss {r['first_loss']:.4f} → {r['last_loss']:.4f}; whole dataset: "
                f"loss {r['dataset_loss']:.4f}, accuracy {r['dataset_accuracy']:.1%}")
+    if "validation_accuracy" in r:  # a held-out set: the figure that says whether it generalizes
+        message += (f"\nvalidation set ({len(s.problem.X_val)} examples it never trains on): loss "
+                    f"{r['validation_loss']:.4f}, accuracy {r['validation_accuracy']:.1%}")
+    if timed:
+        per_epoch = -(-n // minibatch)
+        message += (f"\nminibatches of {minibatch}: {per_epoch} iteration{'s' if per_epoch > 1 else ''} per epoch (an epoch: all {n} "
+                    f"examples once); {r['seconds']:.3g} s, {r['epoch_seconds'] * 1000:.3g} ms per epoch")
     if batch_loss is not None and r["first_loss"] > 1.5 * batch_loss:  # the jump a learner sees
         message += (f"\nwhy the loss jumped from {batch_loss:.4g}: stepping repeated your batch {rows} ({k} of {n} "
                     f"examples), which the network had learned by heart; train draws minibatches of "
                     f"{s.problem.batch_size} from all {n}, and measures the whole-dataset loss on all of them")
     return Result(line, True, "train", message, r)
+
+
+@command("curves", usage="curves [acc | loss]", args="curves",
+         summary="draw the training curves: train vs validation per epoch, or the loss per iteration",
+         help="""
+With a validation set, `train` records the whole training set's and the validation set's accuracy
+and loss after every epoch: `curves` (or `curves acc`) draws the two accuracies, `curves loss` the
+two losses, and the title gives the gap (train − validation accuracy: overfitting when it grows).
+Without one, `curves` draws the minibatch loss of every iteration so far, with its mean jump from
+one iteration to the next: how noisy the minibatches make it.""")
+def do_curves(s, arg, line="curves"):
+    try:
+        title, lines, data = curves(s, arg)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    return Result(line, True, "curves", title, {**data, "lines": lines})
