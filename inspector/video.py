@@ -348,12 +348,13 @@ class Scene:
         return x0, y0 + self.fs + 4, x1, y1
 
     def fit(self, text: str, width: int, font=None) -> str:
-        """``text`` in characters the font has, cut with "…" to ``width`` pixels."""
+        """``text`` in characters the font has, cut with "…" to ``width`` pixels (measured as drawn on a
+        palette image: without anti-aliasing, whose glyphs are wider)."""
         font = font or self.font
         text = self.plain(text)
-        if font.getlength(text) <= width:
+        if font.getlength(text, mode="1") <= width:
             return text
-        while text and font.getlength(text + "…") > width:
+        while text and font.getlength(text + "…", mode="1") > width:
             text = text[:-1]
         return text + "…"
 
@@ -419,8 +420,8 @@ class Scene:
             else:  # many inputs: a position by index, and no circles
                 ys = {int(u): top + (bot - top) * u / max(n - 1, 1) for u in column}
             self.node_y.append(ys)
-            label = f"{n} inputs" if k == 0 else (f"{m} of {n}" if m < n else f"{n} units")
-            draw.text((xs[k] - self.font.getlength(label) / 2, label_y), label, font=self.font, fill=DIM)
+            label = (f"{m} of {n}" if m < n else f"{n} " + ("input" if k == 0 else "unit") + "s" * (n != 1))
+            draw.text((xs[k] - self.font.getlength(label, mode="1") / 2, label_y), label, font=self.font, fill=DIM)
         self.node_x = xs
         spacing = min((bot - top) / max(len(c), 1) for c in ids)
         self.radius = int(max(2, min(8, spacing * 0.35)))
@@ -459,14 +460,14 @@ class Scene:
         colours = {"iteration loss": LOSS, "train loss": TRAIN, "validation loss": VAL,
                    "train accuracy": TRAIN, "validation accuracy": VAL}
         x0, y0, x1, y1 = rect
-        gap = self.fs * 0.8  # Pillow measures no trailing space
-        x = x0 + self.font.getlength(f"{name}:") + gap
+        gap = self.fs * 0.6  # Pillow measures no trailing space
+        x = x0 + self.font.getlength(f"{name}:", mode="1") + gap
         draw.text((x0, y0), f"{name}:", font=self.font, fill=DIM)
         for label in series:
-            if x + self.font.getlength(label) > x1:
+            if x + self.font.getlength(label, mode="1") > x1:
                 break
             draw.text((x, y0), label, font=self.font, fill=colours.get(label, TEXT))
-            x += self.font.getlength(label) + gap
+            x += self.font.getlength(label, mode="1") + gap
         xmax = max([float(np.max(x)) for x, _ in series.values() if len(x)] + [1e-9])
         values = np.concatenate([y[np.isfinite(y)] for _, y in series.values()] + [np.zeros(0)])
         if name == "accuracy":
@@ -482,14 +483,14 @@ class Scene:
         def shown(v):
             return f"{10 ** v:.2g}" if log else (f"{v:.0%}" if name == "accuracy" else f"{v:.3g}")
         labels = shown(hi), shown(lo)
-        px0 = x0 + int(max(self.font.getlength(t) for t in labels)) + 4
+        px0 = x0 + int(max(self.font.getlength(t, mode="1") for t in labels)) + 4
         py0, px1, py1 = y0 + self.fs + 6, x1 - 2, y1 - self.fs - 4
         draw.rectangle((px0, py0, px1, py1), outline=EDGE)
         draw.text((x0, py0), labels[0], font=self.font, fill=DIM)
         draw.text((x0, py1 - self.fs), labels[1], font=self.font, fill=DIM)
         end = f"epoch {xmax:.3g}"
         draw.text((px0, py1 + 2), "0", font=self.font, fill=DIM)
-        draw.text((px1 - self.font.getlength(end), py1 + 2), end, font=self.font, fill=DIM)
+        draw.text((px1 - self.font.getlength(end, mode="1"), py1 + 2), end, font=self.font, fill=DIM)
 
         def to_px(x, y):
             y = np.log10(np.maximum(y, 1e-300)) if log else y
