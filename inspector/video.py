@@ -124,12 +124,10 @@ def check_target(path, kind: str, run_path=None) -> Path:
     """The path to write, refused with the reason when nndb may not or cannot write it."""
     path = Path(path)
     shown = clean(str(path), newlines=False)[:200]
-    folder = path if kind == "frames" else (path.parent if str(path.parent) else Path("."))
     if kind == "frames" and path.exists() and not path.is_dir():
         raise VideoError(f"--export {shown} is a file, not a folder; give a folder for the PNG frames")
-    container = folder.parent if kind == "frames" else folder
-    if not container.is_dir():
-        raise VideoError(f"--export {shown}: the folder {clean(str(container), newlines=False)[:200]} does not "
+    if not path.parent.is_dir():  # the GIF's folder, or the folder that gets the frames' folder
+        raise VideoError(f"--export {shown}: the folder {clean(str(path.parent), newlines=False)[:200]} does not "
                          f"exist; create it first or choose another path")
     if kind == "gif":
         try:
@@ -275,7 +273,8 @@ def mix(a, b, t: float) -> tuple[int, int, int]:
 def signed_index(values, scale: float) -> np.ndarray:
     """Palette indices of signed values: red for +, blue for −, brighter up to |v| = scale."""
     v = np.nan_to_num(np.asarray(values, dtype=float))
-    level = np.rint(np.clip(np.abs(v) / max(scale, 1e-12), 0, 1) * RAMP)
+    scale = scale if np.isfinite(scale) and scale > 0 else 1.0  # all zero, or a diverged run's inf
+    level = np.rint(np.clip(np.abs(v) / scale, 0, 1) * RAMP)
     return (ZERO + np.sign(v) * level).astype(np.uint8)
 
 
@@ -519,7 +518,8 @@ class Scene:
         if self.tiles is not None:
             self._paint_tiles(arr, params)
         if self.boundary_rect:
-            self._paint_boundary(arr, self.run.model_at(i))
+            with np.errstate(all="ignore"):  # a diverging run's huge weights overflow: drawn as they are
+                self._paint_boundary(arr, self.run.model_at(i))
         image = self.Image.fromarray(arr)
         image.putpalette(self.palette)
         draw = self.ImageDraw.Draw(image)
@@ -546,7 +546,7 @@ class Scene:
         X, _ = self.points
         n = self.boundary_cells
         b = decision_boundary(model, self.loss, X, n, n)
-        sure = (b.probability - 1 / b.n_classes) / (1 - 1 / b.n_classes)
+        sure = np.nan_to_num((b.probability - 1 / b.n_classes) / (1 - 1 / b.n_classes))
         level = 1 + np.clip((sure * len(TINTS)).astype(int), 0, len(TINTS) - 1)
         cells = (CLASS_BASE + 4 * (b.classes % MAX_CLASSES) + level).astype(np.uint8)
         x0, y0, x1, y1 = self.boundary_area
