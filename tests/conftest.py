@@ -21,6 +21,17 @@ def mnist_folder() -> Path | None:
     return None
 
 
+@pytest.fixture(scope="session")
+def solved_exercises(tmp_path_factory) -> Path:
+    """A folder holding a correct file for every exercise (tests/exercise_solutions.py): point
+    $NNDB_EXERCISES_DIR at it to play the build track's lessons, which check and run the learner's file."""
+    from exercise_solutions import SOLUTIONS
+    folder = tmp_path_factory.mktemp("solved-exercises")
+    for exercise_id, text in SOLUTIONS.items():
+        (folder / f"{exercise_id}.py").write_text(text, encoding="utf-8")
+    return folder
+
+
 @pytest.fixture
 def mnist_dir() -> Path:
     folder = mnist_folder()
