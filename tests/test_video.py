@@ -5,6 +5,7 @@ import io
 import os
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -286,3 +287,16 @@ def test_frames_specs_select_the_frames_they_say():
     assert len(default) == video.DEFAULT_FRAMES and default[0] == 0 and default[-1] == 399
     assert video.parse_size("800x450") == (800, 450) and video.parse_size((320, 180)) == (320, 180)
     assert video.parse_fps("12.5") == 12.5
+
+
+@needs_pillow
+def test_a_diverging_run_still_draws(tmp_path):
+    with np.errstate(all="ignore"):
+        run = moons(tmp_path, lr=1e6, epochs=2, name="wild.run.npz")
+    assert not np.isfinite(run.params(run.frames - 1)["W3"]).all()  # the weights overflowed to inf and NaN
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        status, out = export(run, tmp_path / "wild.gif", frames="4")
+    assert status == 0, out
+    with Image.open(tmp_path / "wild.gif") as im:
+        assert im.n_frames == 4
