@@ -1,60 +1,127 @@
-"""The TUI in lesson mode: the debugger with a lesson panel beside it (current step, ticks, hints)."""
+"""The TUI in lesson mode: the debugger with a lesson column (progress, the step, hints, feedback) beside it.
+
+The learner types the commands a lesson asks for, so the command bar has the focus: printable keys
+go into it, never to the single-key shortcuts (`step` would otherwise run s, t, e and p). Esc leaves
+it for single-key stepping (s, p, n, c …) and `:` or Enter comes back; the column's bottom edge,
+the command bar's empty line and the footer always say which of the two is on.
+"""
 from __future__ import annotations
 
+import io
+from dataclasses import replace
 from pathlib import Path
 
+from rich.console import Console, RenderableType
 from rich.markdown import Markdown
 from rich.text import Text
+from textual.actions import parse as parse_action
 from textual.binding import Binding
-from textual.containers import VerticalScroll
-from textual.widgets import Static
+from textual.containers import Vertical, VerticalScroll
+from textual.keys import key_to_character
+from textual.widgets import RichLog, Static
 
 from inspector.commands import Feedback
 from inspector.guards import clean
 from inspector.tui.app import NndbApp
+from inspector.tui.longwork import is_long
+from inspector.tui.widgets import CommandBar, OpList
 
 from .runner import LessonRunner
 
-# The feedback the panel keeps from a command (the step's text is in the panel already; a note is not
-# kept), and how the panel shows each kind.
-KEPT = ("pass", "fail", "step", "done", "restart", "ask")
-PANEL_STYLE = {"pass": "green", "step": "green", "done": "green", "fail": "yellow", "ask": "yellow",
+# how the panel shows each kind of feedback; "text" (the next step's text) is not kept: the panel shows the step
+PANEL_STYLE = {"pass": "green", "step": "bold green", "done": "bold green", "fail": "yellow", "ask": "yellow",
                "restart": "yellow", "info": "yellow"}
+FEEDBACK_KEPT = 60        # items of feedback the panel keeps (it scrolls; the newest at the bottom)
+MIN_FEEDBACK_ROWS = 3     # rows the feedback keeps below a long instruction
+# the whole step list is shown while it leaves the feedback a third of the column, else one line of marks
+NARROW = 120              # columns below which the op listing makes room for the lesson column
+TYPING = "◂ typing commands · Esc: single keys"
+KEYS = "single keys: s step · p back… · : type"
+BAR_TYPING = "type here · Enter runs · Esc: keys"
+BAR_KEYS = "▸ single keys: s step · p back · n next · c cont · H hint · : or Enter to type"
 
 
-class LessonPanel(VerticalScroll):
-    """The lesson's steps with ticks, the step being viewed, its hints and feedback."""
+def plain_height(renderable: RenderableType, width: int) -> int:
+    """Rows ``renderable`` takes at ``width`` columns (as a Static of that width shows it)."""
+    console = Console(file=io.StringIO(), width=max(width, 1), legacy_windows=False)
+    return len(console.render_lines(renderable, console.options.update_width(max(width, 1)), pad=False))
+
+
+def instruction(runner: LessonRunner, viewing: int) -> RenderableType:
+    """What the step being viewed asks: its text, the prediction it wants first and its choices."""
+    lesson = runner.lesson
+    if viewing >= len(lesson.steps):
+        return Text("Lesson complete! `nndb lessons` lists the next ones.", style="bold green")
+    step = lesson.steps[viewing]
+    body = step.text
+    current = viewing == runner.step_index
+    if step.predict and current:
+        again = "One more try" if runner.predictions.missed else "Predict first"
+        body += f"\n\n*{again}:* {runner.predict_question(step.predict)} Type `predict ANSWER`."
+    if step.choices:
+        body += "\n\n" + "\n".join(f"- {option}" for option in runner.options(step))
+    if not current:
+        body += "\n\n*(viewing another step: `]`/`[` move, the current one is ▶)*"
+    return Markdown(clean(body))
+
+
+def step_marks(runner: LessonRunner, viewing: int) -> Text:
+    """✓ done, ▶ current, · to come; the step being viewed reversed."""
+    marks = Text()
+    for i in range(len(runner.lesson.steps)):
+        done, current = i in runner.completed, i == runner.step_index
+        style = "green" if done else "bold yellow" if current else "dim"
+        marks.append("✓" if done else "▶" if current else "·", style=style + (" reverse" if i == viewing else ""))
+    return marks
+
+
+class LessonPanel(Vertical):
+    """The lesson beside the debugger: the steps (all, or one line when room is short), the step
+    being viewed in full, then hints and feedback, scrolled so the newest is in view."""
 
     def compose(self):
         yield Static(id="lesson-steps")
-        yield Static(id="lesson-text")
-        yield Static(id="lesson-feedback")
+        with VerticalScroll(id="lesson-body"):
+            yield Static(id="lesson-text")
+        with VerticalScroll(id="lesson-log", can_focus=False):
+            yield Static(id="lesson-feedback")
 
     def show(self, runner: LessonRunner, viewing: int, feedback: list[Feedback], hints: list[str]) -> None:
         lesson = runner.lesson
-        steps = Text(f"{clean(lesson.title, newlines=False)}\n", style="bold")
+        width = self.scrollable_content_region.width or 40
+        rows = self.scrollable_content_region.height or 20
+        text = instruction(runner, viewing)
+        text_rows = plain_height(text, width) + 1  # + its top margin
+        steps = Text()
         for i, step in enumerate(lesson.steps):
-            mark = "✓" if i in runner.completed else "▶" if i == runner.step_index else "·"
-            style = "green" if i in runner.completed else "bold yellow" if i == runner.step_index else "dim"
-            steps.append(f"{mark} {i + 1}. {clean(step.title, newlines=False)}\n", style=style + (" reverse" if i == viewing else ""))
-        self.query_one("#lesson-steps", Static).update(steps)
-        if viewing < len(lesson.steps):
-            step = lesson.steps[viewing]
-            body = f"**{viewing + 1}. {step.title}**\n\n{step.text}"
-            if step.predict and viewing == runner.step_index:
-                body += f"\n\n*Predict first:* {runner.predict_question(step.predict)} Type `predict ANSWER`."
-            if viewing != runner.step_index:
-                body += "\n\n*(viewing another step: `]`/`[` move, the current one is ▶)*"
-            self.query_one("#lesson-text", Static).update(Markdown(clean(body)))
-        else:
-            self.query_one("#lesson-text", Static).update(Text("Lesson complete! `nndb lessons` lists the next ones.",
-                                                                style="bold green"))
+            done, current = i in runner.completed, i == runner.step_index
+            style = "green" if done else "bold yellow" if current else "dim"
+            steps.append(f"{'✓' if done else '▶' if current else '·'} {i + 1}. {clean(step.title, newlines=False)}\n",
+                         style=style + (" reverse" if i == viewing else ""))
+        steps.rstrip()
+        if plain_height(steps, width) + text_rows + max(MIN_FEEDBACK_ROWS, rows // 3) > rows:
+            # no room for the list: one line of marks, then the step being viewed
+            shown = min(viewing, len(lesson.steps) - 1)
+            steps = step_marks(runner, viewing).append(
+                f" {shown + 1}/{len(lesson.steps)} {clean(lesson.steps[shown].title, newlines=False)}",
+                style="bold yellow" if shown == runner.step_index else "bold")
+        steps_widget = self.query_one("#lesson-steps", Static)
+        steps_widget.update(steps)
+        body = self.query_one("#lesson-body", VerticalScroll)
+        body.styles.max_height = max(3, rows - plain_height(steps, width) - MIN_FEEDBACK_ROWS)
+        self.query_one("#lesson-text", Static).update(text)
         lines = Text()
         for h in hints:
             lines.append(clean(h) + "\n", style="cyan")
-        for f in feedback[-4:]:
-            lines.append(clean(f.text) + "\n", style=PANEL_STYLE[f.kind])
+        for f in feedback:
+            lines.append(clean(f.text) + "\n", style=PANEL_STYLE.get(f.kind, ""))
+        lines.rstrip()
         self.query_one("#lesson-feedback", Static).update(lines)
+        self.call_after_refresh(self.query_one("#lesson-log", VerticalScroll).scroll_end, animate=False)
+
+    def on_resize(self) -> None:
+        if isinstance(self.app, LessonApp):
+            self.call_after_refresh(self.app.update_panel)
 
 
 class LessonApp(NndbApp):
@@ -65,6 +132,11 @@ class LessonApp(NndbApp):
         Binding("right_square_bracket", "view_step(1)", "Next step", show=False, tooltip="view the next step's text"),
         Binding("left_square_bracket", "view_step(-1)", "Prev step", show=False,
                 tooltip="view the previous step's text"),
+        Binding("enter", "focus_command", "Type", show=False, tooltip="back to typing commands (as `:`)"),
+        Binding("ctrl+up", "scroll_feedback(-1)", "Feedback up", show=False,
+                tooltip="scroll the lesson's feedback up a page (also while typing)"),
+        Binding("ctrl+down", "scroll_feedback(1)", "Feedback down", show=False,
+                tooltip="scroll the lesson's feedback down a page (also while typing)"),
     ]
     CSS_PATH = [NndbApp.CSS_PATH, Path(__file__).with_name("lesson.tcss")]
 
@@ -74,29 +146,97 @@ class LessonApp(NndbApp):
         self.viewing = runner.step_index
         self.feedback: list[Feedback] = []
         self.hints: list[str] = []
+        self.back_to_typing = False  # a long command from the bar took the focus (Esc stops it); it comes back
+        # while typing, the keys that are characters type; their actions leave the footer
+        self.typed_actions = {parse_action(b.action)[1:] for b in self.BINDINGS
+                              if all(key_to_character(k.strip()) and key_to_character(k.strip()).isprintable()
+                                     for k in b.key.split(","))}
 
-    def compose_extra(self):
-        yield LessonPanel(id="lesson")
+    def compose(self):
+        yield from super().compose()
+        yield LessonPanel(id="lesson")  # docked right, from under the header to the footer
 
     def after_mount(self) -> None:
         panel = self.query_one(LessonPanel)
-        panel.border_title = f"lesson {self.runner.lesson.id}"
+        panel.border_title = clean(f"lesson {self.runner.lesson.order or self.runner.lesson.id}: "
+                                   f"{self.runner.lesson.title}", newlines=False)
+        self.query_one(CommandBar).PROMPT = BAR_TYPING
+        log = self.query_one("#log", RichLog)
+        log.clear()  # NndbApp's welcome names the single keys; here the learner starts typing
+        self.log_line(Text.assemble(("nndb", "bold"), f" — {self.session.problem.description}."))
+        self.log_line(Text("type the lesson's commands below · Esc: single keys (s, p…)",
+                           style="dim"))
         if self.runner.commands:
             self.feedback.append(Feedback("info", f"resumed where you stopped ({len(self.runner.commands)} "
                                                   f"commands replayed)"))
         self.update_panel()
+        self.action_focus_command()  # the learner types what the lesson asks for
 
+    def on_resize(self, event) -> None:
+        self.screen.set_class(event.size.width < NARROW, "narrow")
+        # docked, it is laid out over the whole screen: its margins keep the header's and the footer's row
+        self.query_one(LessonPanel).styles.height = max(event.size.height - 2, 3)
+
+    # -- the panel ---------------------------------------------------------------------------
     def update_panel(self) -> None:
         self.query_one(LessonPanel).show(self.runner, self.viewing, self.feedback, self.hints)
 
+    def show_result(self, result, quiet_steps: bool = True):
+        # the next step's text goes to the lesson column, not into the narrow output panel
+        super().show_result(replace(result, feedback=[f for f in result.feedback if f.kind != "text"]), quiet_steps)
+        return result
+
     def after_command(self, result) -> None:
-        self.feedback += [f for f in result.feedback if f.kind in KEPT]
+        began = any(f.kind == "step" for f in result.feedback)
+        # a new step's question is part of its instruction; an `ask` later (checks passed, no prediction) is not
+        kept = [f for f in result.feedback if f.kind != "text" and not (began and f.kind == "ask")]
+        self.feedback = (self.feedback + kept)[-FEEDBACK_KEPT:]
         if result.kind == "lesson" and result.data.get("lines") and result.command == "hint":
             self.hints = list(result.data["lines"])
-        if any(f.kind == "step" for f in result.feedback):
+        if began:
             self.hints = []
             self.viewing = self.runner.step_index
+            self.query_one("#lesson-body", VerticalScroll).scroll_home(animate=False)
         self.update_panel()
+        if self.back_to_typing:
+            self.back_to_typing = False
+            self.action_focus_command()
+
+    # -- typing and single keys --------------------------------------------------------------
+    @property
+    def typing(self) -> bool:
+        return isinstance(self.focused, CommandBar)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if self.typing and (action, parameters) in self.typed_actions:
+            return False  # the key types a character here: not offered in the footer
+        return super().check_action(action, parameters)
+
+    def on_descendant_focus(self, event) -> None:
+        self.call_after_refresh(self.show_mode)  # after NndbApp's handler has set the bar's line
+
+    def show_mode(self) -> None:
+        panel = self.query_one(LessonPanel)
+        panel.border_subtitle = TYPING if self.typing else KEYS
+        panel.set_class(self.typing, "typing")
+        bar = self.query_one(CommandBar)
+        if self.typing:
+            bar.placeholder = BAR_TYPING  # (the focus events of startup may arrive out of order)
+        elif self.focused is None or self.focused in panel.query("*"):
+            bar.placeholder = BAR_KEYS
+
+    def action_focus_listing(self) -> None:
+        """Esc: single keys. The op listing takes them, or, where it made room for the lesson, the lesson."""
+        if self.query_one("#ops", OpList).display:
+            super().action_focus_listing()
+            return
+        if self.busy:
+            self.interrupt_long()
+        self.query_one("#lesson-body", VerticalScroll).focus()
+
+    def on_input_submitted(self, event) -> None:
+        if event.input.id == "command" and is_long(event.value, self.command_table) and not self.busy:
+            self.back_to_typing = True  # NndbApp's handler moves the focus so that Esc can stop it
 
     def action_hint(self) -> None:
         self.run_command("hint", quiet_steps=False)
@@ -104,3 +244,7 @@ class LessonApp(NndbApp):
     def action_view_step(self, delta: int) -> None:
         self.viewing = max(0, min(len(self.runner.lesson.steps) - 1, self.viewing + delta))
         self.update_panel()
+
+    def action_scroll_feedback(self, direction: int) -> None:
+        log = self.query_one("#lesson-log", VerticalScroll)
+        (log.scroll_page_down if direction > 0 else log.scroll_page_up)(animate=False)

@@ -1,0 +1,194 @@
+"""The lesson screen: every step's instruction readable at 80×24, typing never fires single keys, feedback in full."""
+from __future__ import annotations
+
+import asyncio
+import io
+import re
+
+import pytest
+
+pytest.importorskip("textual")
+
+from rich.console import Console  # noqa: E402
+from textual.containers import VerticalScroll  # noqa: E402
+from textual.widgets import RichLog, Static  # noqa: E402
+
+from inspector.commands import Feedback  # noqa: E402
+from inspector.tui.screens import EditScreen  # noqa: E402
+from inspector.tui.widgets import CommandBar  # noqa: E402
+from lessons import all_lessons  # noqa: E402
+from lessons.runner import LessonRunner  # noqa: E402
+from lessons.tui import BAR_KEYS, KEYS, TYPING, LessonApp, LessonPanel, instruction  # noqa: E402
+
+LESSONS = all_lessons()
+BY_ID = {lesson.id: lesson for lesson in LESSONS}
+
+
+def run(app: LessonApp, script, size=(80, 24)) -> None:
+    async def main():
+        async with app.run_test(size=size) as pilot:
+            await pilot.pause()
+            await script(pilot)
+    asyncio.run(main())
+
+
+def screen_lines(app) -> list[str]:
+    """The screen as the terminal shows it, one string per row (App.export_screenshot's rendering, as text)."""
+    width, height = app.size
+    console = Console(width=width, height=height, file=io.StringIO(), force_terminal=True, color_system="truecolor",
+                      record=True, legacy_windows=False, safe_box=False)
+    console.print(app.screen._compositor.render_update(full=True, screen_stack=app._background_screens))
+    return console.export_text(styles=False).splitlines()
+
+
+def region_text(app, widget) -> str:
+    """What the screen shows inside ``widget``'s borders and padding."""
+    r = widget.content_region
+    return "\n".join(line[r.x:r.right] for line in screen_lines(app)[r.y:r.bottom])
+
+
+def plain(renderable, width: int = 400) -> str:
+    console = Console(file=io.StringIO(), width=width, legacy_windows=False)
+    console.print(renderable)
+    return console.file.getvalue()
+
+
+def squeezed(text: str) -> str:
+    """Without whitespace: the same words however the panel wraps them."""
+    return re.sub(r"\s+", "", text)
+
+
+def at_step(app: LessonApp, index: int) -> None:
+    """The panel as it is while ``index`` is the current step (earlier ones done), with the feedback of the last."""
+    runner = app.runner
+    runner.step_index, runner.completed = index, list(range(index))
+    app.viewing, app.hints = index, []
+    app.feedback = [Feedback("step", f"✓ step {index}/{len(runner.lesson.steps)} done: "
+                                     f"{runner.lesson.steps[index - 1].title}")] if index else []
+    app.update_panel()
+
+
+def test_every_lesson_step_shows_its_whole_instruction_at_80x24():
+    assert len(LESSONS) >= 21
+    cut: list[str] = []
+    for lesson in LESSONS:
+        app = LessonApp(LessonRunner(lesson))
+
+        async def script(pilot):
+            panel = app.query_one(LessonPanel)
+            body = app.query_one("#lesson-body", VerticalScroll)
+            for index in range(len(lesson.steps) + 1):  # every step, then "lesson complete"
+                at_step(app, index)
+                await pilot.pause()
+                await pilot.pause()
+                wanted = squeezed(plain(instruction(app.runner, index)))
+                shown = squeezed(region_text(app, panel))
+                if wanted not in shown or body.max_scroll_y > 0 or body.region.bottom > panel.region.bottom:
+                    cut.append(f"{lesson.order} {lesson.id} step {index + 1}")
+        run(app, script)
+    assert not cut, f"instruction not shown in full at 80×24: {cut}"
+
+
+def test_the_lesson_starts_in_the_command_bar_and_typing_step_runs_step_once():
+    app = LessonApp(LessonRunner(BY_ID["one-neuron"]))
+    seen = {}
+
+    async def script(pilot):
+        bar = app.query_one(CommandBar)
+        panel = app.query_one(LessonPanel)
+        seen["focused"] = app.focused is bar
+        seen["mode"] = panel.border_subtitle
+        seen["placeholder"] = bar.placeholder
+        seen["footer"] = {b.binding.action for b in app.active_bindings.values() if b.enabled}
+        await pilot.press("s", "t", "e", "p", "enter")
+        await pilot.pause()
+        seen["pos"] = app.session.pos
+        seen["screens"] = list(app.screen_stack)
+        seen["after"] = app.focused is bar
+        seen["log"] = [strip.text for strip in app.query_one("#log", RichLog).lines]
+        await pilot.press("escape")  # single keys: s steps, p steps back
+        await pilot.pause()
+        seen["keys_mode"] = (panel.border_subtitle, bar.placeholder, app.focused is bar)
+        await pilot.press("s", "s")
+        await pilot.pause()
+        seen["pos_keys"] = app.session.pos
+        await pilot.press("p")
+        await pilot.pause()
+        seen["pos_back"] = app.session.pos
+        await pilot.press("colon")
+        await pilot.pause()
+        seen["colon"] = (app.focused is bar, panel.border_subtitle)
+        await pilot.press("escape", "enter")  # Enter, too, comes back to typing
+        await pilot.pause()
+        seen["enter"] = app.focused is bar
+
+    run(app, script)
+    assert seen["focused"] and seen["mode"] == TYPING and "Esc" in seen["placeholder"]
+    # while typing, the footer offers no single key (they would type)
+    assert not {"command('step')", "command('back')", "edit_cell", "hint", "quit"} & seen["footer"]
+    assert seen["pos"] == 0, "`step` ran once (s, t, e, p were typed, not run)"
+    assert not any(isinstance(s, EditScreen) for s in seen["screens"])
+    assert seen["after"], "the bar keeps the focus after a command"
+    assert any(line.startswith("» step") for line in seen["log"])
+    assert seen["keys_mode"] == (KEYS, BAR_KEYS, False)
+    assert seen["pos_keys"] == 2 and seen["pos_back"] == 1
+    assert seen["colon"] == (True, TYPING) and seen["enter"]
+
+
+def test_a_wrong_prediction_shows_its_whole_feedback_newest_in_view():
+    runner = LessonRunner(BY_ID["one-neuron"])
+    app = LessonApp(runner)
+    seen = {}
+
+    async def script(pilot):
+        for line in ("print X", "print W1[:,0]", "predict 9", "step"):
+            bar = app.query_one(CommandBar)
+            bar.value = line
+            await pilot.press("enter")
+            await pilot.pause()
+        await pilot.pause()
+        seen["judged"] = [f.text for f in app.feedback if f.kind == "fail"]
+        seen["last"] = app.feedback[-1].text
+        seen["panel"] = squeezed(region_text(app, app.query_one("#lesson-log")))
+        # a long run of feedback: the newest is in view, the oldest a few Ctrl+↑ away, none of it cut
+        app.feedback += [Feedback("info", f"line {i}: " + "a long piece of feedback " * 4) for i in range(30)]
+        app.update_panel()
+        await pilot.pause()
+        await pilot.pause()
+        log = app.query_one("#lesson-log", VerticalScroll)
+        seen["end"] = squeezed(region_text(app, log))
+        seen["static"] = plain(app.query_one("#lesson-feedback", Static).content)
+        for _ in range(40):
+            await pilot.press("ctrl+up")
+        await pilot.pause()
+        seen["top"] = squeezed(region_text(app, log))
+
+    run(app, script)
+    assert seen["judged"] and seen["judged"][0].startswith("✗")
+    assert squeezed(seen["judged"][-1]) in seen["panel"] and squeezed(seen["last"]) in seen["panel"]
+    assert squeezed("line 29: " + "a long piece of feedback " * 4) in seen["end"]
+    assert all(f"line {i}:" in seen["static"] for i in range(30))
+    assert squeezed(seen["judged"][0])[:30] in seen["top"]
+
+
+def test_the_lesson_screen_at_120x40_keeps_the_listing_and_the_step_list():
+    app = LessonApp(LessonRunner(BY_ID["one-neuron"]))
+    seen = {}
+
+    async def script(pilot):
+        panel = app.query_one(LessonPanel)
+        seen["ops"] = app.query_one("#ops").display
+        seen["regions"] = {name: app.query_one(name).region for name in ("#ops", "#tabs", "#log", "#command")}
+        seen["panel"] = panel.region
+        seen["text"] = region_text(app, panel)
+        seen["body_scroll"] = app.query_one("#lesson-body").max_scroll_y
+
+    run(app, script, size=(120, 40))
+    lesson = BY_ID["one-neuron"]
+    assert seen["ops"]
+    assert seen["panel"].y == 1 and seen["panel"].bottom == 39 and seen["panel"].right == 120
+    for name, region in seen["regions"].items():
+        assert region.width > 0 and region.right <= seen["panel"].x, name
+    for i, step in enumerate(lesson.steps):
+        assert squeezed(f"{i + 1}. {step.title}") in squeezed(seen["text"])
+    assert squeezed(plain(instruction(app.runner, 0))) in squeezed(seen["text"]) and seen["body_scroll"] == 0
