@@ -301,3 +301,44 @@ def test_a_learners_file_that_cannot_run_is_said_and_reset_tries_again(folders):
         ["lessons.exercises.use"] * 2
     explained = runner.run("until relu1.backward")
     assert explained.ok and runner.done
+
+
+# -- in the TUI ---------------------------------------------------------------------------------------------------
+def test_the_tui_shows_the_check_report_and_moves_on_when_it_passes(folders):
+    pytest.importorskip("textual")
+    import asyncio
+
+    from textual.widgets import RichLog
+
+    from inspector.tui.widgets import CommandBar
+    from lessons.tui import LessonApp
+
+    runner = LessonRunner(BUILD["dense"], resume=False)
+    lines = solution(BUILD["dense"])
+    play(runner, lines[:lines.index("check")])
+    assert runner.step_index == 3  # the check step
+    app = LessonApp(runner)
+    seen = {}
+
+    async def main():
+        async with app.run_test(size=(80, 24)) as pilot:
+            async def type_line(line):
+                bar = app.query_one(CommandBar)
+                bar.focus()
+                bar.value = line
+                await pilot.press("enter")
+                await pilot.pause()
+            learner_file("dense").write_text(with_bug("dense", BUGS["dense"][0]), encoding="utf-8")
+            await type_line("check")
+            seen["bug"] = "\n".join(strip.text for strip in app.query_one("#log", RichLog).lines)
+            seen["step"] = runner.step_index
+            learner_file("dense").write_text(SOLUTIONS["dense"], encoding="utf-8")
+            await type_line("check")
+            seen["listing"] = [type(layer).__module__ for layer in app.session.model.layers if layer.kind == "dense"]
+
+    asyncio.run(main())
+    log = " ".join(seen["bug"].split())  # lines wrap at 80 columns
+    assert "✗ 1 of 2 functions pass" in log and "✓ dense_forward" in log
+    assert "✗ dense_backward dW[0,0]: yours" in log and "hint: divided by m once too often (m = 4)" in log
+    assert seen["step"] == 3
+    assert runner.step_index == 4 and seen["listing"] == ["lessons.exercises.use"] * 3  # the use step began
