@@ -53,7 +53,7 @@ def instruction(runner: LessonRunner, viewing: int) -> RenderableType:
     if viewing >= len(lesson.steps):
         return Text("Lesson complete! `nndb lessons` lists the next ones.", style="bold green")
     step = lesson.steps[viewing]
-    body = step.text
+    body = f"**{viewing + 1}. {step.title}**\n\n{step.text}"
     current = viewing == runner.step_index
     if step.predict and current:
         again = "One more try" if runner.predictions.missed else "Predict first"
@@ -100,11 +100,9 @@ class LessonPanel(Vertical):
                          style=style + (" reverse" if i == viewing else ""))
         steps.rstrip()
         if plain_height(steps, width) + text_rows + max(MIN_FEEDBACK_ROWS, rows // 3) > rows:
-            # no room for the list: one line of marks, then the step being viewed
-            shown = min(viewing, len(lesson.steps) - 1)
+            # no room for the list: one line of marks (the step's title heads its text)
             steps = step_marks(runner, viewing).append(
-                f" {shown + 1}/{len(lesson.steps)} {clean(lesson.steps[shown].title, newlines=False)}",
-                style="bold yellow" if shown == runner.step_index else "bold")
+                f"  step {min(runner.step_index + 1, len(lesson.steps))} of {len(lesson.steps)}", style="bold")
         steps_widget = self.query_one("#lesson-steps", Static)
         steps_widget.update(steps)
         body = self.query_one("#lesson-body", VerticalScroll)
