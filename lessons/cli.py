@@ -21,7 +21,9 @@ from .commands import lesson_commands
 from .exercises.cli import add_exercise_parsers
 from .format import LessonFormatError
 from .library import all_lessons, find_lesson
-from .progress import ProgressStore
+from .setup_data import MNIST_NOTE, missing_data
+from .predictions import tally_text
+from .progress import ProgressStore, prediction_tally
 
 
 def status_of(store: ProgressStore, lesson) -> str:
@@ -47,12 +49,20 @@ def cmd_lessons(args, console: Console) -> int:
         console.print(Text(store.warning, style="bold yellow"))
     table = Table(title="nndb lessons", box=None, padding=(0, 2), title_justify="left", title_style="bold")
     for col in ("#", "id", "lesson: what you will learn", "status"):
-        table.add_column(col, justify="right" if col == "#" else "left", no_wrap=col in ("#", "id", "status"))
+        table.add_column(col, justify="right" if col == "#" else "left", no_wrap=col in ("#", "id"))
+    track = None
     for i, lesson in enumerate(lessons, 1):
+        if lesson.track != track:  # lessons come grouped by track (library.by_track)
+            track = lesson.track
+            table.add_row("", Text(f"── {clean(track, newlines=False)}", style="bold"), "", "")
         status = status_of(store, lesson)
         style = "green" if status == "done" else "yellow" if status.startswith("step") else "dim"
         about = Text.assemble((clean(lesson.title), "bold"), "\n", (clean(lesson.learn), "dim"))
-        table.add_row(str(i), clean(lesson.id, newlines=False), about, Text(status, style=style))
+        if missing_data(lesson.setup):  # a lesson on MNIST, and no MNIST folder here: say so before it is started
+            about.append(f"\n{MNIST_NOTE}", style="yellow")
+        tally = tally_text(prediction_tally(store.get(lesson.id)))  # under the status: "4/6 right first time"
+        table.add_row(str(i), clean(lesson.id, newlines=False), about,
+                      Text.assemble((status, style), ("\n" + tally if tally else "", "cyan")))
     console.print(table)
     console.print(Text("nndb lesson ID (or its number) starts or resumes one; --repl for the line REPL", style="dim"))
     for message in errors:  # listed above without them; exit 2 says some could not be read

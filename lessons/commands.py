@@ -123,6 +123,11 @@ def lesson_commands(runner=None) -> dict[str, Command]:
     def do_answer(s, arg, line="answer"):
         return runner_of("answer").answer(arg)
 
+    @command("reveal", usage="reveal", registry=table,
+             summary="show the value this step asks you to predict and move on (a prediction is a self-test)")
+    def do_reveal(s, arg, line="reveal"):
+        return runner_of("reveal").reveal()
+
     @command("exercise", usage="exercise [ID]", registry=table,
              summary="write the stub of this lesson's exercise (or of ID) into your exercises folder; never overwrites",
              help=f"""

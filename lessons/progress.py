@@ -11,18 +11,29 @@ from pathlib import Path
 from engine.serialize import atomic_write
 from inspector.repl import state_dir
 
+from .predictions import OUTCOMES, tally_of
+
 VERSION = 1
 
 
 def empty_record() -> dict:
-    return {"step": 0, "done": False, "commands": [], "completed": []}
+    return {"step": 0, "done": False, "commands": [], "completed": [], "predictions": []}
 
 
 def valid_record(r) -> bool:
+    """A record as nndb writes it; ``predictions`` ([step, outcome] pairs) is optional: older files lack it."""
     return (isinstance(r, dict) and isinstance(r.get("step"), int) and r["step"] >= 0
             and isinstance(r.get("done"), bool) and isinstance(r.get("commands"), list)
             and all(isinstance(c, str) for c in r["commands"])
-            and isinstance(r.get("completed"), list) and all(isinstance(c, int) for c in r["completed"]))
+            and isinstance(r.get("completed"), list) and all(isinstance(c, int) for c in r["completed"])
+            and isinstance(r.get("predictions", []), list)
+            and all(isinstance(p, list) and len(p) == 2 and isinstance(p[0], int) and p[1] in OUTCOMES
+                    for p in r.get("predictions", [])))
+
+
+def prediction_tally(record: dict) -> dict[str, int]:
+    """How many of a lesson's predictions were right first time, out of how many, and how many were seen."""
+    return tally_of(outcome for _, outcome in record.get("predictions", []))
 
 
 MAX_BYTES = 16 * 2**20  # a progress file larger than this is not one nndb wrote

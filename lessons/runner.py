@@ -13,8 +13,6 @@ lines restarts the session with the lesson's setup so changed when that step beg
 """
 from __future__ import annotations
 
-import re
-
 import numpy as np
 
 from inspector import expr as E
@@ -22,37 +20,15 @@ from inspector.commands import REGISTRY, Feedback, Interpreter, Result, lookup, 
 from inspector.errors import SessionError
 from inspector.session import Session
 
-from .checks import CHECKS, COMMANDS, Context, figure_value, is_figure
+from .checks import CHECKS, COMMANDS, Context, normalize
 from .commands import lesson_commands
-from .format import Lesson, Predict
+from .format import Choice, Lesson, Predict
+from .predictions import Predictions, parse_prediction, question, tally_text  # noqa: F401  (parse_prediction: re-exported)
 from .progress import ProgressStore, empty_record
 from .setups import merged, setup_problem
 
 NOT_RECORDED = {"help", "quit", "hint", "lesson", "where", "list", "show"}  # they change nothing
 WRITES_FILES = {"save"}  # recorded, but not redone when a lesson resumes
-
-
-def parse_prediction(kind: str, text: str):
-    """The learner's answer as a value of ``kind``; raises SessionError with the expected form."""
-    text = text.strip()
-    if kind == "shape":
-        parts = [p for p in re.split(r"[\s×x,()]+", text) if p]
-        if not parts or not all(p.isdigit() for p in parts):
-            raise SessionError(f"predict: a shape looks like 4x8 or (4, 8), got {text!r}")
-        return tuple(int(p) for p in parts)
-    if kind == "sign":
-        signs = {"+": 1, "positive": 1, "pos": 1, "-": -1, "−": -1, "negative": -1, "neg": -1, "0": 0, "zero": 0}
-        if text.lower() not in signs:
-            raise SessionError(f"predict: a sign is +, - or 0 (or positive, negative, zero), got {text!r}")
-        return signs[text.lower()]
-    try:
-        value = float(E.evaluate(E.parse(text), lambda name: (_ for _ in ()).throw(
-            E.ExprError(f"a prediction is a number, not a name ({name})"))))
-    except (E.ExprError, TypeError, ValueError) as e:
-        raise SessionError(f"predict: a value is a number like 0.25 or -1.5e-3 ({e})") from None
-    if not np.isfinite(value):
-        raise SessionError("predict: the value must be a finite number")
-    return value
 
 
 class LessonRunner:
@@ -70,7 +46,7 @@ class LessonRunner:
         self.completed: list[int] = []
         self.commands: list[str] = []
         self.hints_shown = 0
-        self.prediction: tuple[object, str] | None = None   # (parsed answer, what the learner typed)
+        self.predictions = Predictions()
         self.ctx = Context(self.session, start_iteration=self.session.current.number)
         self.replaying = False
         self.save_failed = False
@@ -107,7 +83,8 @@ class LessonRunner:
         """Record the progress; False (and the store's warning says why) when it could not be saved."""
         if self.store is not None and not self.replaying:
             return self.store.put(self.lesson.id, {"step": self.step_index, "done": self.done,
-                                                   "commands": self.commands, "completed": self.completed})
+                                                   "commands": self.commands, "completed": self.completed,
+                                                   "predictions": sorted(self.predictions.outcomes.items())})
         return True
 
     # -- running -----------------------------------------------------------------------------
@@ -130,6 +107,8 @@ class LessonRunner:
                 self.commands.append(result.command)
             self.ctx.ran.append((cmd.name, arg))
             self.ctx.results.append((result.kind, result.data))
+            if self.step is not None and self.step.predict:
+                self.predictions.note_display(self.step.predict, arg, result.kind, self.session, self.ctx)
         if cmd is not None and cmd.name in ("reset", "seed", "load"):
             self.ctx.start_iteration = self.session.current.number
         result.feedback += self.after(cmd.name if cmd is not None and result.ok else None, arg)
@@ -147,21 +126,15 @@ class LessonRunner:
         if step is None:
             return out
         passed = all(CHECKS[c.name].test(self.ctx, c.arg) for c in step.checks)
-        if step.predict and self.prediction is None:
-            if passed:
-                out.append(Feedback("ask", f"predict first: {self.predict_question(step.predict)} "
-                                           f"(type `predict ANSWER`), then carry on"))
-            return out
+        if command == "answer":
+            out += self.answer_feedback(step, arg, passed)
         if not passed:
-            wanted = [c.arg for c in step.checks if c.name == "answered"]
-            if command == "answer" and wanted and not any(CHECKS["answered"].test(
-                    Context(self.session, answers=[arg]), w) for w in wanted):
-                out.append(Feedback("fail", f"✗ {arg.strip()!r} is not the answer this step is looking for: "
-                                            f"look again (`hint` helps)"))
             return out
         if step.predict:
-            out.append(self.compare_prediction(step.predict) or Feedback(
-                "info", f"(no verdict on your prediction: {step.predict.target} is not computed at this point)"))
+            verdict, finished = self.predictions.judge(step, self.step_index, self.session, self.ctx)
+            out += verdict
+            if not finished:
+                return out
         self.completed.append(self.step_index)
         out.append(Feedback("step", f"✓ step {self.step_index + 1}/{len(self.lesson.steps)} done: {step.title}"))
         following = self.step_index + 1
@@ -169,10 +142,12 @@ class LessonRunner:
             out += self.read_before_restart(step)
         self.step_index += 1
         self.hints_shown = 0
-        self.prediction = None
+        self.predictions.begin_step()
         if self.done:
+            tally = tally_text(self.predictions.tally())
             out.append(Feedback("done", f"🎉 lesson {self.lesson.id} complete: {self.lesson.title}. "
-                                        f"`nndb lessons` shows what comes next."))
+                                        + (f"Your predictions: {tally}. " if tally else "")
+                                        + "`nndb lessons` shows what comes next."))
         else:
             out += self.begin_step()
             out += self.step_feedback()
@@ -201,72 +176,76 @@ class LessonRunner:
         if not changes:
             return []
         self.setup = merged(self.setup, changes)
-        # the lesson's network again, even after a `load`
-        self.session.reopen(self.build, f"lesson {self.lesson.id}",
-                            seed=int(changes["seed"]) if "seed" in changes else None)
+        shown = ", ".join(f"{k}: {v}" for k, v in changes.items())
+        try:  # the lesson's network again, even after a `load`
+            self.session.reopen(self.build, f"lesson {self.lesson.id}",
+                                seed=int(changes["seed"]) if "seed" in changes else None)
+        except SessionError as e:  # `use: ID` and a learner's file that cannot run (a UseError): said, not raised
+            return [Feedback("fail", f"✗ the debugger could not restart with {shown}: {e}. Fix that, then `reset`")]
         if "batch" in changes:
             self.session.set_batch(parse_rows(changes["batch"], len(self.session.problem.X), self.session.batch))
-        shown = ", ".join(f"{k}: {v}" for k, v in changes.items())
         return [Feedback("restart", f"↻ the debugger restarted with {shown} (iteration 1; breakpoints and watches kept)")]
 
-    # -- predictions -------------------------------------------------------------------------
+    # -- predictions and questions ----------------------------------------------------------
+    @property
+    def prediction(self):
+        """The current step's answer waiting to be judged (a predictions.Guess), or None."""
+        return self.predictions.guess
+
     @staticmethod
     def predict_question(p: Predict) -> str:
-        return {"shape": f"what shape will {p.target} have?",
-                "value": f"what value does {p.target}'s equation give (within ±{p.tolerance:g})?" if p.equation
-                else f"what value will {p.target} have (within ±{p.tolerance * 100:g}%)?" if p.relative
-                else f"what value will {p.target} have (within ±{p.tolerance:g})?",
-                "sign": f"will {p.target} be positive, negative or zero?"}[p.kind]
-
-    def compare_prediction(self, p: Predict) -> Feedback | None:
-        """The verdict on the learner's prediction, or None when the target cannot be computed here."""
-        try:
-            # a measured figure (`loop_pairs`) comes from this step's `cost` results, anything else from the session
-            judged = p.equation or p.target
-            value = figure_value(self.ctx, judged) if is_figure(judged) else self.session.evaluate(judged)[1]
-            if p.kind != "shape" and not np.isfinite(float(np.asarray(value))):
-                return None
-        except (E.ExprError, SessionError, ValueError, IndexError, TypeError):
-            return None
-        guess, typed = self.prediction
-        if p.kind == "shape":
-            actual = tuple(np.shape(value))
-            ok = tuple(guess) == actual
-            shown = "×".join(map(str, actual))
-        elif p.kind == "sign":
-            v = float(np.asarray(value))
-            actual_sign = int(np.sign(v))
-            ok = guess == actual_sign
-            shown = f"{v:.4g} ({'positive' if v > 0 else 'negative' if v < 0 else 'zero'})"
-        else:
-            v = float(np.asarray(value)) + 0.0  # + 0.0: a −0 is shown as 0
-            ok = abs(v - guess) <= p.tolerance * (abs(v) if p.relative else 1.0)
-            shown = f"{v:.6g}"
-        mark = "✓ your prediction was right" if ok else "✗ not quite"
-        if p.equation:
-            return Feedback("pass" if ok else "fail", f"{mark}: you said {typed}, its equation gives {p.target} = "
-                                                      f"{p.equation} = {shown}" + self.disagreement(p))
-        source = "cost found" if is_figure(p.target) else "the code computed"
-        return Feedback("pass" if ok else "fail", f"{mark}: you said {typed}, {source} {p.target} = {shown}")
-
-    def disagreement(self, p: Predict) -> str:
-        """After a prediction judged by the target's equation: whether the code computed the same."""
-        try:
-            code = float(np.asarray(self.session.evaluate(p.target)[1])) + 0.0
-            equation = float(np.asarray(self.session.evaluate(p.equation)[1])) + 0.0
-        except (E.ExprError, SessionError, ValueError, IndexError, TypeError):
-            return ""
-        if abs(code - equation) <= max(p.tolerance * (abs(equation) if p.relative else 1.0), 1e-12):
-            return f"; the code computed {p.target} = {code:.6g} too"
-        return f"; the code disagrees: it computed {p.target} = {code:.6g} — that is the bug"
+        return question(p)
 
     def predict(self, text: str) -> Result:
         step = self.step
         if step is None or step.predict is None:
             raise SessionError("predict: this step asks for no prediction")
-        guess = parse_prediction(step.predict.kind, text)
-        self.prediction = (guess, text.strip())
-        return Result(f"predict {text}", True, "lesson", f"noted: {step.predict.target} → {text.strip()}")
+        return Result(f"predict {text}", True, "lesson", self.predictions.predict(step.predict, text))
+
+    def reveal(self) -> Result:
+        step = self.step
+        if step is None or step.predict is None:
+            raise SessionError("reveal: this step asks for no prediction; `hint` helps with what it asks")
+        return Result("reveal", True, "lesson", self.predictions.reveal(step.predict))
+
+    def choice_of(self, step, text: str) -> Choice | None:
+        """The option an answer picks: its text (``relu2``) or its letter (``b``)."""
+        wanted = normalize(text).lower()
+        for choice in step.choices:
+            if normalize(choice.option).lower() == wanted:
+                return choice
+        letters = "abcdefghijklmnopqrstuvwxyz"
+        if len(wanted) == 1 and wanted in letters[:len(step.choices)]:
+            return step.choices[letters.index(wanted)]
+        return None
+
+    def options(self, step) -> list[str]:
+        return [f"{'abcdefghijklmnopqrstuvwxyz'[i]}) {c.option}" for i, c in enumerate(step.choices)]
+
+    def answer(self, text: str) -> Result:
+        if not text.strip():
+            raise SessionError("answer: type your answer after the word, e.g. `answer relu2`")
+        step, given = self.step, text.strip()
+        if step is not None and step.choices:
+            choice = self.choice_of(step, given)
+            if choice is None:
+                raise SessionError(f"answer: {given[:40]!r} is not one of the options: {'  '.join(self.options(step))} "
+                                   f"— type `answer b` (its letter) or `answer {step.choices[1].option}` (its text)")
+            given = choice.option
+        self.ctx.answers.append(given)
+        return Result(f"answer {text}", True, "lesson", f"answer noted: {given}")
+
+    def answer_feedback(self, step, arg: str, passed: bool) -> list[Feedback]:
+        """After `answer`: the chosen option's feedback; a wrong answer to an open question told so."""
+        choice = self.choice_of(step, arg) if step.choices else None
+        if choice is not None:
+            return [Feedback("pass" if passed else "fail", f"{'✓' if passed else '✗'} {choice.option}: {choice.feedback}")]
+        wanted = [c.arg for c in step.checks if c.name == "answered"]
+        if not passed and wanted and not any(CHECKS["answered"].test(Context(self.session, answers=[arg]), w)
+                                             for w in wanted):
+            return [Feedback("fail", f"✗ {arg.strip()!r} is not the answer this step is looking for: "
+                                     f"look again (`hint` helps)")]
+        return []
 
     # -- views -------------------------------------------------------------------------------
     def step_feedback(self) -> list[Feedback]:
@@ -276,8 +255,11 @@ class LessonRunner:
             return [Feedback("text", f"lesson {self.lesson.id} is complete")]
         lines = [Feedback("text", f"step {self.step_index + 1}/{len(self.lesson.steps)}: {step.title}"),
                  Feedback("text", step.text)]
+        if step.choices:
+            lines.append(Feedback("ask", "   ".join(self.options(step)) + " — type `answer` and a letter or an option"))
         if step.predict:
-            lines.append(Feedback("ask", f"predict first: {self.predict_question(step.predict)} "
+            again = "one more try" if self.predictions.missed else "predict first"
+            lines.append(Feedback("ask", f"{again}: {self.predict_question(step.predict)} "
                                          f"— type `predict ANSWER`"))
         return lines
 
@@ -294,14 +276,10 @@ class LessonRunner:
         lines = [f"hint {i + 1}/{len(step.hints)}: {h}" for i, h in enumerate(step.hints[:self.hints_shown])]
         return Result("hint", True, "lesson", "", {"lines": lines})
 
-    def answer(self, text: str) -> Result:
-        if not text.strip():
-            raise SessionError("answer: type your answer after the word, e.g. `answer relu2`")
-        self.ctx.answers.append(text.strip())
-        return Result(f"answer {text}", True, "lesson", f"answer noted: {text.strip()}")
-
     def status(self) -> Result:
         header = f"lesson {self.lesson.id}: {self.lesson.title} — step {min(self.step_index + 1, len(self.lesson.steps))}" \
                  f"/{len(self.lesson.steps)}"
-        return Result("lesson", True, "lesson", header, {"lines": self.step_lines(),
-                                                          "step": self.step_index, "done": self.done})
+        tally = self.predictions.tally()
+        lines = self.step_lines() + ([f"your predictions so far: {tally_text(tally)}"] if tally["total"] else [])
+        return Result("lesson", True, "lesson", header, {"lines": lines, "step": self.step_index, "done": self.done,
+                                                          "predictions": tally})
