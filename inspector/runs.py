@@ -251,10 +251,14 @@ def save_run(path, arrays: dict[str, np.ndarray]) -> Path:
 
 
 # -- front ends: `nndb train --record`, `nndb sweep`, the debugger's `train N --record FILE` -------------
-def hyperparameters_of(model: Sequential, optimizer, epochs: int | None, batch_size: int, seed: int) -> dict:
-    """meta["hyperparameters"]: what a legend of `nndb compare` tells runs apart by."""
+def hyperparameters_of(model: Sequential, optimizer, epochs: int | None, batch_size: int, seed: int,
+                       lr: float | None = None) -> dict:
+    """meta["hyperparameters"]: what a legend of `nndb compare` tells runs apart by. ``optimizer`` is
+    an optimizer, or its name with ``lr`` given."""
     dropout = [layer.p for layer in model.layers if isinstance(layer, Dropout)]
-    return {"lr": float(optimizer.lr), "optimizer": optimizer_name(optimizer), "batch_size": int(batch_size),
+    name = optimizer if isinstance(optimizer, str) else optimizer_name(optimizer)
+    lr = optimizer.lr if lr is None else lr
+    return {"lr": float(lr), "optimizer": name, "batch_size": int(batch_size),
             "epochs": epochs, "l2": float(model.l2), "dropout": max(dropout, default=0.0), "seed": int(seed),
             "network": model.describe(), "dtype": model.dtype.name}
 
@@ -311,12 +315,15 @@ def for_training(args, plan, data, out, done: int, n_batches: int) -> Recorder |
     return recorder
 
 
-def for_sweep(model, loss, optimizer, data, folder: Path, name: str, epochs: int, batch: int, seed: int) -> Recorder:
-    """The recorder of one run of `nndb sweep`, its file ``NAME.run.npz`` in the sweep's folder."""
+def for_sweep(model, loss, data, folder: Path, lr: float, hidden: int | None, l2: float, optimizer: str,
+              epochs: int, batch: int, seed: int) -> Recorder:
+    """The recorder of one run of `nndb sweep`, its file in the sweep's folder named by the grid's values
+    (``lr0.1-hidden128-l2_0.run.npz``; a CNN or RNN preset keeps its network: ``lr0.1-l2_0.run.npz``)."""
+    name = f"lr{lr:g}" + (f"-hidden{hidden}" if hidden else "") + f"-l2_{l2:g}"
     n_batches = -(-len(data.train[0]) // min(batch, len(data.train[0])))
     recorder = Recorder(model, loss, data.train, data.classes, iterations_per_epoch=n_batches,
                         total_iterations=epochs * n_batches, preset=data.source.get("preset"),
-                        hyperparameters=hyperparameters_of(model, optimizer, epochs, batch, seed),
+                        hyperparameters=hyperparameters_of(model, optimizer, epochs, batch, seed, lr=lr),
                         image_shape=flat_image_shape(data))
     recorder.path = writable(folder / f"{name}{SUFFIX}", "--out")
     return recorder

@@ -499,6 +499,7 @@ def cmd_sweep(args, console: Console) -> int:
     which = "validation" if data.val is not None else "test"
     if eval_on is None:
         raise CommandError("nothing to compare on: use --val > 0")
+    out = sweep_out(args.out, preset or Path(source.get("csv", "sweep")).stem)  # each run's file goes beside it
     grid = list(itertools.product(lrs, hiddens, l2s))
     console.print(Text.assemble(("nndb sweep", "bold"), f": {len(grid)} runs of {epochs} epochs — ", (data.note, "dim")))
     rows, diverged = [], 0
@@ -514,15 +515,17 @@ def cmd_sweep(args, console: Console) -> int:
                 model = dense_net([data.n_features, hidden, n_out], args.activation, None, 0.0, args.seed,
                                   args.dtype, l2)
             loss = loss_of(loss_kind)
+            rec = runs.for_sweep(model, loss, data, out.parent, lr, hidden, l2, optimizer, epochs, batch, args.seed)
             t0 = time.perf_counter()
             try:
                 hist = model.fit(data.train[0], data.train[1], loss, optimizer_of(optimizer, model.parameters(), lr=lr),
-                                 epochs=epochs, batch_size=batch, on_batch=stop_if_diverged(lr))
+                                 epochs=epochs, batch_size=batch, validation_data=data.val, **runs.train_hooks(rec, stop_if_diverged(lr)))
             except Diverged as e:  # ranked last, said so; the other runs go on
                 progress.console.print(Text(f"lr={lr:g} hidden={hidden or preset} l2={l2:g}: {e}", style="red"))
                 hist = {"accuracy": [0.0], "loss": [math.inf]}
                 diverged += 1
             seconds = time.perf_counter() - t0
+            runs.save_recording(rec, None)
             result = model.evaluate(*eval_on, loss) if hist["loss"][-1] != math.inf else {"accuracy": 0.0, "loss": math.inf}
             rows.append({"lr": lr, "hidden": hidden, "l2": l2, "val_accuracy": result["accuracy"],
                          "val_loss": result["loss"], "train_accuracy": hist["accuracy"][-1],
@@ -540,13 +543,12 @@ def cmd_sweep(args, console: Console) -> int:
                       fmt_pct(row["val_accuracy"]), f"{row['val_loss']:.4f}", fmt_pct(row["train_accuracy"]),
                       f"{row['seconds']:.1f}", style=style)
     console.print(table)
-    out = sweep_out(args.out, preset or Path(source.get("csv", "sweep")).stem)
     json_path = out.with_suffix(".json") if out.suffix.lower() == ".csv" else Path(f"{out}.json")
     keys = ("rank", "lr", "hidden", "l2", "val_accuracy", "val_loss", "train_accuracy", "train_loss", "seconds")
     write_table(rows, out, json_path, keys, {"data": data.note, "compared_on": which, "epochs": epochs,
                                               "batch_size": batch, "optimizer": optimizer, "seed": args.seed})
     console.print(Text.assemble(("saved ", "green"), f"the ranked table in {out.parent.resolve()}: "
-                                f"{out.name} and {json_path.name}"))
+                                f"{out.name} and {json_path.name}; each run's frames as NAME.run.npz (`nndb compare {out.parent}`)"))
     return 3 if diverged else 0
 
 
