@@ -41,17 +41,17 @@ def write_stub(exercise_id: str) -> Result:
     """The exercise's stub in the exercises folder, unless a file is there already (never overwritten)."""
     ex = EXERCISES[exercise_id]
     path = learner_file(exercise_id)
+    kept = Result(f"exercise {exercise_id}", True, "message",
+                  f"{path} already exists (not overwritten): edit it, then `check`", {"path": str(path)})
     if path.exists():
-        return Result(f"exercise {exercise_id}", True, "message",
-                      f"{path} already exists (not overwritten): edit it, then `check`", {"path": str(path)})
+        return kept
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True)  # FileExistsError too when the folder's name is a file's
         with open(path, "x", encoding="utf-8") as f:  # "x": never replaces a file, even one made just now
             f.write(ex.stub_text(path))
-    except FileExistsError:
-        return Result(f"exercise {exercise_id}", True, "message",
-                      f"{path} already exists (not overwritten): edit it, then `check`", {"path": str(path)})
-    except OSError as e:  # the folder is a file, or one we may not write
+    except OSError as e:
+        if path.is_file():  # made between the check above and now
+            return kept
         raise SessionError(f"exercise: cannot write {path}: {e.strerror or e}; set {EXERCISES_ENV} to a folder "
                            f"you can write") from None
     return Result(f"exercise {exercise_id}", True, "message",

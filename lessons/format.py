@@ -17,7 +17,7 @@ FRONT_KEYS = {"id", "title", "learn", "order", "preset", "seed", "batch", "net",
               "l2", "hidden", "filters", "pool", "stretch", "track", "exercise",
               "examples", "noise", "validation", "standardize", "dropout"}
 NOT_SETUP_KEYS = {"id", "title", "learn", "order", "track", "exercise"}  # about the lesson, not its network
-STEP_SETUP_KEYS = FRONT_KEYS - NOT_SETUP_KEYS  # what a step's `setup:` may change
+STEP_SETUP_KEYS = (FRONT_KEYS - NOT_SETUP_KEYS) | {"use"}  # what a step's `setup:` may change (`use`: a step only)
 DEFAULT_TRACK = "foundations"
 REQUIRED = ("id", "title", "learn")
 PREDICT_KINDS = ("shape", "value", "sign")

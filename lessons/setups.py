@@ -5,6 +5,8 @@ Front-matter keys: ``preset`` (data and default net), ``seed``, ``batch``, ``hid
 (``he``, ``xavier``, ``small``, ``zeros``, ``large``), ``optimizer`` (``sgd``, ``momentum``, ``adam``),
 ``lr``, ``l2``; for the bars CNN ``filters`` and ``pool`` (``max``, ``avg``, ``none``); for the
 segments digits ``size`` (``28``: the digits drawn on 28×28 images, MNIST's size, no download; for a dense net).
+A step's ``use: ID`` (the build track) runs the learner's functions of exercise ID, from their file in
+the exercises folder, in place of the engine's (lessons/exercises/use.py); UseError if it cannot.
 
 The activation, initializer and optimizer names are the engine's (engine/build.py), old spellings
 included (``leaky-relu`` builds ``leakyrelu``); ``deep-sigmoid`` and ``planted-bug`` are the lessons'
@@ -30,6 +32,7 @@ from engine.conv import AvgPool2D, Conv2D, Flatten, MaxPool2D
 from engine.model import Sequential
 from engine.presets import PRESETS, Problem
 
+from .exercises import EXERCISES
 from .setup_data import DATA_PRESETS, POINTS, Identity, check_data_keys, lesson_data
 
 NETS = (*NAMES["activation"], "deep-sigmoid", "planted-bug", "identity")
@@ -105,9 +108,14 @@ def setup_problem(setup: dict[str, str], seed: int) -> Problem:
         model.l2 = float(setup["l2"])
     kind = setup.get("optimizer", optimizer_name(base.optimizer))
     lr = float(setup.get("lr", base.optimizer.lr))
-    return Problem(base.name, base.description if not custom else f"lesson network on the {base.name} data",
-                   model, base.loss, optimizer(kind, model.parameters(), lr=lr), X, Y,
-                   base.batch_size, base.epochs, base.classes, X_val, Y_val)
+    problem = Problem(base.name, base.description if not custom else f"lesson network on the {base.name} data",
+                      model, base.loss, optimizer(kind, model.parameters(), lr=lr), X, Y,
+                      base.batch_size, base.epochs, base.classes, X_val, Y_val)
+    if "use" in setup:  # the learner's functions run in place of the engine's, which runs alongside
+        from .commands import learner_file
+        from .exercises.use import learner_problem
+        problem, _ = learner_problem(problem, learner_file(setup["use"]))
+    return problem
 
 
 def scaled(X: np.ndarray, size: int) -> np.ndarray:
@@ -186,6 +194,9 @@ def check_setup(setup: dict[str, str]) -> str | None:
                     raise ValueError
             except ValueError:
                 return f"{key} must be a number ≥ 0, got {setup[key]!r}"
+    if "use" in setup and setup["use"] not in EXERCISES:
+        return f"use names the exercise whose functions run in the network: one of {', '.join(EXERCISES)}, " \
+               f"got {setup['use'][:40]!r}"
     if "batch" in setup and not re.fullmatch(r"[0-9]{0,6}\s*:\s*[0-9]{0,6}|[0-9]{1,6}(\s*,\s*[0-9]{1,6}){0,255}",
                                              setup["batch"].strip(), re.ASCII):
         return f"batch must be a range like 0:8 or a list like 3,5,7 (at most 256 rows), got {setup['batch']!r}"

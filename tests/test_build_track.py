@@ -196,6 +196,17 @@ def test_bad_arguments_get_one_clear_message(folders, tmp_path):
     assert runner.step_index == 0 and other.step_index == 0
 
 
+def test_an_exercises_folder_that_is_a_file_gets_one_message(tmp_path, monkeypatch):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x", encoding="utf-8")
+    monkeypatch.setenv(EXERCISES_ENV, str(blocker))
+    runner = LessonRunner(BUILD["adam"], resume=False)
+    result = runner.run("exercise")
+    assert not result.ok and result.message.startswith(f"exercise: cannot write {blocker / 'adam.py'}: ")
+    assert result.message.endswith(f"; set {EXERCISES_ENV} to a folder you can write")
+    assert blocker.read_text(encoding="utf-8") == "x" and runner.step_index == 0
+
+
 def test_check_takes_a_file_of_any_name(folders, tmp_path):
     runner = LessonRunner(BUILD["relu"], resume=False)
     runner.run("exercise")

@@ -28,14 +28,16 @@ from lessons.setups import INITS, NETS, OPTIMIZERS, POOLS, merged, setup_problem
 LESSONS = all_lessons()
 BY_ID = {lesson.id: lesson for lesson in LESSONS}
 ORIGINAL = [lesson for lesson in LESSONS if lesson.order <= 21]  # lessons 1-21; others add lessons concurrently
-PLAYABLE = [lesson.id for lesson in LESSONS if lesson.exercise is None]  # build lessons need the learner's file
+PLAYABLE = list(BY_ID)  # the build track's too: their exercises folder holds correct files (state_home)
 SOLUTIONS = Path(__file__).resolve().parent.parent / "lessons" / "solutions"
 
 
 @pytest.fixture(autouse=True)
-def state_home(tmp_path, monkeypatch):
-    """Every test gets its own $XDG_STATE_HOME: progress never touches the real one."""
+def state_home(tmp_path, monkeypatch, solved_exercises):
+    """Every test gets its own $XDG_STATE_HOME: progress never touches the real one. The build track's
+    `check` and `use:` read the exercises folder: one with a correct file for every exercise."""
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    monkeypatch.setenv("NNDB_EXERCISES_DIR", str(solved_exercises))
     monkeypatch.setenv("COLUMNS", "200")
     return tmp_path / "state"
 

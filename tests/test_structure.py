@@ -145,7 +145,8 @@ def test_a_lesson_runs_its_commands_through_its_own_interpreter():
     from lessons import all_lessons
     from lessons.runner import LessonRunner
     runner = LessonRunner(all_lessons()[0])
-    assert set(runner.command_table) == set(REGISTRY) | {"lesson", "hint", "predict", "answer"}
+    assert set(runner.command_table) == set(REGISTRY) | {"lesson", "hint", "predict", "answer", "reveal", "exercise",
+                                                         "check"}
     assert runner.run("hint").ok and not hasattr(runner.session, "lesson")
     plain = Interpreter(open_preset("xor")).run("hint")
     assert not plain.ok and "unknown command 'hint'" in plain.message
