@@ -370,3 +370,35 @@ def test_the_opening_line_says_which_functions_run_and_which_not(tmp_path, capsy
     assert ("--use mine.py: your relu_forward, relu_backward run in place of nndb's; not written yet (nndb's code "
             "runs): sigmoid_forward, sigmoid_backward; not used by this network: adam_update; never swapped in "
             "(nndb check checks them): rnn_step_forward, rnn_backward") in re.sub(r"\s+", " ", out)
+
+
+def test_escape_stops_a_stuck_function_in_the_tuis_worker_and_the_session_goes_on(tmp_path):
+    """`train N` runs in a worker thread; the learner's relu_forward never returns on a minibatch of 16
+    (the stepped iteration's 4 rows are fine); Escape stops it inside their loop, nndb's code stands in
+    for it from then on, and the debugger steps on."""
+    text = MOONS.replace("def relu_forward(Z):\n", "def relu_forward(Z):\n    while len(Z) > 4:\n        pass\n")
+    path = write(tmp_path, text)
+    learner = load_learner(path)
+    session = Session(lambda seed: learner_problem(load_preset("moons", seed=seed), path, learner)[0])
+    seen = {}
+
+    async def script(app, p):
+        from inspector.tui.widgets import CommandBar
+        await p.press("colon")
+        app.query_one(CommandBar).value = "train 3"
+        await p.press("enter")
+        await p.pause(0.5)
+        seen["busy"] = app.busy
+        await p.press("escape")
+        for _ in range(100):
+            if not app.busy:
+                break
+            await p.pause(0.05)
+        seen["after"] = app.busy
+        seen["step"] = app.interp.run("step").ok
+    pilot(session, script)
+    assert seen == {"busy": True, "after": False, "step": True}
+    assert re.fullmatch(r"your relu_forward: interrupted — mine\.py, line \d+: (while len\(Z\) > 4:|pass); nndb's "
+                        r"code stands in for it from now on", learner.disabled["relu_forward"])
+    relu = next(op for op in session.tape if op.kind == "relu.forward")
+    assert relu.agreement()["mismatch"] == learner.disabled["relu_forward"]
