@@ -118,7 +118,8 @@ def mentions(arg: str, text: str) -> bool:
         names = E.names_in(E.parse(text, allow_compare=True))
     except E.ExprError:
         return False
-    return bool(names) and all(re.search(rf"(?<![\w.]){re.escape(n)}(?![\w\[])", arg) for n in names)
+    # a bare name, not an element (Z1[0,0]) nor an op (relu1.forward)
+    return bool(names) and all(re.search(rf"(?<![\w.]){re.escape(n)}(?![\w\[.])", arg) for n in names)
 
 
 @dataclass
