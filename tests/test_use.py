@@ -402,3 +402,14 @@ def test_escape_stops_a_stuck_function_in_the_tuis_worker_and_the_session_goes_o
                         r"code stands in for it from now on", learner.disabled["relu_forward"])
     relu = next(op for op in session.tape if op.kind == "relu.forward")
     assert relu.agreement()["mismatch"] == learner.disabled["relu_forward"]
+
+
+def test_with_json_the_learners_prints_go_to_stderr(tmp_path, capsys):
+    text = ("print('loading my file')\n" + MOONS).replace("def relu_forward(Z):\n",
+                                                         "def relu_forward(Z):\n    print('relu on', Z.shape)\n")
+    script = write(tmp_path, "step\nlist\n", "s.txt")
+    code = main(["repl", "--preset", "moons", "--use", str(write(tmp_path, text)), "--script", str(script), "--json"])
+    out = capsys.readouterr()
+    assert code == 0
+    assert [json.loads(line)["command"] for line in out.out.splitlines()] == ["step", "list"]
+    assert "loading my file" in out.err and "relu on (4, 8)" in out.err and "--use mine.py: your" in out.err

@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import ast
 import signal
+import sys
 import threading
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext, redirect_stdout
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -86,6 +87,11 @@ def time_limit(seconds: float):
         signal.signal(signal.SIGALRM, previous)
 
 
+def printing(quiet: bool):
+    """Where the learner's prints go: stdout, or stderr when stdout carries JSON."""
+    return redirect_stdout(sys.stderr) if quiet else nullcontext()
+
+
 def template(shape):
     """What check_form compares a value's form with when the engine's value was not computed."""
     return 0.0 if shape == () else np.broadcast_to(np.float64(0.0), shape)
@@ -118,6 +124,7 @@ class Learner:
     compare_when: Callable[[], bool] = lambda: False
     disabled: dict[str, str] = field(default_factory=dict)
     on_compared: Callable | None = None  # called with the ops of an untraced compared call
+    quiet: bool = False  # their prints go to stderr (--json: stdout carries JSON only)
 
     def __deepcopy__(self, memo):
         return self  # a model's copy (the cost view, model_at_cursor) runs the same learner's code
@@ -134,7 +141,7 @@ class Learner:
         if name in self.disabled:
             raise LearnerFailure(self.disabled[name])
         try:
-            with time_limit(self.limit):
+            with time_limit(self.limit), printing(self.quiet):
                 got = self.functions[name](*args)
         except TimeLimit as e:
             self.disabled[name] = self.failure(e, name) + "; nndb's code stands in for it from now on"
@@ -470,8 +477,9 @@ def wrapper_of(part) -> tuple[type, tuple[str, ...]] | None:
     return WRAPPERS.get(type(part))
 
 
-def load_learner(path) -> Learner:
-    """The learner's file, run once (with the time limit); UseError for one that cannot be used."""
+def load_learner(path, quiet: bool = False) -> Learner:
+    """The learner's file, run once (with the time limit); UseError for one that cannot be used.
+    ``quiet``: what it prints goes to stderr."""
     given = Path(path)
     if not given.is_file():
         raise UseError(f"--use: no file {given}" + (" (nndb exercise ID writes one)" if not given.exists() else ""))
@@ -483,14 +491,14 @@ def load_learner(path) -> Learner:
         raise UseError(f"--use {given}: {f.fields['message']}") from None
     stubs = {node.name for node in tree.body if isinstance(node, ast.FunctionDef) and stub_only(node)}
     try:
-        with time_limit(TIME_LIMIT):
+        with time_limit(TIME_LIMIT), printing(quiet):
             module = load(resolved)
     except (Exception, SystemExit, TimeLimit) as e:
         message = exception_failure(e, resolved, resolved.name, None, TIME_LIMIT).fields["message"]
         raise UseError(f"--use {given}: {message}") from None
     names = [n for e in EXERCISES.values() for n in e.functions if n in FUNCTIONS]
     written = {n: getattr(module, n) for n in names if callable(getattr(module, n, None)) and n not in stubs}
-    return Learner(resolved, written, [n for n in names if n in stubs])
+    return Learner(resolved, written, [n for n in names if n in stubs], quiet=quiet)
 
 
 def swap_in(learner: Learner, parts) -> list[str]:

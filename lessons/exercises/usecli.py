@@ -66,12 +66,10 @@ def run_with_use(args, console) -> int:
     """tui, repl, trace and train, each with the learner's functions where `--use FILE` is given."""
     from inspector import cli
     if getattr(args, "use", None):
-        learner = load_learner(args.use)
+        learner = load_learner(args.use, quiet=bool(getattr(args, "json", False)))
         if args.command == "train":
             args.train_hook = TrainHook(learner)
         else:
-            if getattr(args, "model", None) and args.command == "trace":
-                raise UseError("nndb trace --use FILE runs a preset (--preset NAME), not a model file")
             lines: list[str] = []
 
             def change(problem: Problem) -> Problem:
