@@ -280,18 +280,29 @@ def train_hooks(recorder: Recorder | None, on_batch=None, on_epoch=None) -> dict
     return {"on_batch": chain(on_batch, recorder.on_batch), "on_epoch": chain(on_epoch, recorder.on_epoch)}
 
 
-def writable(path, flag: str) -> Path:
-    """``path`` if a run file may be written there, else the CLI's CommandError saying why."""
+def check_writable(path, flag: str) -> Path:
+    """``path`` if a run file may be written there (a new or regular file in an existing folder, not
+    through a link), else ValueError saying why."""
     from .guards import check_output
-    from .training import CommandError
     path = Path(path)
+    check_output(path, flag=flag)
+    if not (path.parent if str(path.parent) else Path(".")).is_dir():
+        raise ValueError(f"{flag} {path}: the folder {path.parent} does not exist")
+    return path
+
+
+def writable(path, flag: str) -> Path:
+    """``check_writable`` for the CLI: its CommandError (one line, exit status 2)."""
+    from .training import CommandError
     try:
-        check_output(path, flag=flag)
+        return check_writable(path, flag)
     except ValueError as e:
         raise CommandError(str(e)) from None
-    if not (path.parent if str(path.parent) else Path(".")).is_dir():
-        raise CommandError(f"{flag} {path}: the folder {path.parent} does not exist")
-    return path
+
+
+def record_target(name: str) -> Path:
+    """The file `train N --record FILE` writes: FILE, or FILE.run.npz when FILE does not end in .npz."""
+    return check_writable(name if name.lower().endswith(".npz") else name + SUFFIX, "--record")
 
 
 def flat_image_shape(data) -> tuple | None:
@@ -344,15 +355,17 @@ class SessionRecording:
     """The debugger's `train N --record FILE`: a Recorder fed by `train`'s progress callback, with the
     whole dataset's loss and accuracy measured at each epoch's end (on the recorder's copy)."""
 
-    def __init__(self, session, iterations: int, path):
+    def __init__(self, session, iterations: int, path, size: int | None = None):
         s = session
         self.path = Path(path)
-        n, size = len(s.problem.X), s.problem.batch_size
+        n = len(s.problem.X)
+        size = min(size or s.problem.batch_size, n)
         self.recorder = Recorder(s.model, s.loss, (s.problem.X, s.problem.Y), s.problem.classes,
                                  iterations_per_epoch=-(-n // size), total_iterations=iterations,
                                  preset=getattr(s.problem, "name", None),
                                  hyperparameters=hyperparameters_of(s.model, s.optimizer, None, size, s.seed))
         self.X, self.Y = s.problem.X, s.problem.Y
+        self.val = (s.problem.X_val, s.problem.Y_val) if getattr(s.problem, "X_val", None) is not None else None
         self.started = time.perf_counter()
 
     def progress(self, inner=None):
@@ -363,15 +376,27 @@ class SessionRecording:
             rec.on_batch(loss=loss)
             if done % rec.iterations_per_epoch == 0:
                 now = time.perf_counter()
-                rec.on_epoch(logs={**rec.evaluate(self.X, self.Y), "seconds": now - self.started})
+                train = rec.evaluate(self.X, self.Y)
+                val = rec.evaluate(*self.val) if self.val is not None else {}
+                rec.on_epoch(logs={"loss": train["loss"], "accuracy": train["accuracy"], "val_loss": val.get("loss"),
+                                   "val_accuracy": val.get("accuracy"), "seconds": now - self.started})
                 self.started = now
-            return bool(inner(done, total, loss)) if inner is not None else False
+            stop = bool(inner(done, total, loss)) if inner is not None else False
+            if stop:
+                rec.finish()  # the last iteration trained gets its frame
+            return stop
         return progress
 
     def save(self) -> dict:
-        path = self.recorder.save(self.path)
-        return {"path": str(path), "frames": len(self.recorder.frames["iteration"]),
-                "every": self.recorder.every, "bytes": path.stat().st_size}
+        """Write the file; what was written (``error`` says why nothing was: the training is kept)."""
+        rec = self.recorder
+        try:  # not rec.save: its finish would take the model past `train`, into the debugger's next iteration
+            path = save_run(self.path, rec.arrays())
+        except OSError as e:
+            return {"path": str(self.path), "frames": 0, "every": rec.every, "bytes": 0,
+                    "error": f"cannot write {self.path}: {e.strerror or e}"}
+        return {"path": str(path), "frames": len(rec.frames["iteration"]), "every": rec.every,
+                "bytes": path.stat().st_size, "error": None}
 
 
 # -- reading -------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import numpy as np
 
 from ..metrics import curves
 from ..running import train
+from ..runs import SessionRecording, record_target
 from .core import MAX_ITERATIONS, Result, UsageError, command
 from .views import rows_text
 
@@ -52,7 +53,7 @@ def do_batch(s, arg, line="batch"):
                    "notes": notes})
 
 
-@command("train", usage="train N [epochs] [batch B]", args="train",
+@command("train", usage="train N [epochs] [batch B] [--record FILE]", args="train",
          takes=("progress",),
          summary="train N iterations (or N epochs) on the whole dataset at engine speed, then stop",
          help="""
@@ -61,11 +62,14 @@ of the preset's batch size, shuffled, untraced: as fast as `fit`. Afterwards the
 at the start of the next iteration on your batch; history before it is cleared.
 An epoch is one pass over the whole training set: ⌈examples / B⌉ iterations. `batch B` trains
 with minibatches of B examples (1 up to the whole set) and reports the time per epoch; with a
-validation set, the validation loss and accuracy are reported too (and `curves` draws them).""")
+validation set, the validation loss and accuracy are reported too (and `curves` draws them).
+`--record FILE` keeps about 150 frames of the weights, and each epoch's loss and accuracy, in FILE
+(a run file; .run.npz is added when FILE does not end in .npz), for `nndb replay` and `nndb compare`.""")
 def do_train(s, arg, line="train", progress=None):
-    m = re.fullmatch(r"\s*(\d+)\s*(epochs?|iterations?|iters?)?\s*(?:batch\s+(\d{1,9}|all))?\s*", arg)
+    m = re.fullmatch(r"\s*(\d+)\s*(epochs?|iterations?|iters?)?\s*(?:batch\s+(\d{1,9}|all))?\s*(?:--record\s+(\S+)\s*)?", arg)
     if not m:
-        raise UsageError(f"train: expected `train N`, `train N epochs` or `train N epochs batch B`, got {arg.strip()!r}")
+        raise UsageError(f"train: expected `train N`, `train N epochs`, `train N epochs batch B`, each optionally "
+                         f"followed by `--record FILE`; got {arg.strip()!r}")
     count = int(m.group(1))
     if count < 1:
         raise UsageError("train: the count must be ≥ 1")
@@ -82,7 +86,11 @@ def do_train(s, arg, line="train", progress=None):
     rows, n, k = rows_text(s.batch), len(s.problem.X), len(s.batch)
     here = s.where()["loss"]  # the loss on the debugger's batch, this iteration's or the last one's
     batch_loss = here if here is not None else s.losses[-1][1] if s.losses else None
-    r = train(s, count, progress, size)
+    try:
+        recording = SessionRecording(s, count, record_target(m.group(4)), size) if m.group(4) else None
+    except ValueError as e:
+        raise UsageError(f"train: {e}") from None
+    r = train(s, count, recording.progress(progress) if recording else progress, size)
     s.batch_from = s.current.number  # back on the debugger's own batch from here
     timed = epochs is not None or size is not None  # the time per epoch is reported only when asked about
     minibatch, seconds = r.pop("minibatch"), r.pop("seconds")
@@ -93,6 +101,8 @@ def do_train(s, arg, line="train", progress=None):
     how = "interrupted" if r["interrupted"] else "stopped"
     stopped = f" ({how} after {r['iterations']} of {count})" if r["iterations"] < count else ""
     count = r["iterations"]
+    if recording is not None and count:
+        r["record"] = recording.save()
     if not count:
         message = (f"train: {how} before the first iteration finished; nothing was trained. Whole dataset: "
                    f"loss {r['dataset_loss']:.4f}, accuracy {r['dataset_accuracy']:.1%}")
@@ -110,6 +120,11 @@ def do_train(s, arg, line="train", progress=None):
         message += (f"\nwhy the loss jumped from {batch_loss:.4g}: stepping repeated your batch {rows} ({k} of {n} "
                     f"examples), which the network had learned by heart; train draws minibatches of "
                     f"{s.problem.batch_size} from all {n}, and measures the whole-dataset loss on all of them")
+    if r.get("record"):
+        rec = r["record"]
+        every = f"every {rec['every']} iterations" if rec["every"] > 1 else "every iteration"
+        message += ("\n" + rec["error"] if rec["error"] else
+                    f"\nrecorded {rec['frames']} frames ({every}) in {rec['path']}: `nndb replay {rec['path']}` plays them")
     return Result(line, True, "train", message, r)
 
 
