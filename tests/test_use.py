@@ -413,3 +413,20 @@ def test_with_json_the_learners_prints_go_to_stderr(tmp_path, capsys):
     assert code == 0
     assert [json.loads(line)["command"] for line in out.out.splitlines()] == ["step", "list"]
     assert "loading my file" in out.err and "relu on (4, 8)" in out.err and "--use mine.py: your" in out.err
+
+
+def test_nndb_tui_use_opens_with_the_line_saying_whose_code_runs(tmp_path, monkeypatch, capsys):
+    import inspector.tui.app as tui_app
+    opened = {}
+    monkeypatch.setattr(tui_app, "run_tui", lambda session, interp=None: opened.setdefault("session", session) and 0)
+    assert main(["tui", "--preset", "moons", "--use", str(write(tmp_path, planted(DW_OVER_M)))]) == 0
+    session = opened["session"]
+    assert session.opening_notes[0].startswith("--use mine.py: your relu_forward, relu_backward, dense_forward")
+    assert [op.index for op in session.tape if op.agreement() and not op.agreement()["agrees"]] == [8, 12, 16]
+    seen = {}
+
+    async def script(app, p):
+        from textual.widgets import RichLog
+        seen["log"] = "\n".join(line.text for line in app.query_one("#log", RichLog).lines)
+    pilot(session, script)
+    assert "--use mine.py: your relu_forward" in seen["log"] and "✓/✗ beside an op" in seen["log"]
