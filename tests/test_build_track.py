@@ -173,6 +173,20 @@ def test_exercise_never_overwrites_and_says_where_the_file_is(folders):
     assert other.ok and (folders / "dense.py").is_file() and not runner.completed[1:]
 
 
+def test_resuming_replays_the_check_and_comes_back_on_the_learners_code(folders):
+    from lessons.progress import ProgressStore
+    lesson = BUILD["maxpool"]
+    lines = solution(lesson)
+    first = LessonRunner(lesson, ProgressStore())
+    play(first, lines[:lines.index("check") + 1], SOLUTIONS["maxpool"])
+    assert first.step_index == len(lesson.steps) - 1
+    again = LessonRunner(lesson, ProgressStore())  # a new session: the commands are replayed
+    assert (again.step_index, again.completed) == (first.step_index, first.completed)
+    assert [type(layer).__module__ for layer in again.session.model.layers if layer.kind == "maxpool"] == \
+        ["lessons.exercises.use"]
+    assert (folders / "maxpool.py").read_text(encoding="utf-8") == SOLUTIONS["maxpool"]  # `exercise` kept it
+
+
 def test_the_exercises_folder_defaults_to_nndb_exercises(monkeypatch):
     monkeypatch.delenv(EXERCISES_ENV)
     assert exercises_dir() == Path("nndb-exercises")
