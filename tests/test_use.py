@@ -430,3 +430,22 @@ def test_nndb_tui_use_opens_with_the_line_saying_whose_code_runs(tmp_path, monke
         seen["log"] = "\n".join(line.text for line in app.query_one("#log", RichLog).lines)
     pilot(session, script)
     assert "--use mine.py: your relu_forward" in seen["log"] and "✓/✗ beside an op" in seen["log"]
+
+
+def test_l2_gradient_joins_dense_backward_when_lambda_is_set(tmp_path):
+    problem, used = learner_problem(load_preset("moons"), write(tmp_path, MOONS + SOLUTIONS["l2"]))
+    assert "l2_gradient" in used
+    problem.model.l2 = 0.1
+    tape = one_iteration(problem)
+    dWs = [op for op in tape if op.kind == "dense.dW"]
+    assert all("l2" in op.attrs and op.agreement() == {"agrees": True} for op in dWs)
+    right, wrong = bug("l2", "return lam * W")
+    problem, _ = learner_problem(load_preset("moons"), write(tmp_path, MOONS + SOLUTIONS["l2"].replace(right, wrong)))
+    problem.model.l2 = 0.1
+    tape = one_iteration(problem)
+    first = next(op for op in tape if op.agreement() and not op.agreement()["agrees"])
+    a = first.agreement()
+    W3 = first.inputs["W3"]
+    i, j = a["index"]
+    assert first.name == "dense3.backward.dW3"
+    assert a["yours"] - a["expected"] == pytest.approx(0.1 * W3[i, j] - 0.1 / 4 * W3[i, j])  # λ·W, not (λ/m)·W

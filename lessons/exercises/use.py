@@ -220,12 +220,12 @@ class Dense(layers.Dense):
     learner: Learner = NO_LEARNER  # a copy made with type(part)() runs nndb's code
 
     def forward(self, X):
-        L = self.learner
-        name = next((n for n in ("dense_forward", "dense_forward_vectorized") if L.has(n)), None)
+        learner = self.learner
+        name = next((n for n in ("dense_forward", "dense_forward_vectorized") if learner.has(n)), None)
         if name is None or X.ndim != 2:  # a sequence batch (m, T, n): the exercise's layer takes rows
             return super().forward(X)
         self.check_input(X, self.n_in)
-        got = L.run(self, name, (X, self.W, self.b), lambda: {"Z": layers.Dense.forward(self, X)},
+        got = learner.run(self, name, (X, self.W, self.b), lambda: {"Z": layers.Dense.forward(self, X)},
                     {"Z": self.sym["out"]}, {"Z": (len(X), self.n_out)})
         self.X = X
         return got["Z"]
@@ -239,15 +239,15 @@ class Dense(layers.Dense):
         return (self.l2 / m) * W
 
     def backward(self, dZ):
-        L, X, W = self.learner, self.X, self.W
-        if not L.has("dense_backward") or X.ndim != 2:
+        learner, X, W = self.learner, self.X, self.W
+        if not learner.has("dense_backward") or X.ndim != 2:
             return super().backward(dZ)
 
         def engine():
             dX = layers.Dense.backward(self, dZ)
             return {"dX": dX, "dW": self.dW, "db": self.db}
         s = self.sym
-        got = L.run(self, "dense_backward", (dZ, X, W, self.b), engine, {"dX": s["din"], "dW": s["dW"], "db": s["db"]},
+        got = learner.run(self, "dense_backward", (dZ, X, W, self.b), engine, {"dX": s["din"], "dW": s["dW"], "db": s["db"]},
                     {"dX": X.shape, "dW": W.shape, "db": self.b.shape},
                     adjust=lambda v: {**v, "dW": v["dW"] + self.decay(W, len(X))} if self.l2 else v)
         self.dW, self.db = got["dW"], got["db"]
