@@ -162,7 +162,7 @@ def visible(app) -> list[str]:
 
 
 def text_of(app, panel: str) -> str:
-    return plain(app.query_one(f"#body-{panel}"))
+    return app.query_one(f"#panel-{panel}").plain
 
 
 @pytest.mark.parametrize("size", [(80, 24), (120, 40)])

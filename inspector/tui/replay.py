@@ -7,7 +7,10 @@ import numpy as np
 from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.binding import Binding
-from textual.containers import Container, VerticalScroll
+from textual.containers import Container
+from textual.geometry import Size
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
 from textual.events import Click
 from textual.message import Message
 from textual.widgets import Footer, Header, Static, Tab, Tabs
@@ -22,6 +25,35 @@ from . import replaydraw as draw
 SPEEDS = (1, 2, 5, 10, 20, 30)  # frames per second that + and − step through
 WIDE = (120, 36)  # columns and rows from which every panel shows at once (a 2×2 grid)
 PANELS = ("network", "view", "weights", "curves")
+
+
+class LinesView(ScrollView):
+    """A panel's picture as lines of styled text, wrapped to the panel once per frame and drawn line by line
+    (Textual's line API): a Static would lay out and wrap its whole content again on every frame step."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.strips: list[Strip] = []
+        self.lines: list[Text] = []
+
+    def show(self, text: Text, width: int) -> None:
+        console = self.app.console
+        self.lines = list(text.wrap(console, max(width, 1), overflow="fold"))
+        self.strips = [Strip(list(line.render(console)), line.cell_len) for line in self.lines]
+        self.virtual_size = Size(max((s.cell_length for s in self.strips), default=0), len(self.strips))
+        self.refresh()
+
+    @property
+    def plain(self) -> str:
+        return "\n".join(line.plain for line in self.lines)
+
+    def render_line(self, y: int) -> Strip:
+        x0, y0 = self.scroll_offset
+        width = self.scrollable_content_region.width
+        k = y + y0
+        if k >= len(self.strips):
+            return Strip.blank(width, self.rich_style)
+        return self.strips[k].crop(x0, x0 + width).extend_cell_length(width).apply_style(self.rich_style)
 
 
 class Timeline(Static):
@@ -106,6 +138,7 @@ class ReplayApp(App):
                           else "units" if run.image_shape else "none")
         self.active = "network"
         self.sub_title = clean(run.label, newlines=False)
+        self.chart_cache: dict = {}  # the curves' dots by chart and size: only the cursor moves
         self.shown: dict[str, object] = {}  # panel → what it draws now (tests read the values)
 
     def compose(self) -> ComposeResult:
@@ -117,9 +150,9 @@ class ReplayApp(App):
         with Container(id="panels"):
             for name, title in zip(PANELS, ("network: weights of this frame", view_label[2:].lower(),
                                             "weights: distribution and update ratio", "loss and accuracy")):
-                with VerticalScroll(id=f"panel-{name}", classes="panel") as panel:
-                    panel.border_title = title
-                    yield Static(id=f"body-{name}", classes="body")
+                panel = LinesView(id=f"panel-{name}", classes="panel")
+                panel.border_title = title
+                yield panel
         yield Timeline(self.run_data.frames, self.marks, id="timeline")
         yield Footer(compact=True)
 
@@ -158,9 +191,8 @@ class ReplayApp(App):
         self.query_one("#frame-title", Static).update(Text(runview.frame_title(run, i), style="bold"))
         self.query_one("#timeline", Timeline).show(i, self.playing, self.fps)
         for name in self.visible_panels():
-            body = self.query_one(f"#body-{name}", Static)
             width, height = self.panel_size(name)
-            body.update(getattr(self, f"draw_{name}")(params, width, height))
+            self.query_one(f"#panel-{name}", LinesView).show(getattr(self, f"draw_{name}")(params, width, height), width)
 
     def panel_size(self, name: str) -> tuple[int, int]:
         region = self.query_one(f"#panel-{name}").scrollable_content_region
@@ -196,7 +228,7 @@ class ReplayApp(App):
     def draw_curves(self, params, width: int, height: int):
         c = runview.curves(self.run_data, self.frame)
         self.shown["curves"] = c
-        return draw.draw_curves(c, self.x_max, width, height)
+        return draw.draw_curves(c, self.x_max, width, height, self.chart_cache)
 
     # -- the timeline ------------------------------------------------------------------------------
     def go_to(self, frame: int) -> None:

@@ -6,8 +6,11 @@ cells it may use; none reads the run itself. Colours: red positive, blue negativ
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 import numpy as np
+from rich.color import Color
+from rich.style import Style
 from rich.text import Text
 
 from ..plots import BRAILLE_BASE, DOTS
@@ -28,8 +31,44 @@ def signed_rgb(x: float, scale: float) -> tuple[int, int, int]:
     return tuple(int(b + (c - b) * t) for b, c in zip(base, target))
 
 
+def signed_rgb_array(a: np.ndarray, scale: float) -> np.ndarray:
+    """``signed_rgb`` of every entry: an (..., 3) array of colours."""
+    a = np.nan_to_num(np.asarray(a, dtype=float))
+    t = np.clip(np.abs(a) / scale, 0, 1)[..., None] if scale > 0 else np.zeros(a.shape + (1,))
+    target = np.where((a > 0)[..., None], np.array([255, 80, 60]), np.array([70, 140, 255]))
+    return (30 + (target - 30) * t).astype(int)
+
+
 def rgb(c) -> str:
     return f"rgb({c[0]},{c[1]},{c[2]})"
+
+
+@lru_cache(maxsize=16384)
+def pair_style(top: tuple, bottom: tuple) -> Style:
+    """▀ in ``top``'s colour on ``bottom``'s: one character, two pixels (Style objects, cached: a frame
+    of the boundary has a thousand cells and parsing a style string each time costs more than drawing)."""
+    return Style(color=Color.from_rgb(*top), bgcolor=Color.from_rgb(*bottom))
+
+
+def half_block_line(top: np.ndarray, bottom: np.ndarray | None) -> Text:
+    """Two pixel rows ((cols, 3) colours) as one line of ▀, runs of the same colours in one span. Colours
+    are rounded to steps of 8 per channel (invisible; the styles repeat, so their cache works)."""
+    def quantize(a):
+        return [tuple(c) for c in (np.asarray(a, dtype=int) // 8 * 8 + 4).clip(0, 255).tolist()]
+    tops = quantize(top)
+    bottoms = quantize(bottom) if bottom is not None else [(0, 0, 0)] * len(tops)
+    line = Text()
+    run, count = None, 0
+    for key in zip(tops, bottoms):
+        if key == run:
+            count += 1
+            continue
+        if run is not None:
+            line.append("▀" * count, style=pair_style(*run))
+        run, count = key, 1
+    if run is not None:
+        line.append("▀" * count, style=pair_style(*run))
+    return line
 
 
 # -- the network diagram --------------------------------------------------------------------------
@@ -98,7 +137,7 @@ def pool(tile: np.ndarray, factor: int) -> np.ndarray:
 
 def tile_layout(shape, n: int, width: int, height: int) -> tuple[int, int, int, int]:
     """(zoom, pooling, tiles per row, rows of tiles): the largest size (each weight up to 12 dots wide for
-    tiny filters, down to one dot per 4×4 weights for big images) that shows min(n, 16) tiles."""
+    tiny filters, down to one dot per 4×4 weights for big images) that shows min(n, 8) tiles."""
     h0, w0 = shape
     zooms = [z for z in (4, 3, 2) if max(h0, w0) * z <= 12]
     choice = None
@@ -107,7 +146,7 @@ def tile_layout(shape, n: int, width: int, height: int) -> tuple[int, int, int, 
         per_row = max((width + 1) // (tw + 1), 1)
         rows = max((height + 1) // (-(-th // 2) + 1), 1)
         choice = (zoom, factor, per_row, rows)
-        if per_row * rows >= min(n, 16):
+        if per_row * rows >= min(n, 8):
             break
     return choice
 
@@ -128,14 +167,11 @@ def draw_tiles(tiles, width: int, height: int) -> Text:
     for start in range(0, shown, per_row):
         group = [pool(t, factor) for t in T[start:start + per_row]]
         th = group[0].shape[0]
+        colours = [signed_rgb_array(t, float(np.max(np.abs(t))) or 1.0) for t in group]
         for r in range(0, th, 2):
             line = Text()
-            for t in group:
-                scale = float(np.max(np.abs(t))) or 1.0
-                for c in range(t.shape[1]):
-                    top = signed_rgb(float(t[r, c]), scale)
-                    bottom = signed_rgb(float(t[r + 1, c]), scale) if r + 1 < th else (0, 0, 0)
-                    line.append("▀", style=f"{rgb(top)} on {rgb(bottom)}")
+            for c in colours:
+                line.append_text(half_block_line(c[r], c[r + 1] if r + 1 < th else None))
                 line.append(" ")
             lines.append(line)
         lines.append(Text(""))
@@ -195,8 +231,10 @@ def draw_weights(hists: dict, edges: dict, ratios, width: int) -> Text:
 SERIES_COLOURS = ("cyan", "magenta", "yellow", "green")
 
 
-def xy_chart(title: str, series: dict, cursor: float, x_max: float, width: int, height: int) -> list[Text]:
-    """A braille chart of (x, y) series over 0 … x_max epochs, the cursor's column highlighted."""
+def xy_chart(title: str, series: dict, cursor: float, x_max: float, width: int, height: int,
+             cache: dict | None = None) -> list[Text]:
+    """A braille chart of (x, y) series over 0 … x_max epochs, the cursor's column highlighted. The dots
+    do not depend on the cursor: with a ``cache`` they are computed once per title and size."""
     width, height = max(width, 10), max(height, 2)
     ys = [v for _, (x, y) in series.items() for v in y if math.isfinite(v)]
     lines = [Text(title, style="bold")]
@@ -207,20 +245,15 @@ def xy_chart(title: str, series: dict, cursor: float, x_max: float, width: int, 
         lo, hi = lo - 0.5, hi + 0.5
     label_w = max(len(f"{hi:.3g}"), len(f"{lo:.3g}"))
     width = max(width - label_w - 2, 8)
-    W, H = width * 2, height * 4
-    cells = [[0] * width for _ in range(height)]
-    owner = [[""] * width for _ in range(height)]
     x_max = x_max or 1.0
-    for (name, (x, y)), colour in zip(series.items(), SERIES_COLOURS):
-        pts = [(round(xi / x_max * (W - 1)), round((hi - yi) / (hi - lo) * (H - 1))) for xi, yi in zip(x, y)
-               if math.isfinite(yi)]
-        for (x0, y0), (x1, y1) in zip(pts, pts[1:] or pts):
-            steps = max(abs(x1 - x0), abs(y1 - y0), 1)
-            for s in range(steps + 1):
-                px = min(max(round(x0 + (x1 - x0) * s / steps), 0), W - 1)
-                py = min(max(round(y0 + (y1 - y0) * s / steps), 0), H - 1)
-                cells[py // 4][px // 2] |= DOTS[py % 4][px % 2]
-                owner[py // 4][px // 2] = colour
+    key = (tuple(series), width, height, x_max)
+    if cache is not None and key in cache:
+        cells, owner = cache[key]
+    else:
+        cells, owner = plot_dots(series, x_max, lo, hi, width, height)
+        if cache is not None:
+            cache[key] = cells, owner
+    W = width * 2
     cursor_col = min(max(int(round(cursor / x_max * (W - 1))) // 2, 0), width - 1)
     for r in range(height):
         label = f"{hi:.3g}" if r == 0 else f"{lo:.3g}" if r == height - 1 else ""
@@ -242,11 +275,30 @@ def xy_chart(title: str, series: dict, cursor: float, x_max: float, width: int, 
     return lines
 
 
-def draw_curves(curves, x_max: float, width: int, height: int) -> Text:
+def plot_dots(series: dict, x_max: float, lo: float, hi: float, width: int, height: int):
+    """The braille cells (dot bits) of a chart and the colour of the series that owns each cell."""
+    W, H = width * 2, height * 4
+    cells = [[0] * width for _ in range(height)]
+    owner = [[""] * width for _ in range(height)]
+    for (name, (x, y)), colour in zip(series.items(), SERIES_COLOURS):
+        pts = [(round(xi / x_max * (W - 1)), round((hi - yi) / (hi - lo) * (H - 1))) for xi, yi in zip(x, y)
+               if math.isfinite(yi)]
+        for (x0, y0), (x1, y1) in zip(pts, pts[1:] or pts):
+            steps = max(abs(x1 - x0), abs(y1 - y0), 1)
+            for s in range(steps + 1):
+                px = min(max(round(x0 + (x1 - x0) * s / steps), 0), W - 1)
+                py = min(max(round(y0 + (y1 - y0) * s / steps), 0), H - 1)
+                cells[py // 4][px // 2] |= DOTS[py % 4][px % 2]
+                owner[py // 4][px // 2] = colour
+    return cells, owner
+
+
+def draw_curves(curves, x_max: float, width: int, height: int, cache: dict | None = None) -> Text:
     """Loss and accuracy charts stacked, each with the cursor at the frame's epoch."""
     chart_h = max((height - 7) // 2, 2)
-    lines = xy_chart(f"loss (cursor: epoch {curves.cursor:.2f})", curves.loss, curves.cursor, x_max, width, chart_h)
-    lines += xy_chart("accuracy", curves.accuracy, curves.cursor, x_max, width, chart_h)
+    lines = xy_chart(f"loss (cursor: epoch {curves.cursor:.2f})", curves.loss, curves.cursor, x_max, width, chart_h,
+                     cache)
+    lines += xy_chart("accuracy", curves.accuracy, curves.cursor, x_max, width, chart_h, cache)
     return Text("\n").join(lines)
 
 
@@ -272,15 +324,7 @@ def draw_boundary(b, points=None) -> Text:
     """The plane in half blocks: cell (r, c) of the boundary grid is the top or bottom half of a character."""
     img = boundary_pixels(b, points)
     rows = len(img)
-    lines = []
-    for r in range(0, rows, 2):
-        line = Text()
-        for c in range(img.shape[1]):
-            top = img[r, c]
-            bottom = img[r + 1, c] if r + 1 < rows else (0, 0, 0)
-            line.append("▀", style=f"{rgb(top)} on {rgb(bottom)}")
-        lines.append(line)
-    return Text("\n").join(lines)
+    return Text("\n").join(half_block_line(img[r], img[r + 1] if r + 1 < rows else None) for r in range(0, rows, 2))
 
 
 def boundary_legend(b, classes) -> Text:
