@@ -151,8 +151,9 @@ def cmd_trace(args, console: Console) -> int:
 def run_training_command(args, console: Console) -> int:
     from . import training
     from .evaluate import cmd_eval
+    from .compare import cmd_compare
     command = {"train": training.cmd_train, "eval": cmd_eval, "sweep": training.cmd_sweep,
-               "data": training.cmd_data}[args.command]
+               "data": training.cmd_data, "compare": cmd_compare}[args.command]
     try:
         return command(args, console)
     except OSError as e:
@@ -234,6 +235,9 @@ def add_training_parsers(sub) -> None:
     sweep.add_argument("--val", type=finite_float, default=0.1, help="validation fraction the runs are ranked on (0.1)")
     sweep.add_argument("--out", metavar="FILE.csv|FOLDER/", help="ranked table as CSV, and .json beside; a folder "
                        "gets sweep.csv and sweep.json (default: a new folder sweep-PRESET)")
+    compare = sub.add_parser("compare", help="recorded runs side by side: curves, a table, final weight histograms")
+    compare.add_argument("runs", nargs="+", metavar="RUN", help="run files (NAME.run.npz, from `train --record` "
+                         "or `sweep`), or folders: every *.run.npz in them")
     data = sub.add_parser("data", help="datasets: download MNIST or Fashion-MNIST")
     data_sub = data.add_subparsers(dest="data_command", metavar="ACTION", required=True)
     dl = data_sub.add_parser("download", help="fetch the four IDX files (sha256-checked) into the cache or --dest")
@@ -282,7 +286,7 @@ def main(argv: list[str] | None = None, extensions=(), commands=None) -> int:
     try:
         if getattr(args, "run", None) is not None:  # a subcommand an extension added
             return args.run(args, console)
-        if args.command in ("train", "eval", "sweep", "data"):
+        if args.command in ("train", "eval", "sweep", "data", "compare"):
             return run_training_command(args, console)
         if args.command == "trace":
             return cmd_trace(args, console)

@@ -10,7 +10,7 @@ from rich.text import Text
 BRAILLE_BASE = 0x2800
 # dot bit of (column 0..1, row 0..3) inside one braille cell
 DOTS = ((0x01, 0x08), (0x02, 0x10), (0x04, 0x20), (0x40, 0x80))
-COLOURS = ("cyan", "magenta", "yellow", "green")
+COLOURS = ("cyan", "magenta", "yellow", "green", "bright_red", "bright_blue", "white", "bright_green")  # one a series
 
 
 def _fmt(v: float) -> str:
