@@ -449,3 +449,22 @@ def test_l2_gradient_joins_dense_backward_when_lambda_is_set(tmp_path):
     i, j = a["index"]
     assert first.name == "dense3.backward.dW3"
     assert a["yours"] - a["expected"] == pytest.approx(0.1 * W3[i, j] - 0.1 / 4 * W3[i, j])  # λ·W, not (λ/m)·W
+
+
+@pytest.mark.parametrize("exercise, wrong, first_op", [
+    ("conv2d", "Z[n, f, i, j] = np.sum(window * K[f, :, ::-1, ::-1]) + b[f]", "conv1.forward.Z1"),
+    ("conv2d", "dK[f] += dZ[n, f, i, j] * window / m", "conv1.backward.dK1"),
+    ("maxpool", "X[:, :, i * stride:i * stride + size - 1, j * stride:j * stride + size - 1].max(axis=(2, 3))",
+     "maxpool1.forward.S1"),
+    ("maxpool", "dX[n, c, i * stride + u, j * stride + v] = dS[n, c, i, j]", None)])
+def test_planted_conv_and_pool_bugs_mark_their_op(tmp_path, exercise, wrong, first_op):
+    right, bad = bug(exercise, wrong)
+    preset = "bars" if exercise == "conv2d" else "segments"
+    problem, used = learner_problem(load_preset(preset), write(tmp_path, SOLUTIONS[exercise].replace(right, bad)))
+    assert used == list(__import__("lessons.exercises", fromlist=["EXERCISES"]).EXERCISES[exercise].functions)
+    tape = one_iteration(problem)
+    wrong_ops = [op.name for op in tape if op.agreement() and not op.agreement()["agrees"]]
+    if first_op is None:  # `=` for `+=` matters only where windows overlap or a window is hit twice: not here
+        assert wrong_ops == []
+    else:
+        assert wrong_ops[0] == first_op
