@@ -187,7 +187,7 @@ def cmd_compare(args, console: Console) -> int:
     """`nndb compare RUN… | FOLDER`: status 2 when any path named no readable run (one line each)."""
     runs, errors = load_runs(args.runs)
     for line in errors:
-        console.print(Text.assemble(("error: ", "red"), line))
+        console.print(Text.assemble(("error: ", "red"), line), soft_wrap=True)  # one line, however long
     if runs:
         if errors:
             console.print(Text(f"comparing the {len(runs)} run{'s' if len(runs) > 1 else ''} that could be read",

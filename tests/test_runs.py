@@ -132,3 +132,163 @@ def test_the_file_is_a_zip_of_npy_members(tmp_path):
         names = set(zf.namelist())
     assert {"format.npy", "meta.npy", "param_W1.npy", "dead_relu1.npy", "epoch_val_acc.npy"} <= names
     assert not list(tmp_path.glob(".*.tmp"))  # the atomic write left no temporary behind
+
+
+# -- compare -------------------------------------------------------------------------------------
+from rich.console import Console  # noqa: E402
+
+from inspector.cli import main  # noqa: E402
+from inspector.compare import differing, load_runs, render, summary  # noqa: E402
+from inspector.runs import save_run  # noqa: E402
+
+
+def with_epochs(path, out, val_acc, seconds, lr):
+    """A copy of the run at ``path`` with made-up validation accuracies, epoch times and lr."""
+    with np.load(path, allow_pickle=False) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    meta = json.loads(str(arrays["meta"]))
+    meta["seconds_per_epoch"], meta["hyperparameters"]["lr"] = seconds, lr
+    n = len(val_acc)
+    arrays["meta"] = np.array(json.dumps(meta))
+    arrays["epoch_val_acc"] = np.array(val_acc, dtype=np.float64)
+    for key in ("iteration", "train_loss", "val_loss", "train_acc"):
+        arrays[f"epoch_{key}"] = np.linspace(1, 2, n)
+    return save_run(out, arrays)
+
+
+def test_compare_summarizes_best_and_final_epochs(tmp_path):
+    path, _, _ = record_moons(tmp_path, epochs=1)
+    a = load_run(with_epochs(path, tmp_path / "a.run.npz", [0.5, 0.9, 0.8], [0.2, 0.4, 0.3], 0.3))
+    b = load_run(with_epochs(path, tmp_path / "b.run.npz", [0.6, 0.7, 0.75, 0.95], [1.0] * 4, 0.05))
+    assert summary(a) == {"run": "a", "on": "validation", "epochs": 3, "final_acc": 0.8, "best_acc": 0.9,
+                          "best_epoch": 2, "final_loss": 2.0, "seconds_per_epoch": pytest.approx(0.3)}
+    assert (summary(b)["best_epoch"], summary(b)["final_acc"]) == (4, 0.95)
+    assert differing([a, b]) == ["lr"]
+    console = Console(width=100, record=True, color_system=None)
+    console.print(render([a, b], 100))
+    text = console.export_text()
+    rows = [line for line in text.splitlines() if line.startswith(("│ 1 ━━", "│ 2 ━━"))]
+    assert [" ".join(r.replace("│", " ").split()) for r in rows] == ["1 ━━ a 0.3 80.00 90.00 2 0.3",
+                                                                      "2 ━━ b 0.05 95.00 95.00 4 1"]
+    assert "they differ in lr" in " ".join(text.split())
+    assert "validation accuracy by epoch" in text and "W1" in text and "W3" in text and "b1" not in text
+
+
+def test_compare_cli_reports_each_bad_file_in_one_line_and_exits_2(tmp_path, capsys):
+    path, _, _ = record_moons(tmp_path, epochs=2)
+    (tmp_path / "broken.run.npz").write_bytes(b"PK\x03\x04 not really")
+    rc = main(["compare", str(path), str(tmp_path / "broken.run.npz"), str(tmp_path / "absent.run.npz")])
+    out = capsys.readouterr().out
+    errors = [line for line in out.splitlines() if line.startswith("error:")]
+    assert rc == 2 and len(errors) == 2
+    assert "broken.run.npz: unreadable or truncated run file" in errors[0]
+    assert "absent.run.npz: no such run file" in errors[1]
+    assert "comparing the 1 run that could be read" in out
+    assert main(["compare", str(tmp_path / "empty")]) == 2  # no such folder, no such file
+    (tmp_path / "empty").mkdir()
+    assert main(["compare", str(tmp_path / "empty")]) == 2
+    assert "a folder without *.run.npz files" in capsys.readouterr().out
+
+
+def test_sweep_records_each_run_and_compare_reads_the_folder(tmp_path, capsys):
+    folder = tmp_path / "sw"
+    rc = main(["sweep", "--preset", "moons", "--lr", "0.3,0.05", "--hidden", "4", "--epochs", "3",
+               "--out", f"{folder}/"])
+    assert rc == 0 and "nndb compare" in " ".join(capsys.readouterr().out.split())
+    runs, errors = load_runs([folder])
+    assert not errors and [r.label for r in runs] == ["lr0.05-hidden4-l2_0", "lr0.3-hidden4-l2_0"]
+    assert [r.hyperparameters["lr"] for r in runs] == [0.05, 0.3]
+    assert all(len(r.epochs["val_acc"]) == 3 and np.all(np.isfinite(r.epochs["val_acc"])) for r in runs)
+    ranked = json.loads((folder / "sweep.json").read_text())["rows"]
+    for r in runs:  # the run file's final weights are those the sweep's figures measured
+        row = next(x for x in ranked if x["lr"] == r.hyperparameters["lr"])
+        assert r.epochs["train_acc"][-1] == pytest.approx(row["train_accuracy"])
+    assert main(["compare", str(folder)]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "they differ in lr" in text and "lr0.05-hidden4-l2_0" in text
+
+
+# -- nndb train --record --------------------------------------------------------------------------
+def test_train_record_writes_the_run_beside_the_model(tmp_path, capsys):
+    from engine import load
+    out = tmp_path / "m.npz"
+    assert main(["train", "--preset", "moons", "--epochs", "3", "--record", "--out", str(out)]) == 0
+    printed = " ".join(capsys.readouterr().out.split())
+    run = load_run(tmp_path / "m.run.npz")
+    assert f"in {tmp_path / 'm.run.npz'}" in printed
+    history = json.loads((tmp_path / "m.history.json").read_text())["rows"]
+    assert run.epochs["val_acc"].tolist() == pytest.approx([row["val_accuracy"] for row in history])
+    assert run.epochs["train_loss"].tolist() == pytest.approx([row["loss"] for row in history])
+    assert len(run.seconds_per_epoch) == 3
+    final = load(out)
+    for name, value in run.params(run.frames - 1).items():
+        np.testing.assert_array_equal(value, final.param(name).value.astype(np.float32))
+    assert run.meta["hyperparameters"]["epochs"] == 3 and run.meta["data"]["kind"] == "points"
+    assert main(["train", "--preset", "moons", "--epochs", "2", "--record", "4", "--out", str(out)]) == 0
+    run = load_run(tmp_path / "m.run.npz")
+    assert run.meta["record_every"] == 4 and list(np.diff(run.iteration)[:-1]) == [4] * (run.frames - 2)
+
+
+def test_train_record_refuses_a_link_in_one_line(tmp_path, capsys):
+    (tmp_path / "elsewhere").write_text("keep me")
+    (tmp_path / "m.run.npz").symlink_to(tmp_path / "elsewhere")
+    assert main(["train", "--preset", "moons", "--epochs", "1", "--record", "--out", str(tmp_path / "m.npz")]) == 2
+    assert "--record" in capsys.readouterr().out and (tmp_path / "elsewhere").read_text() == "keep me"
+
+
+MNIST = __import__("os").environ.get("NNDB_MNIST") or "/work/shared/data/mnist"
+
+
+@pytest.mark.skipif(not __import__("pathlib").Path(MNIST).is_dir(), reason="needs MNIST-format digits")
+def test_digits_runs_know_their_images(tmp_path):
+    out = tmp_path / "d.npz"
+    assert main(["train", "--preset", "digits", "--data", MNIST, "--epochs", "1", "--layers", "784,16,10",
+                 "--record", "--out", str(out)]) == 0
+    run = load_run(tmp_path / "d.run.npz")
+    assert run.image_shape == (28, 28) and run.meta["data"]["kind"] == "images"
+    assert run.probe_X.shape == (128, 784) and 100 <= run.frames <= 160
+
+
+# -- the debugger's train N --record FILE -------------------------------------------------------------
+def test_debugger_train_records_what_it_trains(tmp_path):
+    from inspector.commands import Interpreter
+    from inspector.sources import open_preset
+    s = open_preset("moons")
+    interp = Interpreter(s)
+    start = {p.symbol: p.value.astype(np.float32) for p in s.model.parameters()}
+    result = interp.run(f"train 2 epochs --record {tmp_path / 'lesson'}")
+    assert result.ok, result.message
+    record = result.data["record"]
+    assert record["path"] == str(tmp_path / "lesson.run.npz") and record["error"] is None
+    assert f"recorded {record['frames']} frames" in result.message
+    run = load_run(tmp_path / "lesson.run.npz")
+    assert run.frames == record["frames"] and run.meta["preset"] == "moons"
+    np.testing.assert_array_equal(run.params(0)["W1"], start["W1"])  # the model as train found it
+    trained = s.current.snapshot.params  # the weights the trained iterations left
+    np.testing.assert_allclose(run.params(run.frames - 1)["W2"], trained["dense2.W"].astype(np.float32))
+    assert run.iteration[-1] - run.iteration[0] == result.data["iterations"]
+    assert len(run.epochs["train_acc"]) == 2 and np.all(np.isnan(run.epochs["val_acc"]))
+    bad = interp.run("train 3 --record /no/such/folder/x.run.npz")
+    assert not bad.ok and "the folder /no/such/folder does not exist" in bad.message
+
+
+def test_T_in_the_tui_records_too(tmp_path):
+    import asyncio
+    from textual.widgets import Input
+    from inspector.sources import open_preset
+    from inspector.tui.app import NndbApp
+
+    app = NndbApp(open_preset("moons"))
+
+    async def main_():
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("T")
+            await pilot.pause()
+            box = app.screen.query_one(Input)
+            box.value = f"30 --record {tmp_path / 't.run.npz'}"
+            await pilot.press("enter")
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+    asyncio.run(main_())
+    run = load_run(tmp_path / "t.run.npz")
+    assert run.iteration[-1] - run.iteration[0] == 30
