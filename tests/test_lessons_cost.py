@@ -33,6 +33,8 @@ def up_to_step(lesson_id: str, step: int) -> LessonRunner:
         if runner.step_index >= step:
             break
         assert runner.run(line).ok, line
+        if runner.predictions.missed is not None:  # a measured time missed on this machine: one more try, or move on
+            assert runner.run("reveal").ok
     assert runner.step_index == step
     return runner
 
@@ -130,7 +132,9 @@ def test_a_relative_tolerance_judges_a_measured_speedup():
     runner = LessonRunner(lesson)
     runner.run("predict 1e9")
     lines = runner.run("cost --loop").extra
-    assert any(line.startswith("✗ not quite: you said 1e9, cost found loop_pairs = ") for line in lines), lines
+    assert lines[0].startswith("✗ not quite: you said 1e9 (") and not runner.done  # the value hidden: one more try
+    lines = runner.run("predict 1e9").extra
+    assert any(line.startswith("✗ not quite again: you said 1e9, cost found loop_pairs = ") for line in lines), lines
     assert runner.done
     with pytest.raises(LessonFormatError, match="or a percentage"):
         parse_lesson(LESSON.replace("± 50%", "± lots%"), "tiny.md", CHECKS)
@@ -141,7 +145,7 @@ def test_lesson_19_needs_cost_at_the_lessons_batch_and_the_right_layer():
     runner = up_to_step("what-an-iteration-costs", 0)
     refused(runner, ["predict 78", "cost --loop", "cost --batch 4"])  # not this iteration's cost
     runner = up_to_step("what-an-iteration-costs", 1)
-    assert any("not the answer" in line for line in refused(runner, ["answer dense2"]))
+    assert any(line.startswith("✗ dense2: no:") for line in refused(runner, ["answer dense2"]))
     refused(runner, ["answer dense1"])  # the right answer, but without looking at `cost`
     assert runner.run("cost").ok and runner.step_index == 2
     runner = up_to_step("what-an-iteration-costs", 3)
@@ -154,7 +158,7 @@ def test_lesson_20_needs_the_loops_measured_at_the_batch_asked():
     runner = up_to_step("loops-and-matrices", 1)
     refused(runner, ["predict 8192", "cost --loop"])  # the lesson's batch, not 256
     runner = up_to_step("loops-and-matrices", 2)
-    assert any("not the answer" in line for line in refused(runner, ["cost --loop", "answer pairs"]))
+    assert any(line.startswith("✗ pairs: no:") for line in refused(runner, ["cost --loop", "answer pairs"]))
     runner = up_to_step("loops-and-matrices", 3)
     refused(runner, ["predict 1", "cost --loop --batch 2", "cost --batch 1"])
 
@@ -163,13 +167,13 @@ def test_lesson_21_needs_each_batch_measured_and_the_right_answers():
     runner = up_to_step("why-gpus", 0)
     refused(runner, ["predict 0.5", "cost", "cost --loop --batch 4"])
     runner = up_to_step("why-gpus", 1)
-    assert any("not the answer" in line for line in refused(runner, ["cost --batch 1024", "answer 4"]))
+    assert any(line.startswith("✗ 4: no:") for line in refused(runner, ["cost --batch 1024", "answer 4"]))
     runner = up_to_step("why-gpus", 1)
     refused(runner, ["answer 1024", "cost --batch 512"])
     runner = up_to_step("why-gpus", 2)
     refused(runner, ["predict 0.0625", "cost --batch 1024"])  # the batch asked is 4096
     runner = up_to_step("why-gpus", 3)
-    assert any("not the answer" in line for line in refused(runner, ["cost --batch 16", "answer dense1"]))
+    assert any(line.startswith("✗ dense1: no:") for line in refused(runner, ["cost --batch 16", "answer dense1"]))
 
 
 def test_beside_a_lesson_panel_the_cost_tab_fits_its_22_columns():
