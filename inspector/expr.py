@@ -307,6 +307,12 @@ def _paren(node, wrap: bool) -> str:
 
 
 # -- evaluation -------------------------------------------------------------------------------
+def _quietly(fn, x):
+    """``fn(x)`` with overflow and log 0 giving inf as float64 does, without a warning on the terminal."""
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        return fn(x)
+
+
 def _norm(x):
     return float(np.linalg.norm(np.ravel(x)))
 
@@ -323,8 +329,8 @@ FUNCTIONS: dict[str, tuple[Callable, str]] = {
     "argmax": (lambda x: np.argmax(x, axis=-1) if np.ndim(x) > 1 else int(np.argmax(x)),
                "argmax(X): index of the largest entry (per row for a matrix)"),
     "size": (lambda x: int(np.size(x)), "size(X): number of entries"),
-    "exp": (np.exp, "exp(X): eˣ entry by entry (past x ≈ 709 it overflows float64 to inf)"),
-    "log": (np.log, "log(X): the natural logarithm entry by entry (log 0 = −inf)"),
+    "exp": (lambda x: _quietly(np.exp, x), "exp(X): eˣ entry by entry (past x ≈ 709 it overflows float64 to inf)"),
+    "log": (lambda x: _quietly(np.log, x), "log(X): the natural logarithm entry by entry (log 0 = −inf)"),
     "dead": (lambda x: float(np.mean(np.all(np.reshape(x, (len(x), -1)) <= 0, axis=0))) if np.ndim(x) else 0.0,
              "dead(relu1): fraction of units whose output is ≤ 0 for every example of the batch"),
 }

@@ -50,12 +50,12 @@ def metric(session, name: str) -> float:
         raise ExprError(NO_VALIDATION)
     if name in ("trained_iterations", "loss_jump"):
         return latest_train(session, name)
-    it = session.current
-    key = (id(session.problem), it.number, session.pos, tuple((e.pos, e.target, repr(e.value)) for e in it.edits))
-    cache = getattr(session, "_metrics_cache", None)
+    it = session.current  # a new Iteration for every start, reset and restart: the cache lives on it
+    key = (session.pos, tuple((e.pos, e.target, repr(e.value)) for e in it.edits))
+    cache = getattr(it, "metrics_cache", None)
     if cache is None or cache[0] != key:
         cache = (key, evaluate_sets(session, session.model_at_cursor()))
-        session._metrics_cache = cache
+        it.metrics_cache = cache
     return cache[1][name]
 
 

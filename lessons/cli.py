@@ -21,6 +21,7 @@ from .commands import lesson_commands
 from .exercises.cli import add_exercise_parsers
 from .format import LessonFormatError
 from .library import all_lessons, find_lesson
+from .setup_data import MNIST_NOTE, missing_data
 from .predictions import tally_text
 from .progress import ProgressStore, prediction_tally
 
@@ -57,6 +58,8 @@ def cmd_lessons(args, console: Console) -> int:
         status = status_of(store, lesson)
         style = "green" if status == "done" else "yellow" if status.startswith("step") else "dim"
         about = Text.assemble((clean(lesson.title), "bold"), "\n", (clean(lesson.learn), "dim"))
+        if missing_data(lesson.setup):  # a lesson on MNIST, and no MNIST folder here: say so before it is started
+            about.append(f"\n{MNIST_NOTE}", style="yellow")
         tally = tally_text(prediction_tally(store.get(lesson.id)))  # under the status: "4/6 right first time"
         table.add_row(str(i), clean(lesson.id, newlines=False), about,
                       Text.assemble((status, style), ("\n" + tally if tally else "", "cyan")))

@@ -49,6 +49,9 @@ class Identity(Activation):
         return dA
 
 
+MNIST_NOTE = "needs the MNIST files: not found here (`nndb data download mnist`, or NNDB_MNIST=FOLDER)"
+
+
 def missing_data(setup: dict[str, str]) -> str | None:
     """Why a lesson's data cannot be opened here (no MNIST folder), or None when it can."""
     if setup.get("preset") not in DATA_PRESETS:
@@ -56,7 +59,7 @@ def missing_data(setup: dict[str, str]) -> str | None:
     try:
         datasets.find_mnist(None, "mnist")
     except DataError as e:
-        return f"this lesson reads the MNIST digits: {e}"
+        return f"this lesson reads the MNIST digits, and {e}"
     return None
 
 

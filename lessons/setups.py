@@ -29,11 +29,12 @@ import numpy as np
 from engine import Dense, ReLU, load_preset
 from engine.build import NAMES, canonical, default_init, mlp, optimizer, optimizer_name
 from engine.conv import AvgPool2D, Conv2D, Flatten, MaxPool2D
+from engine.errors import DataError
 from engine.model import Sequential
 from engine.presets import PRESETS, Problem
 
 from .exercises import EXERCISES
-from .setup_data import DATA_PRESETS, POINTS, Identity, check_data_keys, lesson_data
+from .setup_data import DATA_PRESETS, POINTS, Identity, check_data_keys, lesson_data, missing_data
 
 NETS = (*NAMES["activation"], "deep-sigmoid", "planted-bug", "identity")
 INITS = (*NAMES["initializer"], "large")
@@ -75,6 +76,8 @@ def spelled(setup: dict[str, str]) -> dict[str, str]:
 def setup_problem(setup: dict[str, str], seed: int) -> Problem:
     """The Problem a lesson's front matter describes (validated by ``check_setup`` first)."""
     setup = spelled(setup)
+    if missing_data(setup):  # before load_preset: its error would not say that the lesson needs the files
+        raise DataError(missing_data(setup))
     base = load_preset(setup.get("preset", "moons"), seed=seed)
     custom = any(k in setup for k in ("net", "hidden", "init"))
     model, X = base.model, base.X

@@ -1,6 +1,7 @@
 """Shared fixtures for the engine tests: where the shared MNIST copy lives (skip when absent)."""
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
@@ -30,6 +31,30 @@ def solved_exercises(tmp_path_factory) -> Path:
     for exercise_id, text in SOLUTIONS.items():
         (folder / f"{exercise_id}.py").write_text(text, encoding="utf-8")
     return folder
+
+
+@functools.cache
+def lessons_on_mnist() -> frozenset[str]:
+    """The ids of the lessons that read the MNIST digits (``preset: digits``)."""
+    from lessons import all_lessons
+    from lessons.setup_data import DATA_PRESETS
+    return frozenset(lesson.id for lesson in all_lessons() if lesson.setup.get("preset") in DATA_PRESETS)
+
+
+@pytest.fixture(autouse=True)
+def mnist_for_lessons(request, monkeypatch):
+    """The lesson tests find the shared MNIST copy through $NNDB_MNIST, as a learner's shell would; a test
+    of one lesson on MNIST (a ``lesson_id`` parameter) skips when there is none."""
+    callspec = getattr(request.node, "callspec", None)
+    lesson_id = callspec.params.get("lesson_id") if callspec else None
+    if lesson_id is None and not request.module.__name__.startswith("test_lesson"):
+        return
+    folder = mnist_folder()
+    if folder is not None and not os.environ.get("NNDB_MNIST"):
+        monkeypatch.setenv("NNDB_MNIST", str(folder))
+    if folder is None and lesson_id in lessons_on_mnist():
+        pytest.skip(f"lesson {lesson_id} reads the MNIST digits: set NNDB_MNIST or put the files in "
+                    f"../shared/data/mnist")
 
 
 @pytest.fixture

@@ -211,6 +211,10 @@ class LossPanel(Vertical):
                            f"min {fmt(min(losses))}")
         for first, last in session.trained:
             figures.append(f"\niterations {first}–{last} trained at engine speed (train)", style="dim")
+        if session.curve:  # a validation set: the two accuracies `curves` draws per epoch
+            last = session.curve[-1]
+            figures.append(f"\nafter {len(session.curve)} epochs: train accuracy {last['train_acc']:.1%}, "
+                           f"validation {last['val_acc']:.1%} (`curves` draws them)")
         figures.append(f"\nthis iteration: {fmt(current)}" if current is not None else "")
         self.query_one("#loss-figures", Static).update(figures)
         points = losses + ([current] if current is not None else [])
