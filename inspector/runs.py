@@ -26,7 +26,8 @@ SUFFIX = ".run.npz"
 DEFAULT_FRAMES = 150            # frames of a run when --record gives no EVERY
 MAX_FRAME_BYTES = 40 * 2**20    # the frames' weights (float32) stay under this: a run file < 50 MB
 MAX_PROBE = 256                 # examples in the probe batch (dead units, replay's activations)
-LARGE_INPUT = 256               # inputs of more features get half the probe (its forward pass is per frame)
+LARGE_INPUT = 256               # inputs of more features get a quarter of the probe: its forward pass, run at
+                                # every frame, would cost a digits run as much as a training iteration
 MAX_POINTS = 600                # training points kept for a decision boundary (2-input data)
 MAX_INFLATED = 2 * 2**30        # a run file whose entries inflate to more is refused unread
 STATS = ("norm", "grad_norm", "update_ratio", "dead")
@@ -101,7 +102,7 @@ class Recorder:
         self.start_iteration = model.iteration
         self.start_epoch = float(start_epoch)
         features = int(np.prod(np.asarray(X).shape[1:]))
-        rows = spread_rows(len(X), MAX_PROBE if features <= LARGE_INPUT else MAX_PROBE // 2)
+        rows = spread_rows(len(X), MAX_PROBE if features <= LARGE_INPUT else MAX_PROBE // 4)
         self.probe_X, self.probe_Y = np.asarray(X)[rows].astype(model.dtype), np.asarray(Y)[rows]
         self.probe_y = np.asarray(loss.labels(self.probe_Y)).astype(np.int64)
         self.points = None
