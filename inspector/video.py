@@ -181,11 +181,12 @@ def export(run, path, fps=DEFAULT_FPS, size=DEFAULT_SIZE, frames=None, console: 
         console.print(f"[red]error:[/] cannot write {escape(shown)}: {escape(e.strerror or str(e))}; {left}",
                       soft_wrap=True, emoji=False)
         return 2
+    of_run = f" (of the run's {run.frames})" if len(chosen) < run.frames else ""
     if kind == "gif":
-        console.print(f"wrote {escape(shown)}: {len(chosen)} frames of {width}×{height} at {fps:g} fps, "
+        console.print(f"wrote {escape(shown)}: {len(chosen)} frames{of_run} of {width}×{height} at {fps:g} fps, "
                       f"{size_bytes / 2**20:.1f} MB", soft_wrap=True, emoji=False)
     else:
-        console.print(f"wrote {count} PNG frames of {width}×{height} to {escape(shown)} "
+        console.print(f"wrote {count} PNG frames{of_run} of {width}×{height} to {escape(shown)} "
                       f"({FRAME_NAME.format(0)} … {FRAME_NAME.format(count - 1)})", soft_wrap=True, emoji=False)
         if stale:
             console.print(f"[yellow]note:[/] the folder also holds {stale} older frame files numbered {count} and "

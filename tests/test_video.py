@@ -104,7 +104,8 @@ def test_gif_has_the_frames_and_size_asked(moons_run, tmp_path, frames, count):
         assert im.size == (400, 240)
         assert im.n_frames == (count or min(moons_run.frames, video.DEFAULT_FRAMES))
         assert im.info["duration"] == 100 and im.info["loop"] == 0  # --fps 10 by default, looping
-    assert f"{count or moons_run.frames} frames of 400×240" in out
+    assert (f"{count} frames (of the run's {moons_run.frames}) of 400×240" if count
+            else f"{moons_run.frames} frames of 400×240") in out
 
 
 @needs_pillow
