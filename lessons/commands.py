@@ -1,4 +1,4 @@
-"""The lesson commands — lesson, hint, predict, answer, exercise, check — bound to one lesson's runner.
+"""The lesson commands — lesson, hint, predict, reveal, answer, exercise, check — bound to one lesson's runner.
 
 They are not in the debugger's registry: a lesson runs them through its own interpreter,
 ``Interpreter(session, REGISTRY | lesson_commands(runner))``, so importing ``lessons`` changes

@@ -7,7 +7,8 @@ and a text), which front ends render by kind. Progress is the list of commands
 the learner ran; resuming replays them, so the debugger comes back exactly where it was.
 
 A step's prediction is judged when the step's checks first hold (so ``predict: value W1[0,0]``
-before an update is compared with the updated weight, not the old one). A step with ``setup:``
+before an update is compared with the updated weight, not the old one); lessons/predictions.py keeps
+the answers, the second try after a miss, what was on screen and the tally. A step with ``setup:``
 lines restarts the session with the lesson's setup so changed when that step begins
 (breakpoints and watches are kept, as `reset` keeps them).
 """
