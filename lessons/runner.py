@@ -239,11 +239,16 @@ class LessonRunner:
     def answer_feedback(self, step, arg: str, passed: bool) -> list[Feedback]:
         """After `answer`: the chosen option's feedback; a wrong answer to an open question told so."""
         choice = self.choice_of(step, arg) if step.choices else None
-        if choice is not None:
-            return [Feedback("pass" if passed else "fail", f"{'✓' if passed else '✗'} {choice.option}: {choice.feedback}")]
+        given = choice.option if choice is not None else arg
         wanted = [c.arg for c in step.checks if c.name == "answered"]
-        if not passed and wanted and not any(CHECKS["answered"].test(Context(self.session, answers=[arg]), w)
-                                             for w in wanted):
+        right = any(CHECKS["answered"].test(Context(self.session, answers=[given]), w) for w in wanted)
+        if choice is not None:
+            verdict = Feedback("pass" if right else "fail", f"{'✓' if right else '✗'} {choice.option}: {choice.feedback}")
+            if right and not passed:  # the right option, but the step asks for more (a print, a `cost`)
+                return [verdict, Feedback("ask", "the step is done when you have also run what it asks (`lesson` "
+                                                 "shows it again)")]
+            return [verdict]
+        if not passed and wanted and not right:
             return [Feedback("fail", f"✗ {arg.strip()!r} is not the answer this step is looking for: "
                                      f"look again (`hint` helps)")]
         return []

@@ -370,3 +370,14 @@ def test_an_old_progress_file_without_predictions_still_loads(state_home, capsys
         "step": 1, "done": False, "commands": [], "completed": [0], "predictions": [[0, "lucky"]]}}}), encoding="utf-8")
     store = ProgressStore()  # an outcome nndb never writes: the file is kept aside, as any corrupt one
     assert "could not be read" in store.warning and store.lessons == {}
+
+
+def test_the_right_option_before_the_rest_of_the_step_says_what_is_left():
+    runner = runner_at("cnn", 4)  # print K1[1,0], until maxpool1, print S1[1,1], then the question
+    step = runner.step
+    assert play(runner, ["answer a"]) == [f"✓ horizontal: {step.choices[0].feedback}",
+                                          "the step is done when you have also run what it asks (`lesson` shows it "
+                                          "again)"]
+    assert runner.step_index == 4
+    lines = play(runner, ["print K1[1,0]", "until maxpool1", "print S1[1,1]"])
+    assert "✓ step 5/5 done: What a filter learned" in lines and runner.done
