@@ -37,7 +37,8 @@ MIN_FEEDBACK_ROWS = 3     # rows the feedback keeps below a long instruction
 NARROW = 120              # columns below which the op listing makes room for the lesson column
 TYPING = "◂ typing commands · Esc: single keys"
 KEYS = "single keys: s step · p back… · : type"
-BAR_TYPING = "type here · Enter runs · Esc: keys"
+BAR_TYPING = "type here · Enter runs · Esc: keys"  # 80 columns leave the bar 36
+BAR_TYPING_WIDE = "type the lesson's commands here, Enter runs one · Esc: single keys"
 BAR_KEYS = "▸ single keys: s step · p back · n next · c cont · H hint · : or Enter to type"
 
 
@@ -47,13 +48,14 @@ def plain_height(renderable: RenderableType, width: int) -> int:
     return len(console.render_lines(renderable, console.options.update_width(max(width, 1)), pad=False))
 
 
-def instruction(runner: LessonRunner, viewing: int) -> RenderableType:
-    """What the step being viewed asks: its text, the prediction it wants first and its choices."""
+def instruction(runner: LessonRunner, viewing: int, titled: bool = True) -> RenderableType:
+    """What the step being viewed asks: its title (unless the progress line shows it), its text, the
+    prediction it wants first and its choices."""
     lesson = runner.lesson
     if viewing >= len(lesson.steps):
         return Text("Lesson complete! `nndb lessons` lists the next ones.", style="bold green")
     step = lesson.steps[viewing]
-    body = f"**{viewing + 1}. {step.title}**\n\n{step.text}"
+    body = f"**{viewing + 1}. {step.title}**\n\n{step.text}" if titled else step.text
     current = viewing == runner.step_index
     if step.predict and current:
         again = "One more try" if runner.predictions.missed else "Predict first"
@@ -79,6 +81,9 @@ class LessonPanel(Vertical):
     """The lesson beside the debugger: the steps (all, or one line when room is short), the step
     being viewed in full, then hints and feedback, scrolled so the newest is in view."""
 
+    compact = False  # the step list is one line (marks and the viewed step's title)
+    anchor = 0       # the feedback item scrolled to the top of the feedback area
+
     def compose(self):
         yield Static(id="lesson-steps")
         with VerticalScroll(id="lesson-body"):
@@ -86,7 +91,10 @@ class LessonPanel(Vertical):
         with VerticalScroll(id="lesson-log", can_focus=False):
             yield Static(id="lesson-feedback")
 
-    def show(self, runner: LessonRunner, viewing: int, feedback: list[Feedback], hints: list[str]) -> None:
+    def show(self, runner: LessonRunner, viewing: int, feedback: list[Feedback], hints: list[str],
+             anchor: int | None = None) -> None:
+        """``anchor``: the first item of feedback (hints follow the feedback) that is new, scrolled to the
+        top of the feedback area so it is read from its start; None keeps the last one."""
         lesson = runner.lesson
         width = self.scrollable_content_region.width or 40
         rows = self.scrollable_content_region.height or 20
@@ -99,23 +107,29 @@ class LessonPanel(Vertical):
             steps.append(f"{'✓' if done else '▶' if current else '·'} {i + 1}. {clean(step.title, newlines=False)}\n",
                          style=style + (" reverse" if i == viewing else ""))
         steps.rstrip()
-        if plain_height(steps, width) + text_rows + max(MIN_FEEDBACK_ROWS, rows // 3) > rows:
-            # no room for the list: one line of marks (the step's title heads its text)
+        self.compact = plain_height(steps, width) + text_rows + max(MIN_FEEDBACK_ROWS, rows // 3) > rows
+        if self.compact:
+            # no room for the list: a line of marks and the title of the step being viewed
+            shown = min(viewing, len(lesson.steps) - 1)
             steps = step_marks(runner, viewing).append(
-                f"  step {min(runner.step_index + 1, len(lesson.steps))} of {len(lesson.steps)}", style="bold")
+                f" {shown + 1}/{len(lesson.steps)} {clean(lesson.steps[shown].title, newlines=False)}",
+                style="bold yellow" if shown == runner.step_index else "bold")
+            text = instruction(runner, viewing, titled=False)
         steps_widget = self.query_one("#lesson-steps", Static)
         steps_widget.update(steps)
         body = self.query_one("#lesson-body", VerticalScroll)
-        body.styles.max_height = max(3, rows - plain_height(steps, width) - MIN_FEEDBACK_ROWS)
+        body.styles.margin = (0, 0, 0, 0) if self.compact else (1, 0, 0, 0)
+        body.styles.max_height = max(3, rows - plain_height(steps, width) - (not self.compact) - MIN_FEEDBACK_ROWS)
         self.query_one("#lesson-text", Static).update(text)
-        lines = Text()
-        for h in hints:
-            lines.append(clean(h) + "\n", style="cyan")
-        for f in feedback:
-            lines.append(clean(f.text) + "\n", style=PANEL_STYLE.get(f.kind, ""))
-        lines.rstrip()
+        items = [(clean(f.text), PANEL_STYLE.get(f.kind, "")) for f in feedback] + [(clean(h), "cyan") for h in hints]
+        self.anchor = self.anchor if anchor is None else anchor
+        before = Text("\n".join(text for text, _ in items[:self.anchor]))
+        lines = Text("\n").join(Text(text, style=style) for text, style in items)
         self.query_one("#lesson-feedback", Static).update(lines)
-        self.call_after_refresh(self.query_one("#lesson-log", VerticalScroll).scroll_end, animate=False)
+        log = self.query_one("#lesson-log", VerticalScroll)
+        # the new items from their first line (scroll_to stops at the end: a short one shows what came before)
+        top = plain_height(before, width - 1) if self.anchor else 0  # - 1: the scrollbar's gutter
+        self.call_after_refresh(log.scroll_to, y=top, animate=False)
 
     def on_resize(self) -> None:
         if isinstance(self.app, LessonApp):
@@ -174,10 +188,11 @@ class LessonApp(NndbApp):
         self.screen.set_class(event.size.width < NARROW, "narrow")
         # docked, it is laid out over the whole screen: its margins keep the header's and the footer's row
         self.query_one(LessonPanel).styles.height = max(event.size.height - 2, 3)
+        self.call_after_refresh(self.show_mode)
 
     # -- the panel ---------------------------------------------------------------------------
-    def update_panel(self) -> None:
-        self.query_one(LessonPanel).show(self.runner, self.viewing, self.feedback, self.hints)
+    def update_panel(self, anchor: int | None = None) -> None:
+        self.query_one(LessonPanel).show(self.runner, self.viewing, self.feedback, self.hints, anchor)
 
     def show_result(self, result, quiet_steps: bool = True):
         # the next step's text goes to the lesson column, not into the narrow output panel
@@ -189,13 +204,15 @@ class LessonApp(NndbApp):
         # a new step's question is part of its instruction; an `ask` later (checks passed, no prediction) is not
         kept = [f for f in result.feedback if f.kind != "text" and not (began and f.kind == "ask")]
         self.feedback = (self.feedback + kept)[-FEEDBACK_KEPT:]
+        anchor = len(self.feedback) - len(kept) if kept else None
         if result.kind == "lesson" and result.data.get("lines") and result.command == "hint":
             self.hints = list(result.data["lines"])
+            anchor = len(self.feedback) + len(self.hints) - 1  # the hint just revealed
         if began:
             self.hints = []
             self.viewing = self.runner.step_index
             self.query_one("#lesson-body", VerticalScroll).scroll_home(animate=False)
-        self.update_panel()
+        self.update_panel(anchor)
         if self.back_to_typing:
             self.back_to_typing = False
             self.action_focus_command()
@@ -219,7 +236,8 @@ class LessonApp(NndbApp):
         panel.set_class(self.typing, "typing")
         bar = self.query_one(CommandBar)
         if self.typing:
-            bar.placeholder = BAR_TYPING  # (the focus events of startup may arrive out of order)
+            # (set here too: the focus events of startup may arrive out of order)
+            bar.placeholder = bar.PROMPT = BAR_TYPING if self.size.width < NARROW else BAR_TYPING_WIDE
         elif self.focused is None or self.focused in panel.query("*"):
             bar.placeholder = BAR_KEYS
 

@@ -13,12 +13,18 @@ from rich.console import Console  # noqa: E402
 from textual.containers import VerticalScroll  # noqa: E402
 from textual.widgets import RichLog, Static  # noqa: E402
 
-from inspector.commands import Feedback  # noqa: E402
+from inspector.commands import Feedback, Result  # noqa: E402
 from inspector.tui.screens import EditScreen  # noqa: E402
 from inspector.tui.widgets import CommandBar  # noqa: E402
 from lessons import all_lessons  # noqa: E402
 from lessons.runner import LessonRunner  # noqa: E402
-from lessons.tui import BAR_KEYS, KEYS, TYPING, LessonApp, LessonPanel, instruction  # noqa: E402
+from lessons.tui import BAR_KEYS, BAR_TYPING, KEYS, TYPING, LessonApp, LessonPanel, instruction  # noqa: E402
+
+try:
+    import pytest_textual_snapshot  # noqa: F401
+    SNAPSHOTS = pytest.mark.skipif(False, reason="")
+except ImportError:
+    SNAPSHOTS = pytest.mark.skip(reason="pytest-textual-snapshot is not installed")
 
 LESSONS = all_lessons()
 BY_ID = {lesson.id: lesson for lesson in LESSONS}
@@ -43,7 +49,7 @@ def screen_lines(app) -> list[str]:
 
 def region_text(app, widget) -> str:
     """What the screen shows inside ``widget``'s borders and padding."""
-    r = widget.content_region
+    r = widget.scrollable_content_region  # inside its scrollbars too
     return "\n".join(line[r.x:r.right] for line in screen_lines(app)[r.y:r.bottom])
 
 
@@ -81,9 +87,11 @@ def test_every_lesson_step_shows_its_whole_instruction_at_80x24():
                 at_step(app, index)
                 await pilot.pause()
                 await pilot.pause()
-                wanted = squeezed(plain(instruction(app.runner, index)))
+                wanted = squeezed(plain(instruction(app.runner, index, titled=not panel.compact)))
                 shown = squeezed(region_text(app, panel))
-                if wanted not in shown or body.max_scroll_y > 0 or body.region.bottom > panel.region.bottom:
+                title = squeezed(lesson.steps[min(index, len(lesson.steps) - 1)].title)
+                if wanted not in shown or title not in shown or body.max_scroll_y > 0 \
+                        or body.region.bottom > panel.region.bottom:
                     cut.append(f"{lesson.order} {lesson.id} step {index + 1}")
         run(app, script)
     assert not cut, f"instruction not shown in full at 80×24: {cut}"
@@ -123,7 +131,7 @@ def test_the_lesson_starts_in_the_command_bar_and_typing_step_runs_step_once():
         seen["enter"] = app.focused is bar
 
     run(app, script)
-    assert seen["focused"] and seen["mode"] == TYPING and "Esc" in seen["placeholder"]
+    assert seen["focused"] and seen["mode"] == TYPING and seen["placeholder"] == BAR_TYPING
     # while typing, the footer offers no single key (they would type)
     assert not {"command('step')", "command('back')", "edit_cell", "hint", "quit"} & seen["footer"]
     assert seen["pos"] == 0, "`step` ran once (s, t, e, p were typed, not run)"
@@ -141,34 +149,36 @@ def test_a_wrong_prediction_shows_its_whole_feedback_newest_in_view():
     seen = {}
 
     async def script(pilot):
+        log = app.query_one("#lesson-log", VerticalScroll)
         for line in ("print X", "print W1[:,0]", "predict 9", "step"):
             bar = app.query_one(CommandBar)
             bar.value = line
             await pilot.press("enter")
             await pilot.pause()
         await pilot.pause()
-        seen["judged"] = [f.text for f in app.feedback if f.kind == "fail"]
-        seen["last"] = app.feedback[-1].text
-        seen["panel"] = squeezed(region_text(app, app.query_one("#lesson-log")))
-        # a long run of feedback: the newest is in view, the oldest a few Ctrl+↑ away, none of it cut
-        app.feedback += [Feedback("info", f"line {i}: " + "a long piece of feedback " * 4) for i in range(30)]
-        app.update_panel()
+        seen["verdict"] = [f.text for f in app.feedback[-3:]]
+        seen["shown"] = squeezed(region_text(app, log))
+        # a long run of new feedback: read from its first line; the rest a Ctrl+↓ or two away, none of it cut
+        app.after_command(Result("note", True, "lesson", feedback=[
+            Feedback("info", f"line {i}: " + "a long piece of feedback " * 4) for i in range(30)]))
         await pilot.pause()
         await pilot.pause()
-        log = app.query_one("#lesson-log", VerticalScroll)
-        seen["end"] = squeezed(region_text(app, log))
+        seen["start"] = squeezed(region_text(app, log))
         seen["static"] = plain(app.query_one("#lesson-feedback", Static).content)
-        for _ in range(40):
-            await pilot.press("ctrl+up")
+        for _ in range(12):
+            await pilot.press("ctrl+down")
         await pilot.pause()
-        seen["top"] = squeezed(region_text(app, log))
+        seen["end"] = squeezed(region_text(app, log))
 
     run(app, script)
-    assert seen["judged"] and seen["judged"][0].startswith("✗")
-    assert squeezed(seen["judged"][-1]) in seen["panel"] and squeezed(seen["last"]) in seen["panel"]
-    assert squeezed("line 29: " + "a long piece of feedback " * 4) in seen["end"]
+    assert runner.step_index == 1 and "✓" not in "".join(seen["verdict"])
+    assert seen["verdict"][0].startswith("✗ not quite: you said 9")
+    assert seen["verdict"][1].startswith("why: ") and len(seen["verdict"][1]) > 80  # the step's reasoning
+    for text in seen["verdict"][:2]:  # the verdict and its reason, whole, on screen
+        assert squeezed(text) in seen["shown"], text
+    assert seen["start"].startswith(squeezed("line 0: a long piece"))
     assert all(f"line {i}:" in seen["static"] for i in range(30))
-    assert squeezed(seen["judged"][0])[:30] in seen["top"]
+    assert squeezed("line 29: " + "a long piece of feedback " * 4) in seen["end"]
 
 
 def test_the_lesson_screen_at_120x40_keeps_the_listing_and_the_step_list():
@@ -192,3 +202,27 @@ def test_the_lesson_screen_at_120x40_keeps_the_listing_and_the_step_list():
     for i, step in enumerate(lesson.steps):
         assert squeezed(f"{i + 1}. {step.title}") in squeezed(seen["text"])
     assert squeezed(plain(instruction(app.runner, 0))) in squeezed(seen["text"]) and seen["body_scroll"] == 0
+
+
+# -- snapshots (pytest-textual-snapshot; regenerate with --snapshot-update and look at the SVGs in
+# tests/__snapshots__/test_lesson_tui/): lesson 1 at step 2 after a wrong prediction, typing in the bar
+async def wrong_prediction_at_step_2(pilot) -> None:
+    bar = pilot.app.query_one(CommandBar)
+    bar.cursor_blink = False  # the one blinking cursor: still, for a deterministic picture
+    for line in ("print X", "print W1[:,0]", "predict 9", "step"):
+        bar.value = line
+        await pilot.press("enter")
+        await pilot.pause()
+    await pilot.pause()
+
+
+@SNAPSHOTS
+def test_snapshot_lesson_screen_80x24(snap_compare):
+    assert snap_compare(LessonApp(LessonRunner(BY_ID["one-neuron"])), run_before=wrong_prediction_at_step_2,
+                        terminal_size=(80, 24))
+
+
+@SNAPSHOTS
+def test_snapshot_lesson_screen_120x40(snap_compare):
+    assert snap_compare(LessonApp(LessonRunner(BY_ID["one-neuron"])), run_before=wrong_prediction_at_step_2,
+                        terminal_size=(120, 40))
