@@ -5,6 +5,10 @@ step's latency is the time until the frame that shows the new frame's title ("fr
 written ("shown"), and until the last frame the key caused ("settled": the screen then stays quiet
 for a while). At 80×24 one panel shows at a time, so each is measured; at 120×40 all four show.
 
+Each case runs twice: "cold", every frame drawn when its key arrives, and "prefetched", as the
+replay runs: while a frame is on screen the next one (in the direction of the last step) is drawn
+in the idle time, so a step at human pace (here: after the screen was quiet for 60 ms) only shows it.
+
 Runs are recorded first, in a temporary folder: moons (2-8-8-2, the decision boundary) and a
 784-128-10 digits MLP on MNIST from $NNDB_MNIST or ../shared/data/mnist when present (the digits
 preset's network: 128 tiles of 28×28), else a 120-24-10 net on the segments preset's 12×10 images.
@@ -62,11 +66,12 @@ def runs(folder: Path, data: str | None) -> list[tuple[str, object]]:
     return out
 
 
-async def measure(run, size, panel: str | None, steps: int) -> dict:
+async def measure(run, size, panel: str | None, steps: int, prefetch: bool) -> dict:
     from textual import events
 
     from inspector.tui.replay import ReplayApp
     app = ReplayApp(run)
+    app.prefetch = prefetch
     probe = FrameProbe(app)
     shown, settled = [], []
     async with app.run_test(size=size) as pilot:
@@ -97,16 +102,17 @@ async def measure(run, size, panel: str | None, steps: int) -> dict:
 
 def line(label: str, values: list[float]) -> str:
     if not values:
-        return f"{label:<44} (no frames measured)"
+        return f"{label:<52} (no frames measured)"
     p50, p95 = percentile(values, 0.5), percentile(values, 0.95)
     verdict = "ok" if p95 <= TARGET else "OVER"
-    return f"{label:<44} p50 {p50 * 1000:6.1f} ms   p95 {p95 * 1000:6.1f} ms   (p95/target {p95 / TARGET:.2f}, {verdict})"
+    return f"{label:<52} p50 {p50 * 1000:6.1f} ms   p95 {p95 * 1000:6.1f} ms   (p95/target {p95 / TARGET:.2f}, {verdict})"
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=60)
     parser.add_argument("--data", help="MNIST folder (else $NNDB_MNIST or ../shared/data/mnist)")
+    parser.add_argument("--wide-only", action="store_true", help="only 120×40 (all four panels)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         recorded = runs(Path(tmp), args.data)
@@ -115,11 +121,14 @@ def main() -> int:
             print(f"\n{name}: {run.frames} frames")
             cases = [((80, 24), key, label) for key, label in (("1", "network"), ("2", "boundary/units"),
                                                                ("3", "weights"), ("4", "curves"))]
+            cases = [] if args.wide_only else cases
             cases.append(((120, 40), None, "all four panels"))
             for size, key, label in cases:
-                result = asyncio.run(measure(run, size, key, args.steps))
-                print(line(f"  {size[0]}×{size[1]} {label}: shown", result["shown"]))
-                print(line(f"  {size[0]}×{size[1]} {label}: settled", result["settled"]))
+                for prefetch in (False, True):
+                    result = asyncio.run(measure(run, size, key, args.steps, prefetch))
+                    how = "prefetched" if prefetch else "cold"
+                    print(line(f"  {size[0]}×{size[1]} {label}, {how}: shown", result["shown"]))
+                    print(line(f"  {size[0]}×{size[1]} {label}, {how}: settled", result["settled"]))
     return 0
 
 

@@ -200,7 +200,8 @@ def histogram_edges(run, names=None, bins: int = HIST_BINS) -> dict[str, np.ndar
 
 def histograms(params: dict[str, np.ndarray], edges: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Counts of each parameter's values in its fixed bins."""
-    return {n: np.histogram(np.asarray(params[n], dtype=float), bins=e)[0] for n, e in edges.items()}
+    # equal bins given as a count and a range: NumPy's fast path (no search per value)
+    return {n: np.histogram(np.asarray(params[n]), bins=len(e) - 1, range=(e[0], e[-1]))[0] for n, e in edges.items()}
 
 
 @dataclass

@@ -1,6 +1,8 @@
 """`nndb replay RUN`: a recorded training run, frame by frame, every panel following the timeline."""
 from __future__ import annotations
 
+import gc
+from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +27,8 @@ from . import replaydraw as draw
 SPEEDS = (1, 2, 5, 10, 20, 30)  # frames per second that + and − step through
 WIDE = (120, 36)  # columns and rows from which every panel shows at once (a 2×2 grid)
 PANELS = ("network", "view", "weights", "curves")
+MAX_PICTURES = 256  # panels kept drawn (a frame's four, for the frames around the cursor)
+PREFETCH_DELAY = 0.03  # seconds after a frame is shown before the next is drawn (a key pressed meanwhile first)
 
 
 class LinesView(ScrollView):
@@ -36,12 +40,19 @@ class LinesView(ScrollView):
         self.strips: list[Strip] = []
         self.lines: list[Text] = []
 
-    def show(self, text: Text, width: int) -> None:
-        console = self.app.console
-        self.lines = list(text.wrap(console, max(width, 1), overflow="fold"))
-        self.strips = [Strip(list(line.render(console)), line.cell_len) for line in self.lines]
-        self.virtual_size = Size(max((s.cell_length for s in self.strips), default=0), len(self.strips))
+    def show(self, lines: list[Text], strips: list[Strip]) -> None:
+        self.lines, self.strips = lines, strips
+        self.virtual_size = Size(max((s.cell_length for s in strips), default=0), len(strips))
         self.refresh()
+
+    @staticmethod
+    def lay_out(text: Text, width: int, console) -> tuple[list[Text], list[Strip]]:
+        """The lines of ``text`` wrapped to ``width`` and their strips (segments ready to draw)."""
+        width = max(width, 1)
+        lines = []
+        for line in text.split("\n", allow_blank=True):  # wrapping costs: only the lines that need it
+            lines += [line] if line.cell_len <= width else list(line.wrap(console, width, overflow="fold"))
+        return lines, [Strip(list(line.render(console)), line.cell_len) for line in lines]
 
     @property
     def plain(self) -> str:
@@ -71,7 +82,7 @@ class Timeline(Static):
 
     def show(self, frame: int, playing: bool, fps: int) -> None:
         self.state = (frame, playing, fps)
-        self.update(self.render_bar())
+        self.update(self.render_bar(), layout=False)  # two lines, always: no layout per frame
 
     def track_width(self) -> int:
         return max(self.content_region.width - 2, 10)
@@ -138,6 +149,11 @@ class ReplayApp(App):
                           else "units" if run.image_shape else "none")
         self.active = "network"
         self.sub_title = clean(run.label, newlines=False)
+        self.pictures: OrderedDict = OrderedDict()  # (panel, frame, width, height) → lines, strips, data
+        self.loaded = 0  # the frame whose weights self.model holds
+        self.direction = 1  # the way the last step went: the frame prefetched is the next one that way
+        self.prefetch = True
+        self.prefetch_timer = None
         self.chart_cache: dict = {}  # the curves' dots by chart and size: only the cursor moves
         self.shown: dict[str, object] = {}  # panel → what it draws now (tests read the values)
 
@@ -164,6 +180,12 @@ class ReplayApp(App):
             self.query_one("#panel-view").border_title = "what the first layer's units see"
         self.set_active("network")
         self.call_after_refresh(self.show_frame)
+        # what startup built (Textual, the run's arrays) kept out of the collector's full passes, which
+        # otherwise pause a frame step now and then (as in the debugger's app); thawed on unmount
+        gc.freeze()
+
+    def on_unmount(self) -> None:
+        gc.unfreeze()
 
     def on_resize(self, event) -> None:
         wide = event.size.width >= WIDE[0] and event.size.height >= WIDE[1]
@@ -185,55 +207,81 @@ class ReplayApp(App):
     def show_frame(self) -> None:
         """Draw frame ``self.frame`` in the title, the timeline and every visible panel."""
         run, i = self.run_data, self.frame
-        params = run.params(i)
-        for p in self.model.parameters():
-            p.value = np.asarray(params[p.symbol], dtype=self.model.dtype)
-        self.query_one("#frame-title", Static).update(Text(runview.frame_title(run, i), style="bold"))
+        title = self.query_one("#frame-title", Static)
+        text = runview.frame_title(run, i)
+        width = max(title.content_region.width, 1)
+        height = -(-len(text) // width)
+        # a layout pass only when the title needs another number of lines than the last frame's
+        title.update(Text(text, style="bold"), layout=height != getattr(self, "title_height", None))
+        self.title_height = height
         self.query_one("#timeline", Timeline).show(i, self.playing, self.fps)
         for name in self.visible_panels():
-            width, height = self.panel_size(name)
-            self.query_one(f"#panel-{name}", LinesView).show(getattr(self, f"draw_{name}")(params, width, height), width)
+            lines, strips, self.shown[name] = self.picture(name, i)
+            self.query_one(f"#panel-{name}", LinesView).show(lines, strips)
+        if self.prefetch and self.prefetch_timer is None:
+            # the next frame drawn while the user looks at this one: the next step only shows it
+            self.prefetch_timer = self.set_timer(PREFETCH_DELAY, self.prefetch_next)
+
+    def picture(self, name: str, frame: int):
+        """Panel ``name`` of ``frame`` at the panel's size: (lines, strips, what it shows), kept for reuse."""
+        width, height = self.panel_size(name)
+        key = (name, frame, width, height)
+        if key in self.pictures:
+            self.pictures.move_to_end(key)
+            return self.pictures[key]
+        params = self.run_data.params(frame)
+        if self.loaded != frame:
+            for p in self.model.parameters():
+                p.value = np.asarray(params[p.symbol], dtype=self.model.dtype)
+            self.loaded = frame
+        text, shown = getattr(self, f"draw_{name}")(frame, params, width, height)
+        self.pictures[key] = (*LinesView.lay_out(text, width, self.console), shown)
+        if len(self.pictures) > MAX_PICTURES:
+            self.pictures.popitem(last=False)
+        return self.pictures[key]
+
+    def prefetch_next(self) -> None:
+        self.prefetch_timer = None
+        nxt = self.frame + 1 if self.direction > 0 else self.frame - 1
+        if 0 <= nxt < self.run_data.frames:
+            for name in self.visible_panels():
+                self.picture(name, nxt)
 
     def panel_size(self, name: str) -> tuple[int, int]:
         region = self.query_one(f"#panel-{name}").scrollable_content_region
         return max(region.width - 1, 20), max(region.height, 6)
 
-    def draw_network(self, params, width: int, height: int):
+    def draw_network(self, frame: int, params, width: int, height: int):
         d = runview.diagram(self.model, params, self.units)
-        self.shown["network"] = d
-        return draw.draw_diagram(d)
+        return draw.draw_diagram(d), d
 
-    def draw_view(self, params, width: int, height: int):
+    def draw_view(self, frame: int, params, width: int, height: int):
         if self.view_kind == "boundary":
             b = decision_boundary(self.model, self.loss, self.points[0], width, 2 * max(height - 3, 2))
-            self.shown["view"] = b
             classes = self.run_data.meta["data"].get("classes") or []
-            return draw.draw_boundary(b, self.points) + Text("\n") + draw.boundary_legend(b, classes)
+            return draw.draw_boundary(b, self.points) + Text("\n") + draw.boundary_legend(b, classes), b
         if self.view_kind == "units":
             tiles = runview.unit_tiles(self.model, params, self.run_data.image_shape)
-            self.shown["view"] = tiles
             if tiles is not None:
-                return draw.draw_tiles(tiles, width, height)
+                return draw.draw_tiles(tiles, width, height), tiles
         kind = self.run_data.meta["data"].get("kind", "table")
-        self.shown["view"] = None
         return Text(f"nothing to draw here for {kind} data: a decision boundary needs 2 inputs (moons, circles, "
-                    f"spiral, xor, a 2-column CSV) and the units' tiles need image inputs.", style="dim")
+                    f"spiral, xor, a 2-column CSV) and the units' tiles need image inputs.", style="dim"), None
 
-    def draw_weights(self, params, width: int, height: int):
+    def draw_weights(self, frame: int, params, width: int, height: int):
         hists = runview.histograms(params, self.edges)
-        ratios = runview.update_ratios(self.run_data, self.frame, list(self.edges))
-        self.shown["weights"] = (hists, ratios)
-        return draw.draw_weights(hists, self.edges, ratios, width)
+        ratios = runview.update_ratios(self.run_data, frame, list(self.edges))
+        return draw.draw_weights(hists, self.edges, ratios, width), (hists, ratios)
 
-    def draw_curves(self, params, width: int, height: int):
-        c = runview.curves(self.run_data, self.frame)
-        self.shown["curves"] = c
-        return draw.draw_curves(c, self.x_max, width, height, self.chart_cache)
+    def draw_curves(self, frame: int, params, width: int, height: int):
+        c = runview.curves(self.run_data, frame)
+        return draw.draw_curves(c, self.x_max, width, height, self.chart_cache), c
 
     # -- the timeline ------------------------------------------------------------------------------
     def go_to(self, frame: int) -> None:
         frame = min(max(frame, 0), self.run_data.frames - 1)
         if frame != self.frame:
+            self.direction = 1 if frame > self.frame else -1
             self.frame = frame
             self.show_frame()
 
