@@ -156,7 +156,7 @@ class Predictions:
         return f"noted{again}: {p.target} → {text.strip()}"
 
     def reveal(self, p: Predict) -> str:
-        self.reveal_asked = True
+        self.reveal_asked, self.guess = True, None  # giving up: a prediction not judged yet is dropped
         return f"{p.target} is shown when the step's checks hold (now, if they do); {NEVER}"
 
     def note_display(self, p: Predict, arg: str, kind: str, session, ctx: Context) -> None:

@@ -243,6 +243,10 @@ def test_reveal_moves_on_without_a_prediction_and_after_a_miss():
                          "✓ step 2/5 done: Predict, then run the weighted sum"]
     result = runner.run("reveal")
     assert not result.ok and result.message.startswith("reveal: this step asks for no prediction")
+    runner = runner_at("one-neuron", 1)
+    play(runner, ["predict 0.45", "reveal"])  # a prediction not judged yet, given up
+    assert play(runner, ["step"])[0] == "revealed: the code computed Z1[1,0] = 0.452847"
+    assert runner.predictions.outcomes == {1: "revealed"}
     runner = runner_at("dense-layer", 1)
     play(runner, ["predict 1x1", "step"])
     assert play(runner, ["reveal"])[:2] == ["revealed: the code computed Z1 = 4×8",
