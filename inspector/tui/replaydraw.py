@@ -205,9 +205,20 @@ def ratio_line(value: float, width: int) -> Text:
     return line
 
 
+def ratio_scale(width: int) -> Text:
+    """The labels under a ratio axis: 1e-6 at its left, 1e-3 under ┼, 1 at its right."""
+    lo, hi = RATIO_RANGE
+    mid = int(round((math.log10(RATIO_TARGET) - lo) / (hi - lo) * (width - 1)))
+    scale = [" "] * width
+    for text, at in (("1e-6", 0), ("1e-3", max(mid - 2, 5)), ("1", width - 1)):
+        scale[at:at + len(text)] = text
+    return Text("".join(scale[:width]), style="dim")
+
+
 def draw_weights(hists: dict, edges: dict, ratios, width: int) -> Text:
     """Per weight: its histogram in this frame (bins fixed over the run) and ‖ΔW‖/‖W‖ against ~1e-3."""
-    lines = [Text("histograms: bins fixed over the run · ‖ΔW‖/‖W‖ per update, ┼ = 1e-3 (rule of thumb)", style="dim")]
+    lines = [Text("histograms: bins fixed over the run · the update ‖ΔW‖/‖W‖ on a log axis, ┼ = the ~1e-3 rule of "
+                  "thumb", style="dim")]
     by_name = {r.name: r for r in ratios}
     for name, counts in hists.items():
         e = edges[name]
@@ -216,14 +227,11 @@ def draw_weights(hists: dict, edges: dict, ratios, width: int) -> Text:
         r = by_name.get(name)
         if r is not None:
             style = "green" if r.verdict == "about right" else "yellow"
-            value = f"{r.value:.1e} " if np.isfinite(r.value) else "— "
-            label = Text.assemble("ΔW/W ", (value, ""), (r.verdict, style))
-            axis_w = max(width - 42, 10)  # one length for every weight: the ┼ lines up
-            if axis_w + label.cell_len + 1 > width:
-                lines += [label, ratio_line(r.value, max(width, 10))]
-            else:
-                lines.append(ratio_line(r.value, axis_w) + Text(" ") + label)
-            lines.append(Text("  1e-6" + " " * max(axis_w - 10, 1) + "1", style="dim"))
+            value = f"{r.value:.1e}" if np.isfinite(r.value) else "—"
+            lines.append(Text.assemble("‖Δ", name, "‖/‖", name, f"‖ {value} · ", (r.verdict, style)))
+            axis_w = max(min(width, 60), 16)
+            lines.append(ratio_line(r.value, axis_w))
+            lines.append(ratio_scale(axis_w))
     return Text("\n").join(lines)
 
 
