@@ -158,6 +158,7 @@ class LessonApp(NndbApp):
         self.viewing = runner.step_index
         self.feedback: list[Feedback] = []
         self.hints: list[str] = []
+        self.panel_shows: tuple = ()  # what the lesson panel was last drawn from
         self.back_to_typing = False  # a long command from the bar took the focus (Esc stops it); it comes back
         # while typing, the keys that are characters type; their actions leave the footer
         self.typed_actions = {parse_action(b.action)[1:] for b in self.BINDINGS
@@ -191,8 +192,17 @@ class LessonApp(NndbApp):
         self.call_after_refresh(self.show_mode)
 
     # -- the panel ---------------------------------------------------------------------------
-    def update_panel(self, anchor: int | None = None) -> None:
-        self.query_one(LessonPanel).show(self.runner, self.viewing, self.feedback, self.hints, anchor)
+    def update_panel(self, anchor: int | None = None, force: bool = False) -> None:
+        panel = self.query_one(LessonPanel)
+        runner = self.runner
+        # most commands (a step, a print) change nothing here: not redrawn, stepping stays quick
+        shown = (runner.step_index, tuple(runner.completed), self.viewing, tuple(self.hints),
+                 tuple(id(f) for f in self.feedback[-3:]), len(self.feedback), runner.predictions.missed is None,
+                 panel.scrollable_content_region.size)
+        if anchor is None and not force and shown == self.panel_shows:
+            return
+        self.panel_shows = shown
+        panel.show(runner, self.viewing, self.feedback, self.hints, anchor)
 
     def show_result(self, result, quiet_steps: bool = True):
         # the next step's text goes to the lesson column, not into the narrow output panel

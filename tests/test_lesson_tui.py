@@ -117,6 +117,7 @@ def test_the_lesson_starts_in_the_command_bar_and_typing_step_runs_step_once():
         await pilot.press("escape")  # single keys: s steps, p steps back
         await pilot.pause()
         seen["keys_mode"] = (panel.border_subtitle, bar.placeholder, app.focused is bar)
+        seen["keys_focus"] = app.focused.id  # at 80 columns the listing made room: the lesson takes the keys
         await pilot.press("s", "s")
         await pilot.pause()
         seen["pos_keys"] = app.session.pos
@@ -138,9 +139,28 @@ def test_the_lesson_starts_in_the_command_bar_and_typing_step_runs_step_once():
     assert not any(isinstance(s, EditScreen) for s in seen["screens"])
     assert seen["after"], "the bar keeps the focus after a command"
     assert any(line.startswith("» step") for line in seen["log"])
-    assert seen["keys_mode"] == (KEYS, BAR_KEYS, False)
+    assert seen["keys_mode"] == (KEYS, BAR_KEYS, False) and seen["keys_focus"] == "lesson-body"
     assert seen["pos_keys"] == 2 and seen["pos_back"] == 1
     assert seen["colon"] == (True, TYPING) and seen["enter"]
+
+
+def test_a_long_command_typed_in_the_bar_gives_the_bar_back_when_it_ends():
+    app = LessonApp(LessonRunner(BY_ID["one-neuron"]))
+    seen = {}
+
+    async def script(pilot):
+        bar = app.query_one(CommandBar)
+        bar.value = "train 3"  # in a worker: the focus leaves the bar so that Esc can stop it
+        await pilot.press("enter")
+        for _ in range(200):
+            await pilot.pause(0.02)
+            if not app.busy:
+                break
+        await pilot.pause()
+        seen["after"] = (app.busy, app.focused is bar, app.session.current.number)
+
+    run(app, script)
+    assert seen["after"][:2] == (False, True) and seen["after"][2] > 1  # trained, and the bar has the focus again
 
 
 def test_a_wrong_prediction_shows_its_whole_feedback_newest_in_view():
