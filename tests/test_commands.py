@@ -186,7 +186,8 @@ def test_comparisons_evaluate_to_booleans_over_all_entries(text, expected):
     ("W[0:inf]", "a slice bound must be a whole number"),
     ("W[::0]", "a slice step cannot be 0"),
     ("W + [1, 2]", "cannot combine shapes (2, 3) and (2,)"),
-    ("foo(W)", "unknown function foo(); known: abs, argmax, dead, max, mean, min, norm, shape, size, std, sum"),
+    ("foo(W)", "unknown function foo(); known: abs, argmax, dead, exp, log, max, mean, min, norm, shape, size, std, "
+               "sum"),
     ("norm(W, v)", "norm() takes one argument, got 2"),
     ("norm()", "norm() takes one argument, got 0"),
     ("min(W[0, 0:0])", "min() of an empty selection"),

@@ -384,7 +384,8 @@ def test_train_with_a_minibatch_size_reports_the_epoch_and_the_validation_set():
     assert r.ok and r.data["minibatch"] == 40 and "1 iteration per epoch" in r.message
     for bad, says in (("train 1 epochs batch 0", "the minibatch size must be 1..40"),
                       ("train 1 epochs batch 41", "the minibatch size must be 1..40"),
-                      ("train 1 batch some", "expected `train N`")):
+                      ("train 1 batch some", "expected `train N` or `train N epochs`, got '1 batch some'; either "
+                                             "may be followed by `batch B`")):
         result = interp.run(bad)
         assert not result.ok and says in result.message, result.message
 

@@ -68,8 +68,8 @@ validation set, the validation loss and accuracy are reported too (and `curves` 
 def do_train(s, arg, line="train", progress=None):
     m = re.fullmatch(r"\s*(\d+)\s*(epochs?|iterations?|iters?)?\s*(?:batch\s+(\d{1,9}|all))?\s*(?:--record\s+(\S+)\s*)?", arg)
     if not m:
-        raise UsageError(f"train: expected `train N`, `train N epochs`, `train N epochs batch B`, each optionally "
-                         f"followed by `--record FILE`; got {arg.strip()!r}")
+        raise UsageError(f"train: expected `train N` or `train N epochs`, got {arg.strip()!r}; either may be "
+                         f"followed by `batch B` (the minibatch size, or all) and `--record FILE`")
     count = int(m.group(1))
     if count < 1:
         raise UsageError("train: the count must be ≥ 1")
@@ -128,7 +128,7 @@ def do_train(s, arg, line="train", progress=None):
     return Result(line, True, "train", message, r)
 
 
-@command("curves", usage="curves [acc | loss]", args="curves",
+@command("curves", usage="curves [acc | loss]", args="none",
          summary="draw the training curves: train vs validation per epoch, or the loss per iteration",
          help="""
 With a validation set, `train` records the whole training set's and the validation set's accuracy
