@@ -246,7 +246,8 @@ def test_replay_of_an_image_run_shows_the_units_tiles(image_run, size):
             assert "W1: the 8 strongest of 120 incoming weights per unit" in text_of(app, "network")
             await pilot.press("3")
             await pilot.pause()
-            assert "ΔW/W" in text_of(app, "weights")
+            ratio = image_run.stat("update_ratio", "W1")[app.frame]
+            assert f"‖ΔW1‖/‖W1‖ {ratio:.1e} · {runview.ratio_verdict(ratio)}" in text_of(app, "weights")
             before = app.shown["weights"][0]["W1"].copy()
             await pilot.press("home")
             await pilot.pause()
