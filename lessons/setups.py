@@ -34,7 +34,7 @@ from engine.model import Sequential
 from engine.presets import PRESETS, Problem
 
 from .exercises import EXERCISES
-from .setup_data import DATA_PRESETS, POINTS, Identity, check_data_keys, lesson_data, missing_data
+from .setup_data import DATA_PRESETS, Identity, check_data_keys, lesson_data, missing_data
 
 NETS = (*NAMES["activation"], "deep-sigmoid", "planted-bug", "identity")
 INITS = (*NAMES["initializer"], "large")
