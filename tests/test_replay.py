@@ -197,6 +197,14 @@ def test_replay_scrubs_plays_and_switches_panels(moons_run, size):
             assert app.frame == played  # paused: it stays
             await pilot.press("plus", "plus")
             assert app.fps == 20
+            await pilot.press("minus")
+            assert app.fps == 10
+            # a click on the scrub bar goes to that frame: the track's last cell is the last frame
+            timeline = app.query_one("#timeline", Timeline)
+            await pilot.click("#timeline", offset=(1 + 2 + timeline.track_width() - 1, 0))
+            assert app.frame == last
+            await pilot.click("#timeline", offset=(1 + 2, 0))
+            assert app.frame == 0
             if size == (80, 24):
                 assert visible(app) == ["network"]
                 await pilot.press("2")

@@ -105,8 +105,11 @@ class Timeline(Static):
         return bar + Text("\n") + Text(status, style="dim")
 
     def on_click(self, event: Click) -> None:
-        x = event.x - 2  # the track starts after "▶ "
-        if 0 <= x < self.track_width() and event.y == 0:
+        offset = event.get_content_offset(self)
+        if offset is None:
+            return
+        x = offset.x - 2  # the track starts after "▶ "
+        if 0 <= x < self.track_width() and offset.y == 0:
             self.post_message(self.Seek(round(x / max(self.track_width() - 1, 1) * (self.frames - 1))))
 
 
