@@ -58,13 +58,21 @@ class LinesView(ScrollView):
     def plain(self) -> str:
         return "\n".join(line.plain for line in self.lines)
 
+    def render_lines(self, crop):
+        # the widget's style (its background) and width once per refresh, not once per line
+        self.line_style, self.line_width = self.rich_style, self.scrollable_content_region.width
+        return super().render_lines(crop)
+
     def render_line(self, y: int) -> Strip:
         x0, y0 = self.scroll_offset
-        width = self.scrollable_content_region.width
+        width, style = self.line_width, self.line_style
         k = y + y0
         if k >= len(self.strips):
-            return Strip.blank(width, self.rich_style)
-        return self.strips[k].crop(x0, x0 + width).extend_cell_length(width).apply_style(self.rich_style)
+            return Strip.blank(width, style)
+        strip = self.strips[k]
+        if x0 or strip.cell_length > width:
+            strip = strip.crop(x0, x0 + width)
+        return strip.extend_cell_length(width).apply_style(style)
 
 
 class Timeline(Static):
