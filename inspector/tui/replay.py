@@ -153,6 +153,7 @@ class ReplayApp(App):
         self.loss = LOSSES[run.meta["loss"]]() if run.meta.get("loss") in LOSSES else None
         self.units = runview.pick_units(self.model, run.params(run.frames - 1))
         self.edges = runview.histogram_edges(run)
+        self.first_hists = runview.histograms(run.params(0), self.edges)
         self.marks = runview.epoch_marks(run)
         self.x_max = max(float(np.nanmax(run.epoch)) if run.frames else 1.0, 1e-9)
         self.points = run.points
@@ -282,7 +283,7 @@ class ReplayApp(App):
     def draw_weights(self, frame: int, params, width: int, height: int):
         hists = runview.histograms(params, self.edges)
         ratios = runview.update_ratios(self.run_data, frame, list(self.edges))
-        return draw.draw_weights(hists, self.edges, ratios, width), (hists, ratios)
+        return draw.draw_weights(hists, self.edges, ratios, width, self.first_hists), (hists, ratios)
 
     def draw_curves(self, frame: int, params, width: int, height: int):
         c = runview.curves(self.run_data, frame)

@@ -179,14 +179,14 @@ def draw_tiles(tiles, width: int, height: int) -> Text:
 
 
 # -- weight distributions and update ratios ---------------------------------------------------------
-def bars(counts: np.ndarray, height: int = 3, repeat: int = 1) -> list[Text]:
+def bars(counts: np.ndarray, height: int = 3, repeat: int = 1, style: str = "cyan") -> list[Text]:
     """A bar chart of ``counts``, ``repeat`` columns per bin, ``height`` rows of eighth blocks."""
     top = max(int(np.max(counts)), 1) if len(counts) else 1
     levels = np.repeat(np.asarray(counts, float) / top * height * 8, repeat)
     lines = []
     for row in range(height - 1, -1, -1):
         fill = np.clip(levels - row * 8, 0, 8).astype(int)
-        lines.append(Text("".join(BLOCKS[f] for f in fill), style="cyan"))
+        lines.append(Text("".join(BLOCKS[f] for f in fill), style=style))
     return lines
 
 
@@ -215,15 +215,19 @@ def ratio_scale(width: int) -> Text:
     return Text("".join(scale[:width]), style="dim")
 
 
-def draw_weights(hists: dict, edges: dict, ratios, width: int) -> Text:
-    """Per weight: its histogram in this frame (bins fixed over the run) and ‖ΔW‖/‖W‖ against ~1e-3."""
+def draw_weights(hists: dict, edges: dict, ratios, width: int, first: dict | None = None) -> Text:
+    """Per weight: its histogram in this frame (bins fixed over the run), under it the first frame's (one
+    dim row, to see how far the distribution moved), and ‖ΔW‖/‖W‖ against ~1e-3."""
     lines = [Text("histograms: bins fixed over the run · the update ‖ΔW‖/‖W‖ on a log axis, ┼ = the ~1e-3 rule of "
                   "thumb", style="dim")]
     by_name = {r.name: r for r in ratios}
     for name, counts in hists.items():
         e = edges[name]
         lines.append(Text.assemble((name, "bold"), f"  {fmt(float(e[0]))} … {fmt(float(e[-1]))}"))
-        lines += bars(counts, repeat=min(max(width // max(len(counts), 1), 1), 3))
+        repeat = min(max((width - 8) // max(len(counts), 1), 1), 3)
+        lines += bars(counts, repeat=repeat)
+        if first is not None and name in first:
+            lines.append(bars(first[name], height=1, repeat=repeat, style="bright_black")[0] + Text(" frame 1", style="dim"))
         r = by_name.get(name)
         if r is not None:
             style = "green" if r.verdict == "about right" else "yellow"
