@@ -205,11 +205,15 @@ class LessonApp(NndbApp):
         panel.show(runner, self.viewing, self.feedback, self.hints, anchor)
 
     def show_result(self, result, quiet_steps: bool = True):
-        # the next step's text goes to the lesson column, not into the narrow output panel
-        super().show_result(replace(result, feedback=[f for f in result.feedback if f.kind != "text"]), quiet_steps)
+        # the lesson's feedback (verdicts, the next step) is the lesson column's: the output panel keeps
+        # the commands' own output, and its room
+        super().show_result(replace(result, feedback=[]), quiet_steps)
+        if result.kind != "quit":
+            self.follow_lesson(result)
         return result
 
-    def after_command(self, result) -> None:
+    def follow_lesson(self, result) -> None:
+        """After a command: its feedback into the column, the hints, a new step's text."""
         began = any(f.kind == "step" for f in result.feedback)
         # a new step's question is part of its instruction; an `ask` later (checks passed, no prediction) is not
         kept = [f for f in result.feedback if f.kind != "text" and not (began and f.kind == "ask")]

@@ -181,8 +181,9 @@ def test_a_wrong_prediction_shows_its_whole_feedback_newest_in_view():
         await pilot.pause()
         seen["verdict"] = [f.text for f in app.feedback[-3:]]
         seen["shown"] = squeezed(region_text(app, log))
+        seen["output"] = "\n".join(strip.text for strip in app.query_one("#log", RichLog).lines)
         # a long run of new feedback: read from its first line; the rest a Ctrl+↓ or two away, none of it cut
-        app.after_command(Result("note", True, "lesson", feedback=[
+        app.follow_lesson(Result("note", True, "lesson", feedback=[
             Feedback("info", f"line {i}: " + "a long piece of feedback " * 4) for i in range(30)]))
         await pilot.pause()
         await pilot.pause()
@@ -199,6 +200,8 @@ def test_a_wrong_prediction_shows_its_whole_feedback_newest_in_view():
     assert seen["verdict"][1].startswith("why: ") and len(seen["verdict"][1]) > 80  # the step's reasoning
     for text in seen["verdict"][:2]:  # the verdict and its reason, whole, on screen
         assert squeezed(text) in seen["shown"], text
+    # the output panel keeps the commands' own output (the column has the lesson's feedback)
+    assert "noted: Z1[1,0] → 9" in seen["output"] and "not quite" not in seen["output"]
     assert seen["start"].startswith(squeezed("line 0: a long piece"))
     assert all(f"line {i}:" in seen["static"] for i in range(30))
     assert squeezed("line 29: " + "a long piece of feedback " * 4) in seen["end"]
