@@ -39,6 +39,7 @@ class DiagramLayer:
     bias_symbol: str | None
     rule: str
     reduced: bool = False
+    input_symbol: str = "X"  # what the layer reads: X, or the output of the layer before it (A1, F1, h1)
 
 
 @dataclass
@@ -108,8 +109,8 @@ def diagram(model, params: dict[str, np.ndarray], units: dict[str, np.ndarray] |
         if attr is None:
             first = layer.params[0]
             shape = "×".join(map(str, np.shape(params[layer.sym[first]])))
-            skipped.append(f"{layer.name}: {layer.units()} units, {layer.sym[first]} {shape} "
-                           f"(not a weight matrix: see the tiles)")
+            skipped.append(f"{layer.name}: {layer.units()} units, {layer.sym[first]} {shape}: not one weight matrix, "
+                           f"not drawn here")
             continue
         symbol = layer.sym[attr]
         W = np.asarray(params[symbol], dtype=float)
@@ -129,7 +130,7 @@ def diagram(model, params: dict[str, np.ndarray], units: dict[str, np.ndarray] |
         bias = np.asarray(params[layer.sym[battr]], dtype=float)[rows] if battr else None
         drawn.append(DiagramLayer(layer.name, symbol, n_in, n_units, np.asarray(rows), inputs, cols, bias,
                                   layer.sym[battr] if battr else None, rule,
-                                  reduced=n_in > max_inputs or len(rows) < n_units))
+                                  reduced=n_in > max_inputs or len(rows) < n_units, input_symbol=layer.sym["in"]))
     scale = max((float(np.max(np.abs(d.weights))) for d in drawn if d.weights.size), default=0.0)
     bias_scale = max((float(np.max(np.abs(d.bias))) for d in drawn if d.bias is not None and d.bias.size),
                      default=0.0)

@@ -80,10 +80,11 @@ def draw_diagram(d) -> Text:
         return Text("\n").join(lines)
     first = d.layers[0]
     columns: list[list[Text]] = []
+    head = Text(first.input_symbol, style="bold")
     if first.reduced and first.n_inputs > first.inputs.shape[1]:
-        columns.append([Text("in", style="bold"), Text(f"{first.n_inputs}", style="dim")])
+        columns.append([head, Text(f"{first.n_inputs}", style="dim")])
     else:
-        columns.append([Text("in", style="bold")] + [Text(f"x{i}") for i in range(first.n_inputs)])
+        columns.append([head] + [Text(f"{i}", style="dim") for i in range(first.n_inputs)])
     for layer in d.layers:
         grid = [Text(layer.symbol + "ᵀ", style="bold")]
         for r in range(len(layer.units)):
