@@ -30,6 +30,7 @@ LARGE_INPUT = 256               # inputs of more features get a quarter of the p
                                 # every frame, would cost a digits run as much as a training iteration
 MAX_POINTS = 600                # training points kept for a decision boundary (2-input data)
 MAX_INFLATED = 2 * 2**30        # a run file whose entries inflate to more is refused unread
+MAX_RECORD_BYTES = 2**30        # an EVERY that would keep more frames than this is refused before training
 STATS = ("norm", "grad_norm", "update_ratio", "dead")
 EPOCH_KEYS = ("iteration", "train_loss", "val_loss", "train_acc", "val_acc")
 META_KEYS = ("architecture", "loss", "hyperparameters", "data", "record_every", "iterations_per_epoch",
@@ -99,6 +100,11 @@ class Recorder:
         if int(every) < 1:
             raise ValueError(f"record every must be a whole number ≥ 1, got {every}")
         self.every = int(every)
+        if self.total and (self.total // self.every + 2) * bytes_per_frame > MAX_RECORD_BYTES:
+            least = math.ceil(self.total * bytes_per_frame / (MAX_RECORD_BYTES - 2 * bytes_per_frame))
+            raise ValueError(f"recording every {self.every} iterations would keep {self.total // self.every + 2:,} "
+                             f"frames of {bytes_per_frame / 2**20:.1f} MiB, over the {MAX_RECORD_BYTES // 2**30} GiB "
+                             f"a run file may hold; record every {least} iterations or more (or leave EVERY out)")
         self.start_iteration = model.iteration
         self.start_epoch = float(start_epoch)
         features = int(np.prod(np.asarray(X).shape[1:]))
@@ -119,7 +125,9 @@ class Recorder:
         self._probe_model = model.copy()  # dead units measured on a copy: the live model's caches stay
         self._probe_loss = type(loss)()
         self.frames: dict[str, list] = {"iteration": [], "epoch": [], "loss": []}
-        self.values = {p.symbol: [] for p in self.params}
+        # the frames' weights, preallocated (float32) when the run's length is known: no copy at the end
+        capacity = self.total // self.every + 2 if self.total else 64
+        self.values = {p.symbol: np.empty((capacity, *p.value.shape), np.float32) for p in self.params}
         self.stats = {f"{kind}_{p.symbol}": [] for kind in STATS[:3] for p in self.params}
         self.stats.update({f"dead_{layer.name}": [] for layer in self.activations})
         self.epochs = {key: [] for key in EPOCH_KEYS}
@@ -182,7 +190,10 @@ class Recorder:
         self.frames["loss"].append(loss)
         for i, p in enumerate(self.params):
             value = p.value
-            self.values[p.symbol].append(value.astype(np.float32))
+            frames = self.values[p.symbol]
+            if len(self.frames["iteration"]) > len(frames):  # more frames than foreseen: twice the room
+                frames = self.values[p.symbol] = np.concatenate([frames, np.empty_like(frames)])
+            np.copyto(frames[len(self.frames["iteration"]) - 1], value, casting="same_kind")
             norm = float(np.linalg.norm(value))
             self.stats[f"norm_{p.symbol}"].append(norm)
             self.stats[f"grad_norm_{p.symbol}"].append(math.nan if first else float(np.linalg.norm(p.grad)))
@@ -223,7 +234,8 @@ class Recorder:
                   "frame_iteration": np.array(self.frames["iteration"], dtype=np.int64),
                   "frame_epoch": np.array(self.frames["epoch"], dtype=np.float64),
                   "frame_loss": np.array(self.frames["loss"], dtype=np.float32)}
-        arrays.update({f"param_{name}": np.stack(values) for name, values in self.values.items()})
+        n = len(self.frames["iteration"])
+        arrays.update({f"param_{name}": frames[:n] for name, frames in self.values.items()})
         arrays.update({key: np.array(values, dtype=np.float32) for key, values in self.stats.items()})
         arrays.update({f"epoch_{key}": np.array(values, dtype=np.float64) for key, values in self.epochs.items()})
         arrays["probe_X"] = np.asarray(self.probe_X, dtype=np.float32)
@@ -245,8 +257,13 @@ def save_run(path, arrays: dict[str, np.ndarray]) -> Path:
     def write(f):
         with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_STORED) as zf:
             for key, value in arrays.items():
+                value = np.asanyarray(value)
                 with zf.open(key + ".npy", "w", force_zip64=True) as member:
-                    np.lib.format.write_array(member, np.asanyarray(value), allow_pickle=False)
+                    if value.dtype.kind == "f" and value.flags.c_contiguous:  # the frames: written as they lie
+                        np.lib.format.write_array_header_2_0(member, np.lib.format.header_data_from_array_1_0(value))
+                        member.write(value.reshape(-1).view(np.uint8))
+                    else:  # write_array copies through a buffer: fine for the small entries
+                        np.lib.format.write_array(member, value, allow_pickle=False)
     atomic_write(path, write)
     return Path(path)
 
@@ -317,12 +334,16 @@ def for_training(args, plan, data, out, done: int, n_batches: int) -> Recorder |
     every = getattr(args, "record", None)
     if every is None:
         return None
-    recorder = Recorder(plan.model, plan.loss, data.train, data.classes, iterations_per_epoch=n_batches,
-                        total_iterations=(plan.epochs - done) * n_batches, every=every or None,
-                        preset=data.source.get("preset"), start_epoch=done,
-                        hyperparameters=hyperparameters_of(plan.model, plan.optimizer, plan.epochs,
-                                                           plan.batch_size, args.seed),
-                        image_shape=flat_image_shape(data))
+    from .training import CommandError
+    try:
+        recorder = Recorder(plan.model, plan.loss, data.train, data.classes, iterations_per_epoch=n_batches,
+                            total_iterations=(plan.epochs - done) * n_batches, every=every or None,
+                            preset=data.source.get("preset"), start_epoch=done,
+                            hyperparameters=hyperparameters_of(plan.model, plan.optimizer, plan.epochs,
+                                                               plan.batch_size, args.seed),
+                            image_shape=flat_image_shape(data))
+    except ValueError as e:
+        raise CommandError(f"--record: {e}") from None
     recorder.path = writable(run_path(out), "--record")
     return recorder
 
@@ -341,13 +362,17 @@ def for_sweep(model, loss, data, folder: Path, lr: float, hidden: int | None, l2
     return recorder
 
 
+def every_text(every: int) -> str:
+    return "every iteration" if every == 1 else f"every {every} iterations"
+
+
 def save_recording(recorder: Recorder | None, console) -> Path | None:
     """Write the recorder's run file (what it has: an interrupted run keeps its frames) and say where."""
     if recorder is None:
         return None
     path = recorder.save(recorder.path)
     if console is not None:
-        console.print(f"recorded {len(recorder.frames['iteration'])} frames (every {recorder.every} iterations) "
+        console.print(f"recorded {len(recorder.frames['iteration'])} frames ({every_text(recorder.every)}) "
                       f"in {path} ({path.stat().st_size / 1e6:.1f} MB): `nndb replay {path}`, `nndb compare`")
     return path
 

@@ -7,7 +7,7 @@ import numpy as np
 
 from ..metrics import curves
 from ..running import train
-from ..runs import SessionRecording, record_target
+from ..runs import SessionRecording, every_text, record_target
 from .core import MAX_ITERATIONS, Result, UsageError, command
 from .views import rows_text
 
@@ -122,9 +122,8 @@ def do_train(s, arg, line="train", progress=None):
                     f"{s.problem.batch_size} from all {n}, and measures the whole-dataset loss on all of them")
     if r.get("record"):
         rec = r["record"]
-        every = f"every {rec['every']} iterations" if rec["every"] > 1 else "every iteration"
         message += ("\n" + rec["error"] if rec["error"] else
-                    f"\nrecorded {rec['frames']} frames ({every}) in {rec['path']}: `nndb replay {rec['path']}` plays them")
+                    f"\nrecorded {rec['frames']} frames ({every_text(rec['every'])}) in {rec['path']}: `nndb replay {rec['path']}` plays them")
     return Result(line, True, "train", message, r)
 
 
