@@ -67,14 +67,30 @@ def instruction(runner: LessonRunner, viewing: int, titled: bool = True) -> Rend
     return Markdown(clean(body))
 
 
-def step_marks(runner: LessonRunner, viewing: int) -> Text:
-    """✓ done, ▶ current, · to come; the step being viewed reversed."""
-    marks = Text()
-    for i in range(len(runner.lesson.steps)):
-        done, current = i in runner.completed, i == runner.step_index
-        style = "green" if done else "bold yellow" if current else "dim"
-        marks.append("✓" if done else "▶" if current else "·", style=style + (" reverse" if i == viewing else ""))
-    return marks
+def step_mark(runner: LessonRunner, index: int, viewing: int) -> tuple[str, str]:
+    """A step's mark and its style: ✓ done, ▶ current, · to come; the step being viewed reversed."""
+    done, current = index in runner.completed, index == runner.step_index
+    style = "green" if done else "bold yellow" if current else "dim"
+    return "✓" if done else "▶" if current else "·", style + (" reverse" if index == viewing else "")
+
+
+def step_list(runner: LessonRunner, viewing: int) -> Text:
+    """Every step, one per line, with its mark and title."""
+    lines = []
+    for i, step in enumerate(runner.lesson.steps):
+        mark, style = step_mark(runner, i, viewing)
+        lines.append(Text(f"{mark} {i + 1}. {clean(step.title, newlines=False)}", style=style))
+    return Text("\n").join(lines)
+
+
+def progress_line(runner: LessonRunner, viewing: int) -> Text:
+    """The step list in one line: the marks, then the title of the step being viewed."""
+    line = Text.assemble(*(step_mark(runner, i, viewing) for i in range(len(runner.lesson.steps))))
+    steps = runner.lesson.steps
+    if viewing >= len(steps):
+        return line.append(f" all {len(steps)} steps done", style="bold green")
+    return line.append(f" {viewing + 1}/{len(steps)} {clean(steps[viewing].title, newlines=False)}",
+                       style="bold yellow" if viewing == runner.step_index else "bold")
 
 
 class LessonPanel(Vertical):
@@ -95,28 +111,16 @@ class LessonPanel(Vertical):
              anchor: int | None = None) -> None:
         """``anchor``: the first item of feedback (hints follow the feedback) that is new, scrolled to the
         top of the feedback area so it is read from its start; None keeps the last one."""
-        lesson = runner.lesson
         width = self.scrollable_content_region.width or 40
         rows = self.scrollable_content_region.height or 20
         text = instruction(runner, viewing)
         text_rows = plain_height(text, width) + 1  # + its top margin
-        steps = Text()
-        for i, step in enumerate(lesson.steps):
-            done, current = i in runner.completed, i == runner.step_index
-            style = "green" if done else "bold yellow" if current else "dim"
-            steps.append(f"{'✓' if done else '▶' if current else '·'} {i + 1}. {clean(step.title, newlines=False)}\n",
-                         style=style + (" reverse" if i == viewing else ""))
-        steps.rstrip()
+        steps = step_list(runner, viewing)
         self.compact = plain_height(steps, width) + text_rows + max(MIN_FEEDBACK_ROWS, rows // 3) > rows
-        if self.compact:
-            # no room for the list: a line of marks and the title of the step being viewed
-            shown = min(viewing, len(lesson.steps) - 1)
-            steps = step_marks(runner, viewing).append(
-                f" {shown + 1}/{len(lesson.steps)} {clean(lesson.steps[shown].title, newlines=False)}",
-                style="bold yellow" if shown == runner.step_index else "bold")
+        if self.compact:  # no room for the list: a line of marks and the title of the step being viewed
+            steps = progress_line(runner, viewing)
             text = instruction(runner, viewing, titled=False)
-        steps_widget = self.query_one("#lesson-steps", Static)
-        steps_widget.update(steps)
+        self.query_one("#lesson-steps", Static).update(steps)
         body = self.query_one("#lesson-body", VerticalScroll)
         body.styles.margin = (0, 0, 0, 0) if self.compact else (1, 0, 0, 0)
         body.styles.max_height = max(3, rows - plain_height(steps, width) - (not self.compact) - MIN_FEEDBACK_ROWS)
@@ -192,14 +196,14 @@ class LessonApp(NndbApp):
         self.call_after_refresh(self.show_mode)
 
     # -- the panel ---------------------------------------------------------------------------
-    def update_panel(self, anchor: int | None = None, force: bool = False) -> None:
+    def update_panel(self, anchor: int | None = None) -> None:
         panel = self.query_one(LessonPanel)
         runner = self.runner
         # most commands (a step, a print) change nothing here: not redrawn, stepping stays quick
         shown = (runner.step_index, tuple(runner.completed), self.viewing, tuple(self.hints),
                  tuple(id(f) for f in self.feedback[-3:]), len(self.feedback), runner.predictions.missed is None,
                  panel.scrollable_content_region.size)
-        if anchor is None and not force and shown == self.panel_shows:
+        if anchor is None and shown == self.panel_shows:
             return
         self.panel_shows = shown
         panel.show(runner, self.viewing, self.feedback, self.hints, anchor)
@@ -272,7 +276,8 @@ class LessonApp(NndbApp):
         self.run_command("hint", quiet_steps=False)
 
     def action_view_step(self, delta: int) -> None:
-        self.viewing = max(0, min(len(self.runner.lesson.steps) - 1, self.viewing + delta))
+        last = len(self.runner.lesson.steps) - (not self.runner.done)  # a finished lesson: its "complete" too
+        self.viewing = max(0, min(last, self.viewing + delta))
         self.update_panel()
 
     def action_scroll_feedback(self, direction: int) -> None:
