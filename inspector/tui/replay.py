@@ -105,7 +105,7 @@ class Timeline(Static):
         for k in self.marks:
             track[self.position(k)] = "┃"
         at = self.position(frame)
-        bar = Text("▶ " if playing else "⏸ ", style="bold")
+        bar = Text("▶ " if playing else "‖ ", style="bold")
         bar.append("".join(track[:at]), style="cyan")
         bar.append("●", style="bold yellow")
         bar.append("".join(track[at + 1:]), style="dim")

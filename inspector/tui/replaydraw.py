@@ -111,7 +111,6 @@ def draw_diagram(d) -> Text:
             line.append_text(cell)
             line.append(" " * (w - cell.cell_len + 1))
         lines.append(line)
-    lines.append(Text(""))
     for layer in d.layers:
         lines.append(Text(layer.rule, style="dim"))
     for s in d.skipped:
