@@ -39,7 +39,8 @@ TYPING = "◂ typing commands · Esc: single keys"
 KEYS = "single keys: s step · p back… · : type"
 BAR_TYPING = "type here · Enter runs · Esc: keys"  # 80 columns leave the bar 36
 BAR_TYPING_WIDE = "type the lesson's commands here, Enter runs one · Esc: single keys"
-BAR_KEYS = "▸ single keys: s step · p back · n next · c cont · H hint · : or Enter to type"
+BAR_KEYS = "s step · p back · H hint · : type"
+BAR_KEYS_WIDE = "▸ single keys: s step · p back · n next · c cont · H hint · : or Enter to type"
 
 
 def plain_height(renderable: RenderableType, width: int) -> int:
@@ -253,11 +254,12 @@ class LessonApp(NndbApp):
         panel.border_subtitle = TYPING if self.typing else KEYS
         panel.set_class(self.typing, "typing")
         bar = self.query_one(CommandBar)
+        narrow = self.size.width < NARROW
         if self.typing:
             # (set here too: the focus events of startup may arrive out of order)
-            bar.placeholder = bar.PROMPT = BAR_TYPING if self.size.width < NARROW else BAR_TYPING_WIDE
+            bar.placeholder = bar.PROMPT = BAR_TYPING if narrow else BAR_TYPING_WIDE
         elif self.focused is None or self.focused in panel.query("*"):
-            bar.placeholder = BAR_KEYS
+            bar.placeholder = BAR_KEYS if narrow else BAR_KEYS_WIDE
 
     def action_focus_listing(self) -> None:
         """Esc: single keys. The op listing takes them, or, where it made room for the lesson, the lesson."""
