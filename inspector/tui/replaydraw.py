@@ -96,7 +96,8 @@ def draw_diagram(d) -> Text:
         nodes = [Text(layer.bias_symbol or layer.name, style="bold")]
         for r, j in enumerate(layer.units):
             b = float(layer.bias[r]) if layer.bias is not None else 0.0
-            cell = Text("●", style=value_style(b, d.bias_scale))
+            cell = Text()
+            cell.append("●", style=value_style(b, d.bias_scale))  # the unit's number after it stays plain
             if layer.reduced or len(layer.units) < layer.n_units:
                 cell.append(f"{int(j)}", style="dim")
             nodes.append(cell)
