@@ -18,7 +18,8 @@ from inspector.tui.screens import EditScreen  # noqa: E402
 from inspector.tui.widgets import CommandBar  # noqa: E402
 from lessons import all_lessons  # noqa: E402
 from lessons.runner import LessonRunner  # noqa: E402
-from lessons.tui import BAR_KEYS, BAR_TYPING, KEYS, TYPING, LessonApp, LessonPanel, instruction  # noqa: E402
+from lessons.tui import (BAR_KEYS, BAR_TYPING, BAR_TYPING_WIDE, KEYS, TYPING, LessonApp, LessonPanel,  # noqa: E402
+                         instruction)
 
 try:
     import pytest_textual_snapshot  # noqa: F401
@@ -218,8 +219,13 @@ def test_the_lesson_screen_at_120x40_keeps_the_listing_and_the_step_list():
         seen["panel"] = panel.region
         seen["text"] = region_text(app, panel)
         seen["body_scroll"] = app.query_one("#lesson-body").max_scroll_y
+        seen["typing_line"] = app.query_one(CommandBar).placeholder
+        await pilot.press("escape", "s")  # the listing is there: single keys go to it
+        await pilot.pause()
+        seen["keys"] = (app.focused.id, app.session.pos, panel.border_subtitle)
 
     run(app, script, size=(120, 40))
+    assert seen["typing_line"] == BAR_TYPING_WIDE and seen["keys"] == ("ops", 0, KEYS)
     lesson = BY_ID["one-neuron"]
     assert seen["ops"]
     assert seen["panel"].y == 1 and seen["panel"].bottom == 39 and seen["panel"].right == 120
