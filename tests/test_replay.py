@@ -263,6 +263,28 @@ def test_replay_of_an_image_run_shows_the_units_tiles(image_run, size):
     asyncio.run(go())
 
 
+def test_a_prefetched_frame_shows_that_frames_weights(moons_run):
+    """The next frame is drawn while one is on screen (into the same model): stepping onto it must show
+    its own weights, and stepping back must redraw the previous frame with the previous weights."""
+    async def go():
+        app = ReplayApp(moons_run)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.pause()
+            await pilot.press("right")
+            app.prefetch_next()
+            assert ("view", 2) in {(k[0], k[1]) for k in app.pictures}  # drawn before it is asked for
+            for key, frame in (("right", 2), ("left", 1), ("left", 0)):
+                await pilot.press(key)
+                await pilot.pause()
+                assert app.frame == frame
+                b = app.shown["view"]
+                gx, gy = np.meshgrid(b.xs, b.ys)
+                expected = model_classes(moons_run.model_at(frame), "softmax_ce", np.column_stack([gx.ravel(), gy.ravel()]))
+                np.testing.assert_array_equal(b.classes.ravel(), expected)
+                np.testing.assert_array_equal(app.shown["network"].layers[0].weights, moons_run.params(frame)["W1"].T)
+    asyncio.run(go())
+
+
 def test_replay_of_a_cnn_run_draws_its_filters(cnn_run):
     async def go():
         app = ReplayApp(cnn_run)
