@@ -99,6 +99,9 @@ def test_every_lesson_step_shows_its_whole_instruction_at_80x24():
                     cut.append(f"{lesson.order} {lesson.id} step {index + 1}")
     run(app, script)
     assert not cut, f"instruction not shown in full at 80×24: {cut}"
+    # what was compared includes the options of multiple-choice steps (a) b) c)) and prediction questions
+    assert any(step.choices for lesson in LESSONS for step in lesson.steps)
+    assert "a) " in plain(instruction(LessonRunner(BY_ID["gradient-check"]), 4))
 
 
 def test_the_lesson_starts_in_the_command_bar_and_typing_step_runs_step_once():
