@@ -146,6 +146,8 @@ class LessonApp(NndbApp):
 
     BINDINGS = NndbApp.BINDINGS + [
         Binding("H", "hint", "Hint", tooltip="reveal the next hint for this lesson step"),
+        Binding("f2", "toggle_lesson", "Lesson", tooltip="hide the lesson column (the debugger takes the width) "
+                                                          "or show it again"),
         Binding("right_square_bracket", "view_step(1)", "Next step", show=False, tooltip="view the next step's text"),
         Binding("left_square_bracket", "view_step(-1)", "Prev step", show=False,
                 tooltip="view the previous step's text"),
@@ -281,6 +283,12 @@ class LessonApp(NndbApp):
         last = len(self.runner.lesson.steps) - (not self.runner.done)  # a finished lesson: its "complete" too
         self.viewing = max(0, min(last, self.viewing + delta))
         self.update_panel()
+
+    def action_toggle_lesson(self) -> None:
+        hidden = not self.screen.has_class("lesson-hidden")
+        self.screen.set_class(hidden, "lesson-hidden")
+        if hidden and self.focused in self.query_one(LessonPanel).query("*"):
+            self.action_focus_command()  # the focus does not stay in a hidden column
 
     def action_scroll_feedback(self, direction: int) -> None:
         log = self.query_one("#lesson-log", VerticalScroll)

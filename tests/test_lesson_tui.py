@@ -151,6 +151,27 @@ def test_the_lesson_starts_in_the_command_bar_and_typing_step_runs_step_once():
     assert seen["colon"] == (True, TYPING) and seen["enter"]
 
 
+def test_f2_hides_the_lesson_column_and_shows_it_again():
+    app = LessonApp(LessonRunner(BY_ID["one-neuron"]))
+    seen = {}
+
+    async def script(pilot):
+        panel, ops, tabs = app.query_one(LessonPanel), app.query_one("#ops"), app.query_one("#tabs")
+        seen["before"] = (panel.display, ops.display, tabs.region.width)
+        await pilot.press("f2")  # also while typing: not a character
+        await pilot.pause()
+        seen["hidden"] = (panel.display, ops.display, app.query_one("#log").region.width, app.focused.id)
+        await pilot.press("f2")
+        await pilot.pause()
+        seen["again"] = (panel.display, ops.display, tabs.region.width)
+        seen["text"] = squeezed(region_text(app, panel))
+
+    run(app, script)
+    assert seen["before"] == (True, False, 36) and seen["again"] == seen["before"]
+    assert seen["hidden"] == (False, True, 80, "command")
+    assert squeezed(plain(instruction(app.runner, 0, titled=False))) in seen["text"]
+
+
 def test_a_long_command_typed_in_the_bar_gives_the_bar_back_when_it_ends():
     app = LessonApp(LessonRunner(BY_ID["one-neuron"]))
     seen = {}
