@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import math
-import time
+import threading
 import zipfile
 from pathlib import Path
 
@@ -17,8 +17,6 @@ import numpy as np
 
 from engine import Sequential
 from engine.activations import Activation
-from engine.build import optimizer_name
-from engine.layers import Dropout
 from engine.serialize import atomic_write
 
 FORMAT = "nndb-run/1"
@@ -132,6 +130,7 @@ class Recorder:
         self.stats.update({f"dead_{layer.name}": [] for layer in self.activations})
         self.epochs = {key: [] for key in EPOCH_KEYS}
         self._before = None  # the weights before the iteration about to run, when it gets a frame
+        self.path, self._writer = None, None  # with a path, the frames are written once the last is taken
         self._last_loss = math.nan
         self._capture(None)
         self._prepare_next()
@@ -142,6 +141,8 @@ class Recorder:
         done = self.model.iteration - self.start_iteration
         if done % self.every == 0 or (self.total is not None and done == self.total):
             self._capture(float(loss))
+            if done == self.total and self.path is not None:  # the frames are complete: write them meanwhile
+                self._writer = RunWriter(self.path, self._frame_arrays())
         else:
             self._last_loss = float(loss)
         self._prepare_next()
@@ -179,6 +180,9 @@ class Recorder:
             self._before = None
 
     def _capture(self, loss: float | None) -> None:
+        if self._writer is not None:  # a frame after the last foreseen one: the early write is stale
+            self._writer.abandon()
+            self._writer = None
         iteration = self.model.iteration
         first = loss is None
         if first:
@@ -228,14 +232,17 @@ class Recorder:
                 return math.nan
 
     # -- the file --------------------------------------------------------------------------------
+    def _frame_arrays(self) -> dict[str, np.ndarray]:
+        n = len(self.frames["iteration"])
+        return {f"param_{name}": frames[:n] for name, frames in self.values.items()}
+
     def arrays(self) -> dict[str, np.ndarray]:
         """Every entry of the run file, by key (docs/runs.md)."""
         arrays = {"format": np.array(FORMAT), "meta": np.array(json.dumps(self.meta)),
                   "frame_iteration": np.array(self.frames["iteration"], dtype=np.int64),
                   "frame_epoch": np.array(self.frames["epoch"], dtype=np.float64),
                   "frame_loss": np.array(self.frames["loss"], dtype=np.float32)}
-        n = len(self.frames["iteration"])
-        arrays.update({f"param_{name}": frames[:n] for name, frames in self.values.items()})
+        arrays.update(self._frame_arrays())
         arrays.update({key: np.array(values, dtype=np.float32) for key, values in self.stats.items()})
         arrays.update({f"epoch_{key}": np.array(values, dtype=np.float64) for key, values in self.epochs.items()})
         arrays["probe_X"] = np.asarray(self.probe_X, dtype=np.float32)
@@ -245,7 +252,14 @@ class Recorder:
         return arrays
 
     def save(self, path) -> Path:
+        """Write the run file (the frames may already be on their way: see RunWriter)."""
         self.finish()
+        writer, self._writer = self._writer, None
+        if writer is not None and writer.path == Path(path):
+            rest = {k: v for k, v in self.arrays().items() if k not in writer.first}
+            return writer.finish(rest)
+        if writer is not None:
+            writer.abandon()
         return save_run(path, self.arrays())
 
 
@@ -256,173 +270,65 @@ def save_run(path, arrays: dict[str, np.ndarray]) -> Path:
     40 MB of a digits run takes a second, most of the 10 % of the training time recording may cost."""
     def write(f):
         with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_STORED) as zf:
-            for key, value in arrays.items():
-                value = np.asanyarray(value)
-                with zf.open(key + ".npy", "w", force_zip64=True) as member:
-                    if value.dtype.kind == "f" and value.flags.c_contiguous:  # the frames: written as they lie
-                        np.lib.format.write_array_header_2_0(member, np.lib.format.header_data_from_array_1_0(value))
-                        member.write(value.reshape(-1).view(np.uint8))
-                    else:  # write_array copies through a buffer: fine for the small entries
-                        np.lib.format.write_array(member, value, allow_pickle=False)
+            write_members(zf, arrays)
     atomic_write(path, write)
     return Path(path)
 
 
-# -- front ends: `nndb train --record`, `nndb sweep`, the debugger's `train N --record FILE` -------------
-def hyperparameters_of(model: Sequential, optimizer, epochs: int | None, batch_size: int, seed: int,
-                       lr: float | None = None) -> dict:
-    """meta["hyperparameters"]: what a legend of `nndb compare` tells runs apart by. ``optimizer`` is
-    an optimizer, or its name with ``lr`` given."""
-    dropout = [layer.p for layer in model.layers if isinstance(layer, Dropout)]
-    name = optimizer if isinstance(optimizer, str) else optimizer_name(optimizer)
-    lr = optimizer.lr if lr is None else lr
-    return {"lr": float(lr), "optimizer": name, "batch_size": int(batch_size),
-            "epochs": epochs, "l2": float(model.l2), "dropout": max(dropout, default=0.0), "seed": int(seed),
-            "network": model.describe(), "dtype": model.dtype.name}
+def write_members(zf: zipfile.ZipFile, arrays: dict[str, np.ndarray]) -> None:
+    for key, value in arrays.items():
+        value = np.asanyarray(value)
+        with zf.open(key + ".npy", "w", force_zip64=True) as member:
+            if value.dtype.kind == "f" and value.flags.c_contiguous:  # the frames: written as they lie
+                np.lib.format.write_array_header_2_0(member, np.lib.format.header_data_from_array_1_0(value))
+                member.write(value.reshape(-1).view(np.uint8))
+            else:  # write_array copies through a buffer: fine for the small entries
+                np.lib.format.write_array(member, value, allow_pickle=False)
 
 
-def chain(*hooks):
-    """One callback calling each of ``hooks`` (None ones skipped) in order, with the same arguments."""
-    hooks = [hook for hook in hooks if hook is not None]
-
-    def call(*args):
-        for hook in hooks:
-            hook(*args)
-    return call
+class _Abandoned(Exception):
+    pass
 
 
-def train_hooks(recorder: Recorder | None, on_batch=None, on_epoch=None) -> dict:
-    """``fit``'s on_batch/on_epoch: the caller's, then the recorder's (which reads, never changes, the model)."""
-    if recorder is None:
-        return {"on_batch": on_batch, "on_epoch": on_epoch}
-    return {"on_batch": chain(on_batch, recorder.on_batch), "on_epoch": chain(on_epoch, recorder.on_epoch)}
+class RunWriter(threading.Thread):
+    """Writes a run file's frames in the background as soon as the last frame is taken, while the
+    last epoch is evaluated and saved; ``finish`` adds the small entries (epoch metrics, meta) and
+    waits. The zip's CRC and the file's writes release the GIL: the tens of milliseconds the 40 MB
+    of a digits run take overlap the training's own ending. A daemon: a run that stops without
+    ``finish`` (an unforeseen error) leaves only a temporary file, which the next write removes."""
 
+    def __init__(self, path, first: dict[str, np.ndarray]):
+        super().__init__(name=f"run file {path}", daemon=True)
+        self.path, self.first = Path(path), first
+        self.rest: dict | None = None
+        self.ready = threading.Event()
+        self.error: BaseException | None = None
+        self.start()
 
-def check_writable(path, flag: str) -> Path:
-    """``path`` if a run file may be written there (a new or regular file in an existing folder, not
-    through a link), else ValueError saying why."""
-    from .guards import check_output
-    path = Path(path)
-    check_output(path, flag=flag)
-    if not (path.parent if str(path.parent) else Path(".")).is_dir():
-        raise ValueError(f"{flag} {path}: the folder {path.parent} does not exist")
-    return path
+    def run(self) -> None:
+        def write(f):
+            with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_STORED) as zf:
+                write_members(zf, self.first)
+                self.ready.wait()
+                if self.rest is None:
+                    raise _Abandoned()
+                write_members(zf, self.rest)
+        try:
+            atomic_write(self.path, write)  # an exception removes the temporary file
+        except BaseException as e:  # handed to finish, in the caller's thread
+            self.error = e
 
+    def finish(self, rest: dict[str, np.ndarray]) -> Path:
+        self.rest = rest
+        self.ready.set()
+        self.join()
+        if self.error is not None:
+            raise self.error
+        return self.path
 
-def writable(path, flag: str) -> Path:
-    """``check_writable`` for the CLI: its CommandError (one line, exit status 2)."""
-    from .training import CommandError
-    try:
-        return check_writable(path, flag)
-    except ValueError as e:
-        raise CommandError(str(e)) from None
-
-
-def record_target(name: str) -> Path:
-    """The file `train N --record FILE` writes: FILE, or FILE.run.npz when FILE does not end in .npz."""
-    return check_writable(name if name.lower().endswith(".npz") else name + SUFFIX, "--record")
-
-
-def flat_image_shape(data) -> tuple | None:
-    """(28, 28) for digits given as 784 columns (images given as (1, 28, 28) say it themselves)."""
-    side = data.image_side
-    return (side, side) if side and data.train[0].ndim == 2 else None
-
-
-def for_training(args, plan, data, out, done: int, n_batches: int) -> Recorder | None:
-    """`nndb train --record [EVERY]`'s recorder, its file beside ``out``; None without --record."""
-    every = getattr(args, "record", None)
-    if every is None:
-        return None
-    from .training import CommandError
-    try:
-        recorder = Recorder(plan.model, plan.loss, data.train, data.classes, iterations_per_epoch=n_batches,
-                            total_iterations=(plan.epochs - done) * n_batches, every=every or None,
-                            preset=data.source.get("preset"), start_epoch=done,
-                            hyperparameters=hyperparameters_of(plan.model, plan.optimizer, plan.epochs,
-                                                               plan.batch_size, args.seed),
-                            image_shape=flat_image_shape(data))
-    except ValueError as e:
-        raise CommandError(f"--record: {e}") from None
-    recorder.path = writable(run_path(out), "--record")
-    return recorder
-
-
-def for_sweep(model, loss, data, folder: Path, lr: float, hidden: int | None, l2: float, optimizer: str,
-              epochs: int, batch: int, seed: int) -> Recorder:
-    """The recorder of one run of `nndb sweep`, its file in the sweep's folder named by the grid's values
-    (``lr0.1-hidden128-l2_0.run.npz``; a CNN or RNN preset keeps its network: ``lr0.1-l2_0.run.npz``)."""
-    name = f"lr{lr:g}" + (f"-hidden{hidden}" if hidden else "") + f"-l2_{l2:g}"
-    n_batches = -(-len(data.train[0]) // min(batch, len(data.train[0])))
-    recorder = Recorder(model, loss, data.train, data.classes, iterations_per_epoch=n_batches,
-                        total_iterations=epochs * n_batches, preset=data.source.get("preset"),
-                        hyperparameters=hyperparameters_of(model, optimizer, epochs, batch, seed, lr=lr),
-                        image_shape=flat_image_shape(data))
-    recorder.path = writable(folder / f"{name}{SUFFIX}", "--out")
-    return recorder
-
-
-def every_text(every: int) -> str:
-    return "every iteration" if every == 1 else f"every {every} iterations"
-
-
-def save_recording(recorder: Recorder | None, console) -> Path | None:
-    """Write the recorder's run file (what it has: an interrupted run keeps its frames) and say where."""
-    if recorder is None:
-        return None
-    path = recorder.save(recorder.path)
-    if console is not None:
-        console.print(f"recorded {len(recorder.frames['iteration'])} frames ({every_text(recorder.every)}) "
-                      f"in {path} ({path.stat().st_size / 1e6:.1f} MB): `nndb replay {path}`, `nndb compare`")
-    return path
-
-
-class SessionRecording:
-    """The debugger's `train N --record FILE`: a Recorder fed by `train`'s progress callback, with the
-    whole dataset's loss and accuracy measured at each epoch's end (on the recorder's copy)."""
-
-    def __init__(self, session, iterations: int, path, size: int | None = None):
-        s = session
-        self.path = Path(path)
-        n = len(s.problem.X)
-        size = min(size or s.problem.batch_size, n)
-        self.recorder = Recorder(s.model, s.loss, (s.problem.X, s.problem.Y), s.problem.classes,
-                                 iterations_per_epoch=-(-n // size), total_iterations=iterations,
-                                 preset=getattr(s.problem, "name", None),
-                                 hyperparameters=hyperparameters_of(s.model, s.optimizer, None, size, s.seed))
-        self.X, self.Y = s.problem.X, s.problem.Y
-        self.val = (s.problem.X_val, s.problem.Y_val) if getattr(s.problem, "X_val", None) is not None else None
-        self.started = time.perf_counter()
-
-    def progress(self, inner=None):
-        """``train``'s progress callback: record, then ask ``inner`` (the front end's) whether to stop."""
-        rec = self.recorder
-
-        def progress(done: int, total: int, loss: float) -> bool:
-            rec.on_batch(loss=loss)
-            if done % rec.iterations_per_epoch == 0:
-                now = time.perf_counter()
-                train = rec.evaluate(self.X, self.Y)
-                val = rec.evaluate(*self.val) if self.val is not None else {}
-                rec.on_epoch(logs={"loss": train["loss"], "accuracy": train["accuracy"], "val_loss": val.get("loss"),
-                                   "val_accuracy": val.get("accuracy"), "seconds": now - self.started})
-                self.started = now
-            stop = bool(inner(done, total, loss)) if inner is not None else False
-            if stop:
-                rec.finish()  # the last iteration trained gets its frame
-            return stop
-        return progress
-
-    def save(self) -> dict:
-        """Write the file; what was written (``error`` says why nothing was: the training is kept)."""
-        rec = self.recorder
-        try:  # not rec.save: its finish would take the model past `train`, into the debugger's next iteration
-            path = save_run(self.path, rec.arrays())
-        except OSError as e:
-            return {"path": str(self.path), "frames": 0, "every": rec.every, "bytes": 0,
-                    "error": f"cannot write {self.path}: {e.strerror or e}"}
-        return {"path": str(path), "frames": len(rec.frames["iteration"]), "every": rec.every,
-                "bytes": path.stat().st_size, "error": None}
+    def abandon(self) -> None:
+        self.ready.set()
+        self.join()
 
 
 # -- reading -------------------------------------------------------------------------------------

@@ -36,7 +36,7 @@ from engine.presets import PRESETS, load_preset
 from engine.serialize import atomic_write
 
 from .guards import Diverged, check_output, clean, stop_if_diverged
-from . import runs
+from . import recording
 from .plots import training_curves
 
 HISTORY_KEYS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds")
@@ -397,7 +397,7 @@ def cmd_train(args, console: Console) -> int:
     meta = {"model": str(out), "data": data.note, "seed": args.seed}
     n_train = len(data.train[0])
     n_batches = (n_train + min(plan.batch_size, n_train) - 1) // min(plan.batch_size, n_train)
-    recorder = runs.for_training(args, plan, data, out, done0, n_batches)  # None without --record
+    recorder = recording.for_training(args, plan, data, out, done0, n_batches)  # None without --record
     state = {"correct": 0, "seen": 0, "loss": 0.0}
     progress = Progress(TextColumn("epoch {task.fields[epoch]}"), BarColumn(), MofNCompleteColumn(),
                         TextColumn("batch {task.fields[batch]}"), TextColumn("loss {task.fields[loss]}"),
@@ -437,13 +437,13 @@ def cmd_train(args, console: Console) -> int:
         try:
             with np.errstate(over="ignore", invalid="ignore"):  # a divergence is reported below, in words
                 model.fit(data.train[0], data.train[1], loss, opt, epochs=plan.epochs - done0,
-                          batch_size=plan.batch_size, validation_data=data.val, **runs.train_hooks(recorder, on_batch, on_epoch))
+                          batch_size=plan.batch_size, validation_data=data.val, **recording.train_hooks(recorder, on_batch, on_epoch))
         except KeyboardInterrupt:
             interrupted = True
         except Diverged as e:
             diverged = e
     seconds = time.perf_counter() - start
-    runs.save_recording(recorder, console)  # what was trained, diverged or interrupted runs too
+    recording.save_recording(recorder, console)  # what was trained, diverged or interrupted runs too
     if diverged is not None:
         kept = (f"{out} keeps epoch {len(rows)}, the last one with finite weights" if rows else
                 f"nothing was saved (no epoch finished with finite weights)")
@@ -515,17 +515,17 @@ def cmd_sweep(args, console: Console) -> int:
                 model = dense_net([data.n_features, hidden, n_out], args.activation, None, 0.0, args.seed,
                                   args.dtype, l2)
             loss = loss_of(loss_kind)
-            rec = runs.for_sweep(model, loss, data, out.parent, lr, hidden, l2, optimizer, epochs, batch, args.seed)
+            rec = recording.for_sweep(model, loss, data, out.parent, lr, hidden, l2, optimizer, epochs, batch, args.seed)
             t0 = time.perf_counter()
             try:
                 hist = model.fit(data.train[0], data.train[1], loss, optimizer_of(optimizer, model.parameters(), lr=lr),
-                                 epochs=epochs, batch_size=batch, validation_data=data.val, **runs.train_hooks(rec, stop_if_diverged(lr)))
+                                 epochs=epochs, batch_size=batch, validation_data=data.val, **recording.train_hooks(rec, stop_if_diverged(lr)))
             except Diverged as e:  # ranked last, said so; the other runs go on
                 progress.console.print(Text(f"lr={lr:g} hidden={hidden or preset} l2={l2:g}: {e}", style="red"))
                 hist = {"accuracy": [0.0], "loss": [math.inf]}
                 diverged += 1
             seconds = time.perf_counter() - t0
-            runs.save_recording(rec, None)
+            recording.save_recording(rec, None)
             result = model.evaluate(*eval_on, loss) if hist["loss"][-1] != math.inf else {"accuracy": 0.0, "loss": math.inf}
             rows.append({"lr": lr, "hidden": hidden, "l2": l2, "val_accuracy": result["accuracy"],
                          "val_loss": result["loss"], "train_accuracy": hist["accuracy"][-1],

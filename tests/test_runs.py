@@ -86,6 +86,23 @@ def test_default_every_gives_about_150_frames(tmp_path):
     assert 130 <= run.frames <= 160 and rec.every == math.ceil(20 * 13 / 149)
 
 
+def test_the_frames_are_written_while_the_last_epoch_ends(tmp_path):
+    from inspector.runs import RunWriter
+    for foreseen, epochs in ((26, 2), (13, 2)):  # the second run trains past what it foresaw
+        p = load_preset("moons")
+        rec = Recorder(p.model, p.loss, (p.X, p.Y), p.classes, iterations_per_epoch=13, total_iterations=foreseen)
+        rec.path = tmp_path / f"early{foreseen}.run.npz"
+        writers = []
+        p.model.fit(p.X, p.Y, p.loss, p.optimizer, epochs=epochs, batch_size=p.batch_size,
+                    on_batch=lambda *a: (rec.on_batch(*a), writers.append(rec._writer)), on_epoch=rec.on_epoch)
+        assert isinstance(writers[foreseen - 1], RunWriter)  # started at the last foreseen iteration
+        rec.save(rec.path)
+        run = load_run(rec.path)
+        assert list(run.iteration) == list(range(27)) and len(run.epochs["iteration"]) == 2
+        np.testing.assert_array_equal(run.params(26)["W3"], p.model.param("W3").value.astype(np.float32))
+    assert sorted(f.name for f in tmp_path.iterdir()) == ["early13.run.npz", "early26.run.npz"]  # no temporaries
+
+
 def test_run_path_sits_beside_the_model():
     assert run_path("out/digits.npz").as_posix() == "out/digits.run.npz"
     assert run_path("model").as_posix() == "model.run.npz"

@@ -7,7 +7,7 @@ import numpy as np
 
 from ..metrics import curves
 from ..running import train
-from ..runs import SessionRecording, every_text, record_target
+from ..recording import SessionRecording, every_text, record_target
 from .core import MAX_ITERATIONS, Result, UsageError, command
 from .views import rows_text
 
