@@ -139,6 +139,7 @@ class Predictions:
     missed_seen: bool = False
     reveal_asked: bool = False
     displayed: list = field(default_factory=list)  # this step's target as displayed (answers' form)
+    one_try: bool = False  # replaying progress saved before the second try existed: a miss is final, as it was
 
     def begin_step(self) -> None:
         self.guess = self.missed = None
@@ -201,7 +202,7 @@ class Predictions:
         ok = agrees(p, guess.value, value)
         seen = any(agrees(p, d, value) for d in guess.shown)
         seen_note = " — it was on screen before you typed it, so it counts as seen"
-        if self.missed is None and not ok:
+        if self.missed is None and not ok and not self.one_try:
             self.missed, self.missed_seen, self.guess = guess, seen, None
             why = step.why or "re-read the step's text: what does the operation compute, from what?"
             hidden = ("it may be on screen now: a second try then counts as seen"
@@ -210,9 +211,10 @@ class Predictions:
                     Feedback("fail", f"why: {why}"),
                     Feedback("ask", f"one more try: `predict ANSWER`, or `reveal` to see it ({NEVER})")], False
         if self.missed is None:
-            self.outcomes[index] = "seen" if seen else "right"
-            return [Feedback("pass", f"✓ your prediction was right: you said {guess.typed}, {said}"
-                                     + (seen_note if seen else ""))], True
+            self.outcomes[index] = "seen" if seen else "right" if ok else "wrong"
+            mark = "✓ your prediction was right" if ok else "✗ not quite"
+            return [Feedback("pass" if ok else "fail", f"{mark}: you said {guess.typed}, {said}"
+                                                       + (seen_note if seen and ok else ""))], True
         self.outcomes[index] = "seen" if seen or self.missed_seen else "second" if ok else "wrong"
         mark = "✓ right on the second try" if ok else "✗ not quite again"
         note = seen_note if seen and ok else ""

@@ -21,12 +21,14 @@ def empty_record() -> dict:
 
 
 def valid_record(r) -> bool:
-    """A record as nndb writes it; ``predictions`` ([step, outcome] pairs) is optional: older files lack it."""
+    """A record as nndb writes it; ``predictions`` ([step, outcome] pairs) is optional: older files lack it.
+    ``legacy_commands``: how many of the commands were run before the second try existed (they replay so)."""
     return (isinstance(r, dict) and isinstance(r.get("step"), int) and r["step"] >= 0
             and isinstance(r.get("done"), bool) and isinstance(r.get("commands"), list)
             and all(isinstance(c, str) for c in r["commands"])
             and isinstance(r.get("completed"), list) and all(isinstance(c, int) for c in r["completed"])
             and isinstance(r.get("predictions", []), list)
+            and isinstance(r.get("legacy_commands", 0), int) and r.get("legacy_commands", 0) >= 0
             and all(isinstance(p, list) and len(p) == 2 and isinstance(p[0], int) and p[1] in OUTCOMES
                     for p in r.get("predictions", [])))
 

@@ -52,16 +52,19 @@ class LessonRunner:
         self.replaying = False
         self.save_failed = False
         record = store.get(lesson.id) if store else empty_record()
+        # progress saved before the second try existed: its first commands replay with a miss final, as it was
+        self.legacy = record.get("legacy_commands", 0) if "predictions" in record else len(record["commands"])
         if resume and record["commands"]:
             self.replaying = True
             try:
-                for line in record["commands"]:
+                for i, line in enumerate(record["commands"]):
+                    self.predictions.one_try = i < self.legacy
                     if self.writes_a_file(line):  # a side effect: never redone (it would overwrite a newer file)
                         self.commands.append(line)
                         continue
                     self.run(line)
             finally:
-                self.replaying = False
+                self.replaying = self.predictions.one_try = False
 
     def build(self, seed: int):
         """The session's factory: the lesson's network as the current step's setup describes it."""
@@ -83,9 +86,11 @@ class LessonRunner:
     def save(self) -> bool:
         """Record the progress; False (and the store's warning says why) when it could not be saved."""
         if self.store is not None and not self.replaying:
-            return self.store.put(self.lesson.id, {"step": self.step_index, "done": self.done,
-                                                   "commands": self.commands, "completed": self.completed,
-                                                   "predictions": sorted(self.predictions.outcomes.items())})
+            record = {"step": self.step_index, "done": self.done, "commands": self.commands,
+                      "completed": self.completed, "predictions": sorted(self.predictions.outcomes.items())}
+            if self.legacy:
+                record["legacy_commands"] = self.legacy
+            return self.store.put(self.lesson.id, record)
         return True
 
     # -- running -----------------------------------------------------------------------------

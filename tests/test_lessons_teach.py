@@ -370,8 +370,19 @@ def test_an_old_progress_file_without_predictions_still_loads(state_home, capsys
     runner = LessonRunner(BY_ID["one-neuron"], store)
     assert runner.step_index == 1 and runner.predictions.tally() == {"right": 0, "total": 0, "seen": 0}
     assert main(["lessons"]) == 0 and "step 2/5" in capsys.readouterr().out
+    path.write_text(json.dumps({"version": 1, "lessons": {"one-neuron": {  # a miss saved before the second try
+        "step": 2, "done": False, "commands": ["print X", "print W1[:,0]", "predict 5", "step"],
+        "completed": [0, 1]}}}), encoding="utf-8")
+    runner = LessonRunner(BY_ID["one-neuron"], ProgressStore())
+    assert runner.step_index == 2 and runner.predictions.outcomes == {1: "wrong"}  # resumed where it was
+    assert runner.run("explain Z1[1,0]").extra[0] == "✓ step 3/5 done: See the numbers behind one neuron"
+    assert ProgressStore().get("one-neuron")["predictions"] == [[1, "wrong"]]
+    again = LessonRunner(BY_ID["one-neuron"], ProgressStore())  # resumed again: the old commands still replay so
+    assert again.step_index == 3 and again.predictions.outcomes == {1: "wrong"}
+    assert ProgressStore().get("one-neuron")["legacy_commands"] == 4
     path.write_text(json.dumps({"version": 1, "lessons": {"one-neuron": {
-        "step": 1, "done": False, "commands": [], "completed": [0], "predictions": [[0, "lucky"]]}}}), encoding="utf-8")
+        "step": 1, "done": False, "commands": [], "completed": [0], "predictions": [[0, "lucky"]]}}}),
+        encoding="utf-8")
     store = ProgressStore()  # an outcome nndb never writes: the file is kept aside, as any corrupt one
     assert "could not be read" in store.warning and store.lessons == {}
 
