@@ -12,6 +12,7 @@ from engine import Sequential
 from engine.build import optimizer_name
 from engine.layers import Dropout
 
+from .errors import SessionError
 from .runs import SUFFIX, Recorder, run_path, save_run
 
 
@@ -56,12 +57,11 @@ def check_writable(path, flag: str) -> Path:
 
 
 def writable(path, flag: str) -> Path:
-    """``check_writable`` for the CLI: its CommandError (one line, exit status 2)."""
-    from .training import CommandError
+    """``check_writable`` for the CLI: a SessionError (one line, exit status 2)."""
     try:
         return check_writable(path, flag)
     except ValueError as e:
-        raise CommandError(str(e)) from None
+        raise SessionError(str(e)) from None
 
 
 def record_target(name: str) -> Path:
@@ -80,7 +80,6 @@ def for_training(args, plan, data, out, done: int, n_batches: int) -> Recorder |
     every = getattr(args, "record", None)
     if every is None:
         return None
-    from .training import CommandError
     try:
         recorder = Recorder(plan.model, plan.loss, data.train, data.classes, iterations_per_epoch=n_batches,
                             total_iterations=(plan.epochs - done) * n_batches, every=every or None,
@@ -89,7 +88,7 @@ def for_training(args, plan, data, out, done: int, n_batches: int) -> Recorder |
                                                                plan.batch_size, args.seed),
                             image_shape=flat_image_shape(data))
     except ValueError as e:
-        raise CommandError(f"--record: {e}") from None
+        raise SessionError(f"--record: {e}") from None
     recorder.path = writable(run_path(out), "--record")
     return recorder
 
