@@ -116,7 +116,7 @@ def test_presets_are_built_from_the_table(name):
 def test_lesson_setups_take_the_table_names_and_their_old_spellings():
     assert set(NAMES["activation"]) <= set(NETS) and set(NAMES["initializer"]) <= set(INITS)
     assert OPTIMIZERS == NAMES["optimizer"]
-    assert set(NETS) - set(NAMES["activation"]) == {"deep-sigmoid", "planted-bug"}
+    assert set(NETS) - set(NAMES["activation"]) == {"deep-sigmoid", "planted-bug", "identity"}
     assert set(INITS) - set(NAMES["initializer"]) == {"large"}
     for kind, key in KEYS.items():
         for name in accepted(kind):

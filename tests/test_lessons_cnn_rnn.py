@@ -73,8 +73,8 @@ def test_pool_and_filters_rebuild_the_bars_cnn():
 
 
 @pytest.mark.parametrize("setup, problem", [
-    ({"preset": "seq", "hidden": "4"}, "hidden builds a dense net, for the presets xor, moons, circles, spiral, segments; "
-                                       "seq opens its own network"),
+    ({"preset": "seq", "hidden": "4"}, "hidden builds a dense net, for the presets xor, moons, circles, spiral, segments, "
+                                       "digits; seq opens its own network"),
     ({"preset": "bars", "net": "tanh", "init": "he"}, "net and init build a dense net, for the presets"),
     ({"preset": "seq", "net": "tanh", "hidden": "4", "init": "he"}, "net, hidden and init build a dense net"),
     ({"preset": "moons", "pool": "max"}, "pool changes the CNN of the presets bars, not the network of moons"),
@@ -90,7 +90,7 @@ def test_setup_keys_that_do_not_fit_the_preset_are_refused(setup, problem):
 def test_a_preset_that_needs_downloaded_data_is_refused():
     offline = [name for name, preset in PRESETS.items() if not preset.needs_data]
     assert {"xor", "moons", "circles", "spiral", "seq", "bars"} <= set(offline)
-    assert check_setup({"preset": "digits-cnn"}) == f"preset must be one of {', '.join(offline)}"
+    assert check_setup({"preset": "digits-cnn"}) == f"preset must be one of {', '.join(offline)}, or digits (MNIST files)"
 
 
 def test_a_step_that_pools_a_network_without_convolutions_names_its_line():
