@@ -140,7 +140,8 @@ def curves(session, what: str = "") -> tuple[str, list[str], dict]:
             {"what": what, "epochs": [], "losses": []}
     finite = [L for _, L in losses if math.isfinite(L)]
     wiggle = float(np.mean(np.abs(np.diff(finite)))) if len(finite) > 1 else 0.0
-    title = (f"minibatch loss per iteration, iterations {losses[0][0]}–{losses[-1][0]} ({len(losses)}); "
-             f"mean jump from one iteration to the next {wiggle:.3g}")
+    jump = (f"the latest train's loss_jump (mean |L − L_previous|) {latest_train(session, 'loss_jump'):.3g}"
+            if session.trained else f"mean jump from one iteration to the next {wiggle:.3g}")
+    title = f"minibatch loss per iteration, iterations {losses[0][0]}–{losses[-1][0]} ({len(losses)}); {jump}"
     lines = text_chart({"minibatch loss": [L for _, L in losses]}, x_range=(losses[0][0], losses[-1][0]))
     return title, lines, {"what": what, "epochs": [], "losses": [L for _, L in losses]}

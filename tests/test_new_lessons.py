@@ -428,7 +428,11 @@ def test_curves_draws_train_and_validation_per_epoch_or_the_loss_per_iteration()
     Interpreter(plain).run("train 20 batch 1")
     r = Interpreter(plain).run("curves")
     assert r.data["what"] == "loss" and len(r.data["losses"]) == 21
-    assert "mean jump from one iteration to the next" in r.message
+    assert f"the latest train's loss_jump (mean |L − L_previous|) {float(plain.evaluate('loss_jump')[1]):.3g}" \
+        in r.message
+    fresh = session_for({"preset": "moons"})
+    fresh.step(len(fresh.tape) + 1)  # one iteration stepped through, none trained
+    assert "mean jump from one iteration to the next" in Interpreter(fresh).run("curves").message
 
 
 def test_curves_in_json_lists_the_documented_fields(tmp_path):
