@@ -390,7 +390,7 @@ def test_an_old_progress_file_without_predictions_still_loads(state_home, capsys
 def test_the_right_option_before_the_rest_of_the_step_says_what_is_left():
     runner = runner_at("cnn", 4)  # print K1[1,0], until maxpool1, print S1[1,1], then the question
     step = runner.step
-    assert play(runner, ["answer a"]) == [f"✓ horizontal: {step.choices[0].feedback}",
+    assert play(runner, ["answer b"]) == [f"✓ horizontal: {step.choices[1].feedback}",
                                           "the step is done when you have also run what it asks (`lesson` shows it "
                                           "again)"]
     assert runner.step_index == 4
