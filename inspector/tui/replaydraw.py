@@ -31,10 +31,14 @@ def signed_rgb(x: float, scale: float) -> tuple[int, int, int]:
     return tuple(int(b + (c - b) * t) for b, c in zip(base, target))
 
 
-def signed_rgb_array(a: np.ndarray, scale: float) -> np.ndarray:
-    """``signed_rgb`` of every entry: an (..., 3) array of colours."""
+LEVELS = 8  # brightness steps per sign in the pixel panels: neighbours share colours, so fewer spans to draw
+
+
+def signed_rgb_array(a: np.ndarray, scale: float, levels: int = LEVELS) -> np.ndarray:
+    """``signed_rgb`` of every entry, |a|/scale rounded to ``levels`` steps: an (..., 3) array of colours."""
     a = np.nan_to_num(np.asarray(a, dtype=float))
     t = np.clip(np.abs(a) / scale, 0, 1)[..., None] if scale > 0 else np.zeros(a.shape + (1,))
+    t = np.round(t * levels) / levels
     target = np.where((a > 0)[..., None], np.array([255, 80, 60]), np.array([70, 140, 255]))
     return (30 + (target - 30) * t).astype(int)
 
@@ -324,7 +328,7 @@ def boundary_pixels(b, points=None) -> np.ndarray:
     bright = np.array([CLASS_COLOURS[c % k][1] for c in range(max(b.n_classes, 1))], float)
     # certainty 1/n … 1 → 0.35 … 1 of the region colour (the boundary itself darkest)
     floor = 1.0 / b.n_classes
-    sure = np.clip((b.probability - floor) / max(1 - floor, 1e-9), 0, 1)
+    sure = np.round(np.clip((b.probability - floor) / max(1 - floor, 1e-9), 0, 1) * LEVELS) / LEVELS
     img = region[b.classes % len(region)] * (0.35 + 0.65 * sure)[..., None]
     if points is not None:
         X, y = points
