@@ -55,4 +55,4 @@ class BoundaryPanel(VerticalScroll):
         title = Text(f"iteration {w['iteration']}, the weights at this op: the class predicted over the plane",
                      style="bold")
         classes = list(getattr(session.problem, "classes", []) or [])
-        body.update(Group(title, draw_boundary(b, points), boundary_legend(b, classes)))
+        body.update(Group(title, *draw_boundary(b, points), boundary_legend(b, classes)))

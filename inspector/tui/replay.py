@@ -46,13 +46,21 @@ class LinesView(ScrollView):
         self.refresh()
 
     @staticmethod
-    def lay_out(text: Text, width: int, console) -> tuple[list[Text], list[Strip]]:
-        """The lines of ``text`` wrapped to ``width`` and their strips (segments ready to draw)."""
+    def lay_out(picture, width: int, console) -> tuple[list, list[Strip]]:
+        """The lines of ``picture`` (a Text, or a list of Texts and PixelLines) wrapped to ``width``, and
+        their strips (segments ready to draw); a PixelLine is already its segments."""
         width = max(width, 1)
-        lines = []
-        for line in text.split("\n", allow_blank=True):  # wrapping costs: only the lines that need it
-            lines += [line] if line.cell_len <= width else list(line.wrap(console, width, overflow="fold"))
-        return lines, [Strip(list(line.render(console)), line.cell_len) for line in lines]
+        lines, strips = [], []
+        for part in [picture] if isinstance(picture, Text) else picture:
+            if isinstance(part, draw.PixelLine):
+                lines.append(part)
+                strips.append(Strip(part.segments, part.cell_len))
+                continue
+            for line in part.split("\n", allow_blank=True):  # wrapping costs: only the lines that need it
+                for piece in [line] if line.cell_len <= width else line.wrap(console, width, overflow="fold"):
+                    lines.append(piece)
+                    strips.append(Strip(list(piece.render(console)), piece.cell_len))
+        return lines, strips
 
     @property
     def plain(self) -> str:
@@ -271,7 +279,7 @@ class ReplayApp(App):
         if self.view_kind == "boundary":
             b = decision_boundary(self.model, self.loss, self.points[0], width, 2 * max(height - 3, 2))
             classes = self.run_data.meta["data"].get("classes") or []
-            return draw.draw_boundary(b, self.points) + Text("\n") + draw.boundary_legend(b, classes), b
+            return [*draw.draw_boundary(b, self.points), draw.boundary_legend(b, classes)], b
         if self.view_kind == "units":
             tiles = runview.unit_tiles(self.model, params, self.run_data.image_shape)
             if tiles is not None:

@@ -10,6 +10,7 @@ from functools import lru_cache
 
 import numpy as np
 from rich.color import Color
+from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 
@@ -54,25 +55,44 @@ def pair_style(top: tuple, bottom: tuple) -> Style:
     return Style(color=Color.from_rgb(*top), bgcolor=Color.from_rgb(*bottom))
 
 
-def half_block_line(top: np.ndarray, bottom: np.ndarray | None) -> Text:
-    """Two pixel rows ((cols, 3) colours) as one line of ▀, runs of the same colours in one span. Colours
-    are rounded to steps of 8 per channel (invisible; the styles repeat, so their cache works)."""
-    def quantize(a):
-        return [tuple(c) for c in (np.asarray(a, dtype=int) // 8 * 8 + 4).clip(0, 255).tolist()]
-    tops = quantize(top)
-    bottoms = quantize(bottom) if bottom is not None else [(0, 0, 0)] * len(tops)
-    line = Text()
+class PixelLine:
+    """One line of half blocks, built as segments (no rich Text to assemble and render again: a frame of
+    pixel panels has thousands of cells). Renders like Text; ``plain`` and ``cell_len`` as Text's."""
+
+    def __init__(self, segments: list[Segment]):
+        self.segments = segments
+        self.cell_len = sum(len(s.text) for s in segments)
+
+    @property
+    def plain(self) -> str:
+        return "".join(s.text for s in self.segments)
+
+    def __rich_console__(self, console, options):
+        yield from self.segments
+        yield Segment.line()
+
+
+def quantize(img: np.ndarray) -> np.ndarray:
+    """Colours rounded to steps of 8 per channel (invisible; the styles repeat, so their cache works)."""
+    return (np.asarray(img, dtype=int) // 8 * 8 + 4).clip(0, 255)
+
+
+def half_block_segments(top: np.ndarray, bottom: np.ndarray | None) -> list[Segment]:
+    """Two quantized pixel rows ((cols, 3) colours) as ▀ segments, runs of the same two colours in one."""
+    tops = [tuple(c) for c in top.tolist()]
+    bottoms = [tuple(c) for c in bottom.tolist()] if bottom is not None else [(0, 0, 0)] * len(tops)
+    segments = []
     run, count = None, 0
     for key in zip(tops, bottoms):
         if key == run:
             count += 1
             continue
         if run is not None:
-            line.append("▀" * count, style=pair_style(*run))
+            segments.append(Segment("▀" * count, pair_style(*run)))
         run, count = key, 1
     if run is not None:
-        line.append("▀" * count, style=pair_style(*run))
-    return line
+        segments.append(Segment("▀" * count, pair_style(*run)))
+    return segments
 
 
 # -- the network diagram --------------------------------------------------------------------------
@@ -156,31 +176,33 @@ def tile_layout(shape, n: int, width: int, height: int) -> tuple[int, int, int, 
     return choice
 
 
-def draw_tiles(tiles, width: int, height: int) -> Text:
-    """Unit j's image in half-block cells (two pixels a cell), each tile on its own colour scale."""
+def draw_tiles(tiles, width: int, height: int) -> list:
+    """Unit j's image in half-block cells (two pixels a cell), each tile on its own colour scale: a caption
+    (Text) and lines of tiles (PixelLine)."""
     if tiles is None:
-        return Text("")
+        return [Text("")]
     T = tiles.tiles
     n = len(T)
     zoom, factor, per_row, rows = tile_layout(T.shape[1:], n, width, max(height - 2, 1))
     if zoom > 1:
         T = T.repeat(zoom, axis=1).repeat(zoom, axis=2)
     shown = min(n, per_row * rows)
-    lines = [Text(f"{tiles.caption}; units 0–{shown - 1} of {n}"
-                  + (f", {factor}×{factor} weights a dot" if factor > 1 else "") + "; each on its own scale",
-                  style="dim")]
+    lines: list = [Text(f"{tiles.caption}; units 0–{shown - 1} of {n}"
+                        + (f", {factor}×{factor} weights a dot" if factor > 1 else "") + "; each on its own scale",
+                        style="dim")]
+    gap = Segment(" ")
     for start in range(0, shown, per_row):
         group = [pool(t, factor) for t in T[start:start + per_row]]
         th = group[0].shape[0]
-        colours = [signed_rgb_array(t, float(np.max(np.abs(t))) or 1.0) for t in group]
+        colours = [quantize(signed_rgb_array(t, float(np.max(np.abs(t))) or 1.0)) for t in group]
         for r in range(0, th, 2):
-            line = Text()
+            segments = []
             for c in colours:
-                line.append_text(half_block_line(c[r], c[r + 1] if r + 1 < th else None))
-                line.append(" ")
-            lines.append(line)
+                segments += half_block_segments(c[r], c[r + 1] if r + 1 < th else None)
+                segments.append(gap)
+            lines.append(PixelLine(segments))
         lines.append(Text(""))
-    return Text("\n").join(lines[:-1] if len(lines) > 1 else lines)
+    return lines[:-1] if len(lines) > 1 else lines
 
 
 # -- weight distributions and update ratios ---------------------------------------------------------
@@ -337,11 +359,11 @@ def boundary_pixels(b, points=None) -> np.ndarray:
     return img.astype(int)
 
 
-def draw_boundary(b, points=None) -> Text:
+def draw_boundary(b, points=None) -> list[PixelLine]:
     """The plane in half blocks: cell (r, c) of the boundary grid is the top or bottom half of a character."""
-    img = boundary_pixels(b, points)
+    img = quantize(boundary_pixels(b, points))
     rows = len(img)
-    return Text("\n").join(half_block_line(img[r], img[r + 1] if r + 1 < rows else None) for r in range(0, rows, 2))
+    return [PixelLine(half_block_segments(img[r], img[r + 1] if r + 1 < rows else None)) for r in range(0, rows, 2)]
 
 
 def boundary_legend(b, classes) -> Text:
