@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+import lessons  # noqa: F401  first, as `nndb` runs: it sets one BLAS thread before NumPy loads (lessons/__init__.py)
+
 REPO = Path(__file__).resolve().parent.parent
 
 
