@@ -24,7 +24,7 @@ from inspector.session import Session
 from .checks import CHECKS, COMMANDS, Context, normalize
 from .commands import lesson_commands
 from .format import Choice, Lesson, Predict
-from .predictions import Predictions, parse_prediction, question, tally_text  # noqa: F401  (parse_prediction: re-exported)
+from .predictions import Predictions, question, tally_text
 from .progress import ProgressStore, empty_record
 from .setups import merged, setup_problem
 
