@@ -70,6 +70,19 @@ def cmd_lessons(args, console: Console) -> int:
     return 2 if errors else 0
 
 
+def lesson_banner(runner) -> list[Text]:
+    """What the REPL shows when a lesson starts or resumes: its title, intro, current step and, resumed, the tally."""
+    lesson = runner.lesson
+    banner = [Text(clean(f"lesson {lesson.id}: {lesson.title}"), style="bold"),
+              Text(clean(f"you will learn: {lesson.learn}")),
+              Text(clean(lesson.intro))] + [Text(clean(line), style="green") for line in runner.step_lines()]
+    if runner.commands:
+        tally = tally_text(runner.predictions.tally())
+        banner.insert(1, Text(f"resumed: replayed your {len(runner.commands)} commands"
+                              + (f"; your predictions so far: {tally}" if tally else ""), style="yellow"))
+    return banner
+
+
 def cmd_lesson(args, console: Console) -> int:
     from .runner import LessonRunner
     errors: list[str] = []
@@ -86,11 +99,7 @@ def cmd_lesson(args, console: Console) -> int:
     if args.reset:
         store.reset(lesson.id)
     runner = LessonRunner(lesson, store)
-    banner = [Text(clean(f"lesson {lesson.id}: {lesson.title}"), style="bold"),
-              Text(clean(f"you will learn: {lesson.learn}")),
-              Text(clean(lesson.intro))] + [Text(clean(line), style="green") for line in runner.step_lines()]
-    if runner.commands:
-        banner.insert(1, Text(f"resumed: replayed your {len(runner.commands)} commands", style="yellow"))
+    banner = lesson_banner(runner)
     if args.repl or not (sys.stdin.isatty() and sys.stdout.isatty()):
         from inspector.repl import repl, run_script
         if not sys.stdin.isatty():

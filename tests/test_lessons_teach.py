@@ -396,3 +396,13 @@ def test_the_right_option_before_the_rest_of_the_step_says_what_is_left():
     assert runner.step_index == 4
     lines = play(runner, ["print K1[1,0]", "until maxpool1", "print S1[1,1]"])
     assert "✓ step 5/5 done: What a filter learned" in lines and runner.done
+
+
+def test_resuming_a_lesson_in_the_repl_says_the_tally(state_home):
+    from lessons.cli import lesson_banner
+    from lessons.progress import ProgressStore
+    from lessons.runner import LessonRunner
+    play(LessonRunner(BY_ID["one-neuron"], ProgressStore()), ["print X", "print W1[:,0]", "predict 0.45", "step"])
+    banner = [text.plain for text in lesson_banner(LessonRunner(BY_ID["one-neuron"], ProgressStore()))]
+    assert banner[1] == "resumed: replayed your 4 commands; your predictions so far: 1/1 right first time"
+    assert banner[0] == "lesson one-neuron: One neuron" and "step 3/5: See the numbers behind one neuron" in banner
