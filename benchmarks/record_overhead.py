@@ -9,7 +9,11 @@ used, and the run file's size. On a shared machine, where other processes' load 
 timing, the steadiest figure is the last: the seconds spent inside the recorder (its hooks and the
 file's write, timed in the same run) as a share of that run's training time.
 
-    python benchmarks/record_overhead.py [--data FOLDER] [--repeats 3] [--epochs N]
+    python benchmarks/record_overhead.py [--data FOLDER] [--repeats 3] [--epochs N] [--threads T]
+
+``--threads T`` sets the BLAS thread count (OPENBLAS/OMP/MKL_NUM_THREADS) before NumPy loads: on a
+machine that others load, one thread each avoids the spinning of oversubscribed BLAS threads, which
+slows small matrix products (the probe batch's) far more than the training's.
 
 Targets (issue 13): overhead ≤ 10 % of the training time, run file < 50 MB. Figures only: this
 script never fails a build.
@@ -30,6 +34,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+if "--threads" in sys.argv[:-1]:  # before NumPy loads, or it is too late
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = sys.argv[sys.argv.index("--threads") + 1]
 
 from inspector import runs  # noqa: E402
 from inspector.cli import main  # noqa: E402
@@ -39,21 +46,23 @@ DEFAULT_DATA = ROOT.parent / "shared" / "data" / "mnist"
 TARGET_OVERHEAD, TARGET_MB = 0.10, 50.0
 
 
-INSIDE = {"seconds": 0.0}
+INSIDE = {"seconds": 0.0, "save": 0.0}
 
 
-def timed(method):
+def timed(method, name):
     def wrapper(*args, **kwargs):
         start = time.perf_counter()
         try:
             return method(*args, **kwargs)
         finally:
             INSIDE["seconds"] += time.perf_counter() - start
+            if name == "save":
+                INSIDE["save"] += time.perf_counter() - start
     return wrapper
 
 
 for name in ("__init__", "on_batch", "on_epoch", "save"):  # everything --record adds to a run
-    setattr(runs.Recorder, name, timed(getattr(runs.Recorder, name)))
+    setattr(runs.Recorder, name, timed(getattr(runs.Recorder, name), name))
 
 
 def cpu_seconds() -> float:
@@ -67,7 +76,7 @@ def train_once(folder: Path, data: str, record: bool, epochs: int | None) -> tup
     argv = ["train", "--preset", "digits", "--data", data, "--out", str(out)]
     argv += ["--epochs", str(epochs)] if epochs else []
     argv += ["--record"] if record else []
-    INSIDE["seconds"] = 0.0
+    INSIDE.update(seconds=0.0, save=0.0)
     start, cpu = time.perf_counter(), cpu_seconds()
     with contextlib.redirect_stdout(io.StringIO()):
         status = main(argv)
@@ -84,11 +93,12 @@ def main_() -> None:
                         help=f"MNIST-format folder (default ${MNIST_ENV} or {DEFAULT_DATA})")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--epochs", type=int, help="epochs per run (default: the preset's 15)")
+    parser.add_argument("--threads", type=int, help="BLAS threads (default: the library's own choice)")
     args = parser.parse_args()
     if not Path(args.data).is_dir():
         sys.exit(f"no MNIST folder at {args.data}: pass --data FOLDER or set {MNIST_ENV}")
     walls, cpus, trains = {False: [], True: []}, {False: [], True: []}, {False: [], True: []}
-    inside = []
+    inside, saving = [], []
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         for r in range(args.repeats):
@@ -98,6 +108,7 @@ def main_() -> None:
                 cpus[record].append(cpu)
                 if record:
                     inside.append(INSIDE["seconds"] / seconds)
+                    saving.append(INSIDE["save"] / seconds)
                 trains[record].append(seconds)
                 print(f"  run {r + 1} {'with' if record else 'without'} --record: {wall:.2f} s "
                       f"(CPU {cpu:.2f} s, training {seconds:.2f} s)", flush=True)
@@ -105,7 +116,8 @@ def main_() -> None:
     plain, recorded = statistics.median(walls[False]), statistics.median(walls[True])
     training = statistics.median(trains[False])
     overhead = (recorded - plain) / training
-    print(f"nndb train --preset digits, median of {args.repeats}:")
+    threads = f", {args.threads} BLAS thread{'s' if args.threads > 1 else ''}" if args.threads else ""
+    print(f"nndb train --preset digits, median of {args.repeats}{threads}:")
     print(f"  without --record  {plain:7.2f} s   (training {training:.2f} s)")
     print(f"  with --record     {recorded:7.2f} s   (training {statistics.median(trains[True]):.2f} s)")
     print(f"  ratio             {recorded / plain:7.3f}")
@@ -114,7 +126,8 @@ def main_() -> None:
     print(f"  CPU time          {cpu_plain:7.2f} s without, {cpu_recorded:.2f} s with: ratio {cpu_recorded / cpu_plain:.3f}, "
           f"overhead {100 * (cpu_recorded - cpu_plain) / (cpu_plain * training / plain):.1f} % of the training's share")
     print(f"  inside the recorder {100 * statistics.median(inside):4.1f} % of the same run's training time "
-          f"(median; each run: {', '.join(f'{100 * v:.1f}' for v in inside)} %)")
+          f"(median; each run: {', '.join(f'{100 * v:.1f}' for v in inside)} %), of which "
+          f"{100 * statistics.median(saving):.1f} % waiting for the file's write to end")
     print(f"  run file          {size:7.1f} MB (target < {TARGET_MB:.0f} MB)")
 
 

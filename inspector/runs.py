@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import queue
 import threading
 import zipfile
 from pathlib import Path
@@ -130,7 +131,8 @@ class Recorder:
         self.stats.update({f"dead_{layer.name}": [] for layer in self.activations})
         self.epochs = {key: [] for key in EPOCH_KEYS}
         self._before = None  # the weights before the iteration about to run, when it gets a frame
-        self.path, self._writer = None, None  # with a path, the frames are written once the last is taken
+        self.path, self._writer = None, None  # with a path and a known length: frames written as taken
+        self._streaming = True
         self._last_loss = math.nan
         self._capture(None)
         self._prepare_next()
@@ -141,8 +143,6 @@ class Recorder:
         done = self.model.iteration - self.start_iteration
         if done % self.every == 0 or (self.total is not None and done == self.total):
             self._capture(float(loss))
-            if done == self.total and self.path is not None:  # the frames are complete: write them meanwhile
-                self._writer = RunWriter(self.path, self._frame_arrays())
         else:
             self._last_loss = float(loss)
         self._prepare_next()
@@ -179,10 +179,29 @@ class Recorder:
         else:
             self._before = None
 
-    def _capture(self, loss: float | None) -> None:
-        if self._writer is not None:  # a frame after the last foreseen one: the early write is stale
+    def foreseen_frames(self) -> int | None:
+        """How many frames the run will have if it trains all its ``total_iterations``."""
+        if self.total is None:
+            return None
+        return self.total // self.every + 1 + (self.total % self.every != 0)
+
+    def _stream(self) -> None:
+        """Hand the frames taken to the background writer (started at the first, once a path is set)."""
+        n = len(self.frames["iteration"])
+        if self._writer is None and self._streaming and self.path is not None and self.total is not None:
+            biggest = max(self.params, key=lambda p: p.value.size).symbol
+            self._writer = RunWriter(self.path, f"param_{biggest}", self.values[biggest], self.foreseen_frames())
+            for i in range(n - 1):
+                self._writer.push(i)
+        if self._writer is None:
+            return
+        if n <= self._writer.count:
+            self._writer.push(n - 1)
+        else:  # more frames than foreseen: write the file at the end instead
             self._writer.abandon()
-            self._writer = None
+            self._writer, self._streaming = None, False
+
+    def _capture(self, loss: float | None) -> None:
         iteration = self.model.iteration
         first = loss is None
         if first:
@@ -204,6 +223,7 @@ class Recorder:
             before = self._before[i] if self._before is not None and not first else None
             ratio = math.nan if before is None else float(np.linalg.norm(value - before)) / max(norm, 1e-30)
             self.stats[f"update_ratio_{p.symbol}"].append(ratio)
+        self._stream()
 
     def _synced_probe(self) -> Sequential:
         """The recorder's copy of the model, carrying the live weights (shared, not copied: it only reads)."""
@@ -252,13 +272,12 @@ class Recorder:
         return arrays
 
     def save(self, path) -> Path:
-        """Write the run file (the frames may already be on their way: see RunWriter)."""
+        """Write the run file (its biggest parameter's frames may be written already: see RunWriter)."""
         self.finish()
         writer, self._writer = self._writer, None
-        if writer is not None and writer.path == Path(path):
-            rest = {k: v for k, v in self.arrays().items() if k not in writer.first}
-            return writer.finish(rest)
-        if writer is not None:
+        if writer is not None and writer.path == Path(path) and len(self.frames["iteration"]) == writer.count:
+            return writer.finish({k: v for k, v in self.arrays().items() if k != writer.key})
+        if writer is not None:  # a run stopped short of its foreseen frames
             writer.abandon()
         return save_run(path, self.arrays())
 
@@ -291,24 +310,38 @@ class _Abandoned(Exception):
 
 
 class RunWriter(threading.Thread):
-    """Writes a run file's frames in the background as soon as the last frame is taken, while the
-    last epoch is evaluated and saved; ``finish`` adds the small entries (epoch metrics, meta) and
-    waits. The zip's CRC and the file's writes release the GIL: the tens of milliseconds the 40 MB
-    of a digits run take overlap the training's own ending. A daemon: a run that stops without
-    ``finish`` (an unforeseen error) leaves only a temporary file, which the next write removes."""
+    """Writes a run file while the run trains: the biggest parameter's frames (W1 holds 99 % of a
+    digits run's 40 MB) go into its entry, declared with the foreseen frame count, as they are taken;
+    ``finish`` adds the other entries and waits. The CRC and the writes release the GIL, so they run
+    beside the training instead of after it. A run that stops short of its foreseen frames is
+    ``abandon``ed (its temporary file removed) and written whole at the end. A daemon: a run that
+    stops without either (an unforeseen error) leaves a temporary file, which the next write removes."""
 
-    def __init__(self, path, first: dict[str, np.ndarray]):
+    def __init__(self, path, key: str, frames: np.ndarray, count: int):
         super().__init__(name=f"run file {path}", daemon=True)
-        self.path, self.first = Path(path), first
+        self.path, self.key, self.frames, self.count = Path(path), key, frames, count
+        self.taken: queue.SimpleQueue = queue.SimpleQueue()
         self.rest: dict | None = None
         self.ready = threading.Event()
         self.error: BaseException | None = None
         self.start()
 
+    def push(self, i: int) -> None:
+        """Frame ``i`` is complete (the recorder never changes it again): write it."""
+        self.taken.put(i)
+
     def run(self) -> None:
         def write(f):
             with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_STORED) as zf:
-                write_members(zf, self.first)
+                with zf.open(self.key + ".npy", "w", force_zip64=True) as member:
+                    header = np.lib.format.header_data_from_array_1_0(self.frames[:1])
+                    header["shape"] = (self.count, *self.frames.shape[1:])
+                    np.lib.format.write_array_header_2_0(member, header)
+                    for _ in range(self.count):
+                        i = self.taken.get()
+                        if i is None:
+                            raise _Abandoned()
+                        member.write(self.frames[i].reshape(-1).view(np.uint8))
                 self.ready.wait()
                 if self.rest is None:
                     raise _Abandoned()
@@ -327,6 +360,7 @@ class RunWriter(threading.Thread):
         return self.path
 
     def abandon(self) -> None:
+        self.taken.put(None)
         self.ready.set()
         self.join()
 
