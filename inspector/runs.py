@@ -131,6 +131,9 @@ class Recorder:
         self.stats.update({f"dead_{layer.name}": [] for layer in self.activations})
         self.epochs = {key: [] for key in EPOCH_KEYS}
         self._before = None  # the weights before the iteration about to run, when it gets a frame
+        # kept in buffers allocated once: a fresh 400 KB array a frame costs its page faults each time
+        self._before_buffers = [np.empty_like(p.value) for p in self.params]
+        self._delta = [np.empty_like(p.value) for p in self.params]
         self.path, self._writer = None, None  # with a path and a known length: frames written as taken
         self._streaming = True
         self._last_loss = math.nan
@@ -175,7 +178,9 @@ class Recorder:
     def _prepare_next(self) -> None:
         upcoming = self.model.iteration + 1 - self.start_iteration
         if upcoming % self.every == 0 or (self.total is not None and upcoming == self.total):
-            self._before = [p.value.copy() for p in self.params]
+            for buffer, p in zip(self._before_buffers, self.params):
+                np.copyto(buffer, p.value)
+            self._before = self._before_buffers
         else:
             self._before = None
 
@@ -221,7 +226,8 @@ class Recorder:
             self.stats[f"norm_{p.symbol}"].append(norm)
             self.stats[f"grad_norm_{p.symbol}"].append(math.nan if first else float(np.linalg.norm(p.grad)))
             before = self._before[i] if self._before is not None and not first else None
-            ratio = math.nan if before is None else float(np.linalg.norm(value - before)) / max(norm, 1e-30)
+            ratio = (math.nan if before is None else
+                     float(np.linalg.norm(np.subtract(value, before, out=self._delta[i]))) / max(norm, 1e-30))
             self.stats[f"update_ratio_{p.symbol}"].append(ratio)
         self._stream()
 
