@@ -25,8 +25,8 @@ SUFFIX = ".run.npz"
 DEFAULT_FRAMES = 150            # frames of a run when --record gives no EVERY
 MAX_FRAME_BYTES = 40 * 2**20    # the frames' weights (float32) stay under this: a run file < 50 MB
 MAX_PROBE = 256                 # examples in the probe batch (dead units, replay's activations)
-LARGE_INPUT = 256               # inputs of more features get a quarter of the probe: its forward pass, run at
-                                # every frame, would cost a digits run as much as a training iteration
+LARGE_INPUT = 256               # inputs of more features get an eighth of the probe: its forward pass runs at
+                                # every frame, and with 256 digits would cost as much as four training iterations
 MAX_POINTS = 600                # training points kept for a decision boundary (2-input data)
 MAX_INFLATED = 2 * 2**30        # a run file whose entries inflate to more is refused unread
 MAX_RECORD_BYTES = 2**30        # an EVERY that would keep more frames than this is refused before training
@@ -107,7 +107,7 @@ class Recorder:
         self.start_iteration = model.iteration
         self.start_epoch = float(start_epoch)
         features = int(np.prod(np.asarray(X).shape[1:]))
-        rows = spread_rows(len(X), MAX_PROBE if features <= LARGE_INPUT else MAX_PROBE // 4)
+        rows = spread_rows(len(X), MAX_PROBE if features <= LARGE_INPUT else MAX_PROBE // 8)
         self.probe_X, self.probe_Y = np.asarray(X)[rows].astype(model.dtype), np.asarray(Y)[rows]
         self.probe_y = np.asarray(loss.labels(self.probe_Y)).astype(np.int64)
         self.points = None
@@ -131,9 +131,9 @@ class Recorder:
         self.stats.update({f"dead_{layer.name}": [] for layer in self.activations})
         self.epochs = {key: [] for key in EPOCH_KEYS}
         self._before = None  # the weights before the iteration about to run, when it gets a frame
-        # kept in buffers allocated once: a fresh 400 KB array a frame costs its page faults each time
+        # kept in buffers allocated once (a fresh 400 KB array a frame costs its page faults each time),
+        # which then take the update ΔW in place: the less memory a frame touches, the less it slows training
         self._before_buffers = [np.empty_like(p.value) for p in self.params]
-        self._delta = [np.empty_like(p.value) for p in self.params]
         self.path, self._writer = None, None  # with a path and a known length: frames written as taken
         self._streaming = True
         self._last_loss = math.nan
@@ -227,7 +227,7 @@ class Recorder:
             self.stats[f"grad_norm_{p.symbol}"].append(math.nan if first else float(np.linalg.norm(p.grad)))
             before = self._before[i] if self._before is not None and not first else None
             ratio = (math.nan if before is None else
-                     float(np.linalg.norm(np.subtract(value, before, out=self._delta[i]))) / max(norm, 1e-30))
+                     float(np.linalg.norm(np.subtract(value, before, out=before))) / max(norm, 1e-30))
             self.stats[f"update_ratio_{p.symbol}"].append(ratio)
         self._stream()
 

@@ -263,7 +263,7 @@ def test_digits_runs_know_their_images(tmp_path):
                  "--record", "--out", str(out)]) == 0
     run = load_run(tmp_path / "d.run.npz")
     assert run.image_shape == (28, 28) and run.meta["data"]["kind"] == "images"
-    assert run.probe_X.shape == (64, 784) and 100 <= run.frames <= 160
+    assert run.probe_X.shape == (32, 784) and 100 <= run.frames <= 160
 
 
 # -- the debugger's train N --record FILE -------------------------------------------------------------
