@@ -27,8 +27,9 @@ from typing import Callable
 
 import numpy as np
 
-from engine import activations, conv, layers, losses, optim
+from engine import activations, conv, layers, losses, optim, recurrent
 from engine.errors import EngineError
+from engine.model import Sequential
 from engine.presets import Problem
 from engine.trace import Tracer
 from inspector.errors import SessionError
@@ -464,10 +465,10 @@ WRAPPERS = {layers.Dense: (Dense, ("dense_forward", "dense_forward_vectorized", 
             losses.MSE: (MSE, ("mse_forward", "mse_backward")),
             optim.Adam: (Adam, ("adam_update",))}
 
+from .use_rnn import RNN, Model  # noqa: E402  (use_rnn builds on the Learner above)
 
-# The RNN's step and its backpropagation through time, and the model's own L2 penalty, are not
-# wrapped: the engine's RNN runs its steps in one loop that the exercise's functions split otherwise.
-NOT_SWAPPED = ("rnn_step_forward", "rnn_backward", "l2_penalty")
+WRAPPERS[recurrent.RNN] = (RNN, ("rnn_step_forward", "rnn_backward"))
+WRAPPERS[Sequential] = (Model, ("l2_penalty",))  # the model itself: its L2 penalty
 
 
 def wrapper_of(part) -> tuple[type, tuple[str, ...]] | None:
@@ -524,16 +525,13 @@ def swap_in(learner: Learner, parts) -> list[str]:
 def swap_summary(learner: Learner, used: list[str]) -> str:
     """One line: which of the learner's functions the network runs, and which it does not (and why)."""
     name = learner.path.name
-    unused = [n for n in learner.functions if n not in used and n not in NOT_SWAPPED
+    unused = [n for n in learner.functions if n not in used
               and not (n == "dense_forward_vectorized" and "dense_forward" in used)]
-    unswapped = [n for n in learner.functions if n in NOT_SWAPPED]
     parts = [f"--use {name}: your {', '.join(used)} run{'s' if len(used) == 1 else ''} in place of nndb's"]
     if learner.not_written:
         parts.append(f"not written yet (nndb's code runs): {', '.join(learner.not_written)}")
     if unused:
         parts.append(f"not used by this network: {', '.join(unused)}")
-    if unswapped:
-        parts.append(f"never swapped in (nndb check checks them): {', '.join(unswapped)}")
     return "; ".join(parts)
 
 
@@ -542,7 +540,7 @@ def learner_problem(problem: Problem, path, learner: Learner | None = None) -> t
     turned into wrappers, in place) and the names of those functions. UseError for a file that
     cannot be loaded or none of whose functions this network uses."""
     learner = learner or load_learner(path)
-    used = swap_in(learner, [*problem.model.layers, problem.loss, problem.optimizer])
+    used = swap_in(learner, [problem.model, *problem.model.layers, problem.loss, problem.optimizer])
     if not used:
         written = ", ".join(learner.functions) or "none written yet (each still raises NotImplementedError)"
         raise UseError(f"--use {learner.path.name}: the {problem.name} network uses none of your functions "
