@@ -468,3 +468,85 @@ def test_planted_conv_and_pool_bugs_mark_their_op(tmp_path, exercise, wrong, fir
         assert wrong_ops == []
     else:
         assert wrong_ops[0] == first_op
+
+
+# -- the RNN (one call of rnn_step_forward per step, one of rnn_backward for BPTT) and the model's L2 penalty ---
+RNN_OPS = [f"rnn1.forward.h1_{t}" for t in range(8)] + ["rnn1.backward.dWx1", "rnn1.backward.dWh1", "rnn1.backward.db1"]
+
+
+def test_a_correct_rnn_agrees_on_every_op_of_seq_and_is_what_the_iteration_runs(tmp_path):
+    problem, used = learner_problem(load_preset("seq"), write(tmp_path, SOLUTIONS["rnn"]))
+    assert used == ["rnn_step_forward", "rnn_backward"]
+    rnn = problem.model.layers[0]
+    assert (type(rnn).__module__, type(rnn).__name__) == ("lessons.exercises.use_rnn", "RNN")
+    rnn.b[:] = 0.3  # a bias that matters (seq starts at 0)
+    tape = one_iteration(problem)
+    assert [op.name for op in tape if op.expected] == RNN_OPS
+    assert all(op.agreement() == {"agrees": True} for op in tape if op.expected)
+    # the per-step BPTT ops stay nndb's (rnn_backward returns no dh_t), unmarked, between forward and dWx1
+    assert [op.name for op in tape if op.kind == "rnn.step_back" and op.agreement() is None] == \
+        [f"rnn1.backward.dh1_{t}" for t in reversed(range(8))]
+    h7 = next(op for op in tape if op.name == "rnn1.forward.h1_7")
+    assert np.array_equal(next(op for op in tape if op.kind == "rnn.output").outputs["H1"], h7.outputs["h1_7"])
+
+
+@pytest.mark.parametrize("wrong, first_op", [
+    ("return np.tanh(x_t @ Wx + h_prev @ Wh)", "rnn1.forward.h1_0"),
+    ("return x_t @ Wx + h_prev @ Wh + b", "rnn1.forward.h1_0"),
+    ("dz = dh * (1 - H[:, t])", "rnn1.backward.dWx1"),
+    ("dh += dz_next @ Wh", "rnn1.backward.dWx1"),
+    ("dWh += H[:, t].T @ dz", "rnn1.backward.dWh1")])
+def test_planted_rnn_bugs_mark_their_first_op(tmp_path, wrong, first_op):
+    right, bad = bug("rnn", wrong)
+    problem, _ = learner_problem(load_preset("seq"), write(tmp_path, SOLUTIONS["rnn"].replace(right, bad)))
+    problem.model.layers[0].b[:] = 0.3
+    tape = one_iteration(problem)
+    wrong_ops = [op.name for op in tape if op.agreement() and not op.agreement()["agrees"]]
+    assert wrong_ops[0] == first_op
+    if wrong == "dWh += H[:, t].T @ dz":  # the states and the other gradients are right
+        assert wrong_ops == ["rnn1.backward.dWh1"]
+
+
+def test_rnn_explain_shows_nndbs_sum_beside_the_learners_value(tmp_path, capsys):
+    right, wrong = bug("rnn", "dWh += H[:, t].T @ dz")
+    path = write(tmp_path, SOLUTIONS["rnn"].replace(right, wrong))
+    script = write(tmp_path, "until dWh1\nexplain dWh1[0,0]\n", "s.txt")
+    code, out = cli(["repl", "--preset", "seq", "--use", str(path), "--script", str(script), "--json"], capsys)
+    rows = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    stop, explained = rows
+    a = stop["data"]["agreement"]
+    assert stop["data"]["first_disagreement"]["op"] == "rnn1.backward.dWh1" and a["symbol"] == "dWh1"
+    assert explained["data"]["expected"] == pytest.approx(a["expected"])
+    assert explained["data"]["value"] == pytest.approx(a["yours"]) and a["yours"] != pytest.approx(a["expected"])
+
+
+def test_train_with_a_correct_rnn_reaches_the_engines_accuracy(tmp_path, capsys):
+    flags = ["--preset", "seq", "--epochs", "6", "--dtype", "float64"]
+    code, engine_out = cli(["train", *flags, "--out", str(tmp_path / "engine.npz")], capsys)
+    engine_accuracy = re.search(r"test accuracy ([\d.]+) %", engine_out).group(1)
+    code, out = cli(["train", *flags, "--use", str(write(tmp_path, SOLUTIONS["rnn"])), "--out", str(tmp_path / "m.npz")],
+                    capsys)
+    flat = re.sub(r"\s+", " ", out)
+    assert code == 0, out
+    assert "✓ your code agreed with nndb's on every op compared (66 ops: the first batch of each epoch)" in flat
+    assert f"your implementation reached {float(engine_accuracy):.1f} % test accuracy" in flat
+
+
+def test_l2_penalty_is_the_learners_in_the_penalty_op_when_lambda_is_set(tmp_path):
+    problem, used = learner_problem(load_preset("moons"), write(tmp_path, SOLUTIONS["l2"]))
+    assert used == ["l2_penalty", "l2_gradient"]
+    problem.model.l2 = 0.1
+    penalty = next(op for op in one_iteration(problem) if op.kind == "l2.penalty")
+    assert penalty.agreement() == {"agrees": True}
+    right, wrong = bug("l2", "return lam / m * sum")  # twice the penalty
+    problem, _ = learner_problem(load_preset("moons"), write(tmp_path, SOLUTIONS["l2"].replace(right, wrong)))
+    problem.model.l2 = 0.1
+    tape = one_iteration(problem)
+    penalty = next(op for op in tape if op.kind == "l2.penalty")
+    a = penalty.agreement()
+    data_loss = float(penalty.inputs["L"])
+    assert penalty.name == "l2.loss.L" and a["agrees"] is False and a["symbol"] == "L"
+    assert a["yours"] - data_loss == pytest.approx(2 * (a["expected"] - data_loss))
+    assert [op.name for op in tape if op.agreement() and not op.agreement()["agrees"]] == ["l2.loss.L"]
+    problem.model.l2 = 0.0  # no penalty: the learner's function is not called, no op
+    assert not any(op.kind == "l2.penalty" for op in one_iteration(problem))
