@@ -529,3 +529,17 @@ def render_body(result) -> list:
     # kinds added by wrappers (a lesson's `hint`, `predict` …): a message and plain lines
     return ([Text(result.message, style="bold")] if result.message else []) + \
         [Text(line) for line in d.get("lines", [])]
+
+
+def side_by_side(columns: list[list[Text]], gap: int = 1, height: int | None = None) -> list[Text]:
+    """Columns of Text cells laid out as lines, each column padded to its widest cell plus ``gap``."""
+    widths = [max((c.cell_len for c in col), default=0) for col in columns]
+    lines = []
+    for r in range(max((len(col) for col in columns), default=0) if height is None else height):
+        line = Text()
+        for col, w in zip(columns, widths):
+            cell = col[r] if r < len(col) else Text("")
+            line.append_text(cell)
+            line.append(" " * (w - cell.cell_len + gap))
+        lines.append(line)
+    return lines

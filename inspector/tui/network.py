@@ -12,22 +12,10 @@ from rich.text import Text
 from engine.activations import Activation
 from engine.errors import shape_str
 
-from ..render import fmt, value_style
+from ..render import fmt, side_by_side, value_style
+from ..runview import weight_parameter
 
 MAX_UNITS = 16
-
-
-def weight_matrix(layer) -> str | None:
-    """The parameter holding a dense-like layer's incoming weights: its only parameter with more than one
-    axis, a matrix (inputs, units) whose column j is unit j's (``W``). None for a layer without units
-    and for one whose units own more (a convolution's kernels, a recurrent layer's two matrices, an
-    LSTM's gate blocks): those are summarized, not drawn."""
-    if not layer.units() or layer.blocks != 1:
-        return None
-    matrices = [p for p in layer.params if np.ndim(getattr(layer, p)) > 1]
-    if len(matrices) != 1 or np.ndim(getattr(layer, matrices[0])) != 2 or layer.unit_axes.get(matrices[0]) != 1:
-        return None
-    return matrices[0]
 
 
 def unit_columns(session) -> list[tuple[str, list[str]]]:
@@ -46,11 +34,11 @@ def unit_columns(session) -> list[tuple[str, list[str]]]:
 
 
 def is_small(session) -> bool:
-    """Small enough to draw unit by unit: every layer with parameters is dense-like (``weight_matrix``),
+    """Small enough to draw unit by unit: every layer with parameters is dense-like (``weight_parameter``),
     with at most MAX_UNITS inputs and units."""
     layers = [l for l in session.model.layers if l.params]
     return bool(layers) and all(
-        weight_matrix(l) is not None and getattr(l, weight_matrix(l)).shape[0] <= MAX_UNITS and l.units() <= MAX_UNITS
+        weight_parameter(l) is not None and getattr(l, weight_parameter(l)).shape[0] <= MAX_UNITS and l.units() <= MAX_UNITS
         for l in layers)
 
 
@@ -61,7 +49,7 @@ def diagram(session, example: int = 0) -> Text:
     outs = [sym for sym, _ in unit_columns(session)]
     if not session.loss.kind == "mse" and "P" in values:
         outs[-1] = "P"
-    n_in = getattr(dense[0], weight_matrix(dense[0])).shape[0]
+    n_in = getattr(dense[0], weight_parameter(dense[0])).shape[0]
     height = max([n_in] + [l.units() for l in dense])
     columns: list[list[Text]] = []
 
@@ -79,7 +67,7 @@ def diagram(session, example: int = 0) -> Text:
         return cells
 
     def weight_grid(layer) -> list[Text]:
-        symbol = layer.sym[weight_matrix(layer)]
+        symbol = layer.sym[weight_parameter(layer)]
         W = np.asarray(values[symbol])
         scale = float(np.nanmax(np.abs(W))) if W.size else 0.0
         cells = [Text(f"{symbol + 'ᵀ':^{max(W.shape[0], 3)}}", style="bold")]
@@ -94,15 +82,7 @@ def diagram(session, example: int = 0) -> Text:
     for k, layer in enumerate(dense):
         columns.append(weight_grid(layer))
         columns.append(unit_column(outs[k + 1], layer.units()))
-    lines = []
-    widths = [max(c.cell_len for c in col) for col in columns]
-    for r in range(height + 1):
-        line = Text()
-        for col, w in zip(columns, widths):
-            cell = col[r] if r < len(col) else Text("")
-            line.append_text(cell)
-            line.append(" " * (w - cell.cell_len + 2))
-        lines.append(line)
+    lines = side_by_side(columns, gap=2, height=height + 1)
     caption = Text(f"units: example {example} of the batch, after the activation (○: not computed yet)\n"
                    f"grids: row j = neuron j's incoming weights; red +, blue −, brighter = larger", style="dim")
     diagram = Text("\n").join(lines + [Text(""), caption])

@@ -15,7 +15,7 @@ from rich.style import Style
 from rich.text import Text
 
 from ..plots import BRAILLE_BASE, DOTS
-from ..render import fmt, value_style
+from ..render import fmt, side_by_side, value_style
 from ..runview import RATIO_TARGET
 
 BLOCKS = " ▁▂▃▄▅▆▇█"
@@ -126,16 +126,7 @@ def draw_diagram(d) -> Text:
                 cell.append(f"{int(j)}", style="dim")
             nodes.append(cell)
         columns.append(nodes)
-    widths = [max(c.cell_len for c in col) for col in columns]
-    height = max(len(col) for col in columns)
-    lines = []
-    for r in range(height):
-        line = Text()
-        for col, w in zip(columns, widths):
-            cell = col[r] if r < len(col) else Text("")
-            line.append_text(cell)
-            line.append(" " * (w - cell.cell_len + 1))
-        lines.append(line)
+    lines = side_by_side(columns, gap=1)
     for layer in d.layers:
         lines.append(Text(layer.rule, style="dim"))
     for s in d.skipped:
