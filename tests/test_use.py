@@ -550,3 +550,19 @@ def test_l2_penalty_is_the_learners_in_the_penalty_op_when_lambda_is_set(tmp_pat
     assert [op.name for op in tape if op.agreement() and not op.agreement()["agrees"]] == ["l2.loss.L"]
     problem.model.l2 = 0.0  # no penalty: the learner's function is not called, no op
     assert not any(op.kind == "l2.penalty" for op in one_iteration(problem))
+
+
+def test_stacked_rnns_many_to_many_with_l2_agree_and_pass_dX_down(tmp_path):
+    import dataclasses
+    from engine import optim
+    from engine.layers import Dense
+    from engine.model import Sequential
+    from engine.recurrent import RNN
+    model = Sequential(RNN(1, 4, return_sequences=True, seed=1), RNN(4, 3, seed=2), Dense(3, 2), seed=0, l2=0.1)
+    problem = dataclasses.replace(load_preset("seq"), model=model, optimizer=optim.SGD(model.parameters(), lr=0.1))
+    problem, used = learner_problem(problem, write(tmp_path, SOLUTIONS["rnn"]))
+    tape = one_iteration(problem)
+    compared = [op.name for op in tape if op.expected]
+    assert compared[-7:] == ["rnn2.backward.dWx2", "rnn2.backward.dWh2", "rnn2.backward.db2", "rnn2.backward.dH1",
+                             "rnn1.backward.dWx1", "rnn1.backward.dWh1", "rnn1.backward.db1"]
+    assert len(compared) == 2 * 8 + 7 and all(op.agreement() == {"agrees": True} for op in tape if op.expected)
