@@ -250,3 +250,17 @@ def test_bad_status_file_timeouts_encodings_and_folders_get_one_message(tmp_path
     (tmp_path / "afile").write_text("")
     code, out = run(["exercise", "relu", "--dir", str(tmp_path / "afile" / "sub")], capsys)
     assert code == 2 and "cannot write" in out and "Not a directory" in out
+
+
+@pytest.mark.parametrize("ex_id, wrong, written", [
+    ("rnn", "return np.tanh(x_t @ Wx + h_prev @ Wh)", "h_t[0,0] = tanh(Σₖ x_t[0,k]·Wx[k,0] + Σₖ h_prev[0,k]·Wh[k,0] + b[0])"),
+    ("rnn", "dz = dh * (1 - H[:, t])", "dX[0,0,0] = Σⱼ dz[0,0,j]·Wx[0,j]"),
+    ("l2", "return lam / m * sum", "L ← L + (λ/2m)·Σ‖W‖²"),
+    ("l2", "return lam * W", "dW[0,0] = Σᵢ X[i,0]·dZ[i,0] + (λ/m)·W[0,0]")])
+def test_rnn_and_l2_failures_write_the_element_with_its_numbers(tmp_path, ex_id, wrong, written):
+    function, right, bad, array, _ = next(b for b in BUGS[ex_id] if b[2] == wrong)
+    r = run_isolated(write(tmp_path, f"{ex_id}.py", SOLUTIONS[ex_id].replace(right, bad, 1)).resolve(), function, limit=10)
+    assert r["status"] == "fail" and r["array"] == array
+    formula, _, value = r["explanation"].rpartition(" = ")
+    assert formula.startswith(written + " = ")
+    assert float(value) == pytest.approx(r["expected"], rel=1e-3, abs=1e-4)  # the sum written is the expected value

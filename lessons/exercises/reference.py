@@ -245,20 +245,25 @@ def mse_mistakes(x, expected):
 
 # -- l2 --------------------------------------------------------------------------------------
 def l2_penalty_reference(x):
-    Ws = x["Ws"]
-    model = Sequential(*[Dense(*W.shape) for W in Ws], l2=x["lam"])
+    Ws, lam, m = x["Ws"], x["lam"], x["m"]
+    model = Sequential(*[Dense(*W.shape) for W in Ws], l2=lam)
     for layer, W in zip(model.layers, Ws):
         layer.W = W.copy()
-    return Expected({"penalty": model.l2_penalty(x["m"])})
+    penalty = model.l2_penalty(m)
+    # the op the model reports for its penalty (Sequential.train_step), on a data loss of 0: what explain writes
+    weights = {f"W{k}": W for k, W in enumerate(Ws, 1)}
+    op = Op("loss", "l2", "l2.penalty", "L ← L + (λ/2m)·Σ‖W‖²", {"L": np.asarray(0.0), **weights},
+            {"L": np.asarray(penalty)}, {"l2": lam, "m": m}, roles={"L": "L"})
+    return Expected({"penalty": penalty}, {"penalty": (op, "L")})
 
 
 def l2_gradient_reference(x):
     W, lam, m = x["W"], x["lam"], x["m"]
-    layer = Dense(*W.shape)  # dW = Xᵀ·dZ + (λ/m)·W with dZ = 0: the decay term alone
+    layer = named(Dense(*W.shape), dict(DENSE_SYM))  # dW = Xᵀ·dZ + (λ/m)·W with dZ = 0: the decay term alone
     layer.W, layer.l2 = W.copy(), lam
     layer.forward(np.zeros((m, W.shape[0])))
     layer.backward(np.zeros((m, W.shape[1])))
-    return Expected({"dW_extra": layer.dW})
+    return Expected({"dW_extra": layer.dW}, ops_by_output(layer.tracer.tape, {"dW_extra": "dW"}))
 
 
 def l2_cases(gradient: bool):
@@ -443,17 +448,30 @@ def rnn_with_h0(X, h0, Wx, Wh, b):
     return layer, layer.forward(Xa)
 
 
+RNN_SYM = {"in": "X", "out": "H", "din": "dX", "dout": "dH", "Wx": "Wx", "dWx": "dWx", "Wh": "Wh", "dWh": "dWh",
+           "b": "b", "db": "db"}
+
+
 def rnn_step_reference(x):
     _, H = rnn_with_h0(x["x_t"][:, None, :], x["h_prev"], x["Wx"], x["Wh"], x["b"])
-    return Expected({"h_t": H[:, 0]})
+    # the op an RNN reports for a step that has a previous state (RNN.forward, t ≥ 1), in the exercise's names
+    roles = {"x": "x_t", "h_prev": "h_prev", "h": "h_t", "Wx": "Wx", "Wh": "Wh", "b": "b"}
+    op = Op("forward", "rnn", "rnn.step", "h_t = tanh(x_t·Wx + h_prev·Wh + b)",
+            {"x_t": x["x_t"], "Wx": x["Wx"], "b": x["b"], "h_prev": x["h_prev"], "Wh": x["Wh"]}, {"h_t": H[:, 0]},
+            {"t": 1}, roles=roles)
+    return Expected({"h_t": H[:, 0]}, {"h_t": (op, "h_t")})
 
 
 def rnn_backward_reference(x):
     n_in = x["X"].shape[2]
     layer, _ = rnn_with_h0(x["X"], x["h0"], x["Wx"], x["Wh"], x["b"])
+    named(layer, dict(RNN_SYM))
     dXa = layer.backward(x["dH"].copy())
+    # dX, dWx and db are the first columns or rows of the widened layer's, element for element, so
+    # its ops write them; dWh and dh0 gather two of its arrays, which no one op writes
     return Expected({"dX": dXa[:, :, :n_in], "dWx": layer.dWx[:n_in], "dWh": layer.dWh + layer.dWx[n_in:],
-                     "db": layer.db, "dh0": dXa[:, 0, n_in:]})
+                     "db": layer.db, "dh0": dXa[:, 0, n_in:]},
+                    ops_by_output(layer.tracer.tape, {"dX": "dX", "dWx": "dWx", "db": "db"}))
 
 
 def rnn_cases(backward: bool):
