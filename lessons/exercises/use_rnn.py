@@ -21,7 +21,7 @@ from engine import recurrent
 from engine.model import Sequential
 from engine.trace import Tracer
 
-from .use import NO_LEARNER, Learner, LearnerError, LearnerFailure, template
+from .learner import NO_LEARNER, Learner, LearnerError, LearnerFailure, template
 
 
 class RNN(recurrent.RNN):
