@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import gc
+import time
 from collections import OrderedDict
 from pathlib import Path
 
@@ -29,6 +30,8 @@ WIDE = (120, 36)  # columns and rows from which every panel shows at once (a 2×
 PANELS = ("network", "view", "weights", "curves")
 MAX_PICTURES = 256  # panels kept drawn (a frame's four, for the frames around the cursor)
 PREFETCH_DELAY = 0.03  # seconds after a frame is shown before the next is drawn (a key pressed meanwhile first)
+IDLE_COLLECT = 1.0  # seconds without a frame step before the garbage collector's full pass runs
+NO_FULL_PASS = 1_000_000  # the collector's third threshold while the replay runs: no automatic full pass
 
 
 class LinesView(ScrollView):
@@ -176,6 +179,7 @@ class ReplayApp(App):
         self.prefetch_timer = None
         self.chart_cache: dict = {}  # the curves' dots by chart and size: only the cursor moves
         self.shown: dict[str, object] = {}  # panel → what it draws now (tests read the values)
+        self.last_step, self.stepped_since_collect = time.monotonic(), False  # for collect_when_idle
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -200,12 +204,25 @@ class ReplayApp(App):
             self.query_one("#panel-view").border_title = "what the first layer's units see"
         self.set_active("network")
         self.call_after_refresh(self.show_frame)
-        # what startup built (Textual, the run's arrays) kept out of the collector's full passes, which
-        # otherwise pause a frame step now and then (as in the debugger's app); thawed on unmount
+        # The collector's full pass walks every object kept (Textual's, the run's, the panels drawn:
+        # hundreds of thousands) and paused a frame step by 40–90 ms every ten or so. What startup built
+        # is frozen (out of its passes, as in the debugger's app); the full pass runs only when the
+        # replay is idle (collect_when_idle), which freezes what survived; the young generations still
+        # collect as usual (≤ 2 ms). Both undone on unmount.
+        self.gc_thresholds = gc.get_threshold()
+        gc.set_threshold(self.gc_thresholds[0], self.gc_thresholds[1], NO_FULL_PASS)
         gc.freeze()
+        self.set_interval(IDLE_COLLECT / 2, self.collect_when_idle)
 
     def on_unmount(self) -> None:
+        gc.set_threshold(*self.gc_thresholds)
         gc.unfreeze()
+
+    def collect_when_idle(self) -> None:
+        if self.stepped_since_collect and time.monotonic() - self.last_step >= IDLE_COLLECT and not self.playing:
+            self.stepped_since_collect = False
+            gc.collect()
+            gc.freeze()  # what survived stays out of the next passes: the next one walks only what is newer
 
     def on_resize(self, event) -> None:
         wide = event.size.width >= WIDE[0] and event.size.height >= WIDE[1]
@@ -241,6 +258,7 @@ class ReplayApp(App):
         if self.prefetch and self.prefetch_timer is None:
             # the next frame drawn while the user looks at this one: the next step only shows it
             self.prefetch_timer = self.set_timer(PREFETCH_DELAY, self.prefetch_next)
+        self.last_step, self.stepped_since_collect = time.monotonic(), True
 
     def picture(self, name: str, frame: int):
         """Panel ``name`` of ``frame`` at the panel's size: (lines, strips, what it shows), kept for reuse."""
