@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from inspector.commands import Command, Result, command
+from inspector.commands import Command, Result, always_long, command
 from inspector.errors import SessionError
 
 from .exercises import DEFAULT_DIR, EXERCISES
@@ -60,14 +60,19 @@ def write_stub(exercise_id: str) -> Result:
 
 def run_check(target: Path, label: str) -> Result:
     """The checker's report on ``target``, line by line as `nndb check` prints it; the status is recorded."""
-    from .exercises.checker import check_file
+    from .exercises.checker import TIME_LIMIT, check_file
     from .exercises.cli import StatusStore, render
 
     if not target.is_file():
         missing = not target.exists()
         raise SessionError(f"check: {'no file' if missing else 'not a file:'} {target}" +
                            (" (`exercise` writes the stub)" if missing else ""))
-    results = check_file(target)
+    try:
+        results = check_file(target)
+    except KeyboardInterrupt:  # Escape in the TUI, Ctrl-C in the REPL: the child was killed
+        raise SessionError(f"check: stopped before {target.name} was checked to the end; nothing was recorded. "
+                           f"(A function that never returns is stopped after {TIME_LIMIT:g} s and reported: "
+                           f"`check` again to see which one.)") from None
     store = StatusStore()
     store.record(results)
     lines = [text.plain for r in results for text in render(r)]
@@ -137,7 +142,7 @@ there already is left alone: the command says where it is.""")
         exercise_id = known_exercise("exercise", arg.strip()) if arg.strip() else lesson_exercise("exercise")
         return write_stub(exercise_id)
 
-    @command("check", usage="check [ID|FILE]", args="file", registry=table,
+    @command("check", usage="check [ID|FILE]", args="file", long=always_long, registry=table,
              summary="check your exercise file against the engine: ✓, or the first wrong element and its equation",
              help=f"""
 Without an argument: your file of this lesson's exercise (${EXERCISES_ENV} or ./{DEFAULT_DIR},

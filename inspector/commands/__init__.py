@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from . import stepping, inspection, breaks, editing, data, cost, control  # noqa: F401  (declare, in help's order)
 from .core import (ALIASES, FEEDBACK_KINDS, MAX_ITERATIONS, REGISTRY, Command, Feedback, Interpreter, Result,
-                   UsageError, aliases_of, close_commands, command, count_arg, jsonable, lookup)
+                   UsageError, aliases_of, always_long, close_commands, command, count_arg, count_from, jsonable,
+                   lookup)
 from .data import parse_rows
 from .views import array_data, op_data, stepped, watch_data
 
 __all__ = ["ALIASES", "FEEDBACK_KINDS", "MAX_ITERATIONS", "REGISTRY", "Command", "Feedback", "Interpreter", "Result",
-           "UsageError", "aliases_of", "close_commands", "command", "count_arg", "jsonable", "lookup", "parse_rows",
+           "UsageError", "aliases_of", "always_long", "count_from", "close_commands", "command", "count_arg", "jsonable",
+           "lookup", "parse_rows",
            "array_data", "op_data", "stepped", "watch_data"]

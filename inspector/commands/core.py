@@ -90,6 +90,7 @@ class Command:
     repeat: bool            # an empty line repeats it (stepping commands, as in pdb)
     run: Callable[..., Result]  # run(session, arg, line, **what it takes from the interpreter)
     takes: tuple[str, ...] = ()  # from the interpreter: "progress" (a train's callback), "commands" (its table)
+    long: Callable[[str], bool] | None = None  # given the argument: whether it may run a while (a TUI worker runs it)
 
 
 REGISTRY: dict[str, Command] = {}
@@ -98,11 +99,13 @@ ALIASES: dict[str, str] = {}
 
 def command(name: str, *, usage: str, summary: str, help: str = "", aliases: tuple[str, ...] = (),
             args: str = "none", repeat: bool = False, takes: tuple[str, ...] = (),
-            registry: dict[str, Command] | None = None):
-    """Declare a command: in the debugger's REGISTRY, or in ``registry`` (a lesson's own table)."""
+            long: Callable[[str], bool] | None = None, registry: dict[str, Command] | None = None):
+    """Declare a command: in the debugger's REGISTRY, or in ``registry`` (a lesson's own table).
+    ``long(arg)`` says whether the command may run a while with that argument (``always_long``,
+    ``count_from(N)``): the TUI runs it in a worker, which Escape stops."""
     def register(fn):
         table = REGISTRY if registry is None else registry
-        table[name] = Command(name, aliases, usage, summary, help.strip(), args, repeat, fn, takes)
+        table[name] = Command(name, aliases, usage, summary, help.strip(), args, repeat, fn, takes, long)
         if table is REGISTRY:
             for alias in (name, *aliases):
                 ALIASES[alias] = name
@@ -124,7 +127,21 @@ def lookup(word: str, commands: dict[str, Command] | None = None) -> Command | N
     return table[name] if name else None
 
 
+def always_long(arg: str) -> bool:
+    """A ``long`` test: the command may run a while whatever its argument (`train`, `check`)."""
+    return True
+
+
+def count_from(least: int):
+    """A ``long`` test: the command may run a while when its argument is a count of at least ``least``."""
+    def long(arg: str) -> bool:
+        text = arg.strip()
+        return text.isdigit() and len(text) < 13 and int(text) >= least
+    return long
+
+
 MAX_ITERATIONS = 1_000_000
+LONG_STEPS = 1000  # `step N`/`back N` from this many ops may run a while
 MAX_STEPS = 100_000  # ops one `step N`/`back N` moves: each crossing of an iteration's end runs it traced
 
 

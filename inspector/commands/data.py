@@ -8,7 +8,7 @@ import numpy as np
 from ..metrics import curves
 from ..running import train
 from ..recording import SessionRecording, every_text, record_target
-from .core import MAX_ITERATIONS, Result, UsageError, command
+from .core import MAX_ITERATIONS, Result, UsageError, always_long, command
 from .views import rows_text
 
 
@@ -54,7 +54,7 @@ def do_batch(s, arg, line="batch"):
 
 
 @command("train", usage="train N [epochs] [batch B] [--record FILE]", args="train",
-         takes=("progress",),
+         takes=("progress",), long=always_long,
          summary="train N iterations (or N epochs) on the whole dataset at engine speed, then stop",
          help="""
 The current iteration is finished first, as it stands (your edits included); then minibatches

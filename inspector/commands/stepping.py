@@ -6,11 +6,11 @@ import re
 
 from ..ops import op_matches
 from ..session import Session
-from .core import MAX_STEPS, Result, UsageError, command, count_arg, no_args
+from .core import LONG_STEPS, MAX_STEPS, Result, UsageError, command, count_arg, count_from, no_args
 from .views import agreement_data, batch_note, op_data, stepped, watch_data
 
 
-@command("step", aliases=("s",), usage="step [N]", args="count", repeat=True,
+@command("step", aliases=("s",), usage="step [N]", args="count", repeat=True, long=count_from(LONG_STEPS),
          summary="run the next op (or the next N), into the next iteration after the last one")
 def do_step(s: Session, arg: str, line: str = "step") -> Result:
     return stepped(s, line, s.step(count_arg("step", arg, limit=MAX_STEPS, hint="; `continue N` or `train N` go further")))
@@ -30,7 +30,7 @@ def do_finish(s, arg, line="finish"):
     return stepped(s, line, s.finish())
 
 
-@command("continue", aliases=("c", "cont"), usage="continue [N]", args="count", repeat=True,
+@command("continue", aliases=("c", "cont"), usage="continue [N]", args="count", repeat=True, long=count_from(2),
          summary="run to the next breakpoint, else to the end of the iteration (of the N-th with a count)",
          help="""
 With a count, `continue 500` runs up to 500 iterations and stops at the first breakpoint hit,
@@ -43,7 +43,7 @@ def do_continue(s, arg, line="continue"):
     return result
 
 
-@command("back", aliases=("bk",), usage="back [N]", args="count", repeat=True,
+@command("back", aliases=("bk",), usage="back [N]", args="count", repeat=True, long=count_from(LONG_STEPS),
          summary="step back one op (or N): time travel; edits stepped back past are undone",
          help="""
 Back from the start of an iteration goes to the last op of the previous one, as long as the

@@ -1,31 +1,37 @@
 """Long commands in the TUI run in a worker thread, so the screen stays live; q and Escape stop them.
 
-Stopping raises KeyboardInterrupt in the worker (as Ctrl-C does in the REPL); the interpreter turns
-it into an error result and recomputes the iteration at the cursor, so the session goes on.
+Which commands: those declared with ``long`` (`train`, `continue N`, `step N` from LONG_STEPS ops,
+a lesson's `check`). Stopping raises KeyboardInterrupt in the worker (as Ctrl-C does in the REPL); the
+interpreter turns it into an error result and recomputes the iteration at the cursor, so the session
+goes on. The child processes the command started (the checker's, one per function) are killed too:
+the worker may be waiting on one, and an orphan must not keep running the learner's endless loop.
 While one runs, other commands wait (the session is the worker's until it ends).
 """
 from __future__ import annotations
 
 import ctypes
+import multiprocessing
 import threading
 
 from textual import work
 
 from ..commands import Result, lookup
-
-LONG_STEPS = 1000  # `step N`/`back N` from this many ops on run in the worker
+from ..commands.core import LONG_STEPS  # noqa: F401  (where `step N` starts to run in the worker)
 
 
 def is_long(line: str, commands) -> bool:
-    """Whether ``line`` may run for a while: `train`, `continue N`, `step N`/`back N` with a large N."""
+    """Whether ``line`` may run for a while: what its command's declaration (``long``) says of its argument."""
     word, _, arg = line.strip().removeprefix(":").lstrip().partition(" ")
     cmd = lookup(word, commands)
-    if cmd is None:
-        return False
-    text = arg.strip()
-    count = int(text) if text.isdigit() and len(text) < 13 else 0
-    return (cmd.name == "train" or (cmd.name == "continue" and count > 1)
-            or (cmd.name in ("step", "back") and count >= LONG_STEPS))
+    return cmd is not None and cmd.long is not None and cmd.long(arg)
+
+
+def kill_children(before: set[int]) -> list:
+    """Kill this process's multiprocessing children whose pids are not in ``before``; returns them."""
+    killed = [child for child in multiprocessing.active_children() if child.pid not in before]
+    for child in killed:
+        child.kill()
+    return killed
 
 
 def _raise_in(thread_id: int, exc) -> None:
@@ -38,9 +44,11 @@ class LongWork:
     busy = False
     _long_thread: int | None = None
     _long_lock = threading.Lock()
+    _children_before: set[int] = set()  # the child processes that were there before the long command
 
     def start_long(self, line: str) -> None:
         self.busy = True
+        self._children_before = {p.pid for p in multiprocessing.active_children()}
         self.notify("running… Esc or q stops it", timeout=3)
         self.long_worker(line)
 
@@ -48,6 +56,7 @@ class LongWork:
         with self._long_lock:
             if self._long_thread is not None:
                 _raise_in(self._long_thread, KeyboardInterrupt)
+                kill_children(self._children_before)  # a worker waiting on a child wakes up now
 
     @work(thread=True, exclusive=True, group="long")
     def long_worker(self, line: str) -> None:
@@ -64,6 +73,8 @@ class LongWork:
         except KeyboardInterrupt:  # one that landed outside the command itself
             self._long_thread = None
             result = Result(line, False, "error", "interrupted")
+        for child in kill_children(self._children_before):  # one started after Escape's kill: none outlives it
+            child.join(1.0)
         self.call_from_thread(self.long_done, result)
 
     def long_done(self, result: Result) -> None:
