@@ -7,6 +7,7 @@ from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
+from rich.segment import Segment
 from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.binding import Binding
@@ -36,34 +37,40 @@ NO_FULL_PASS = 1_000_000  # the collector's third threshold while the replay run
 
 class LinesView(ScrollView):
     """A panel's picture as lines of styled text, wrapped to the panel once per frame and drawn line by line
-    (Textual's line API): a Static would lay out and wrap its whole content again on every frame step."""
+    (Textual's line API): a Static would lay out and wrap its whole content again on every frame step.
+
+    A picture is kept as plain lists of segments, one a line: a Strip per line kept for every frame
+    drawn (each Strip holds seven small caches) cost more to build and to carry than the drawing; a
+    Strip is made only for the lines on screen, already padded to the panel and in its style."""
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        self.strips: list[Strip] = []
+        self.rows: list[tuple[list[Segment], int]] = []
         self.lines: list[Text] = []
 
-    def show(self, lines: list[Text], strips: list[Strip]) -> None:
-        self.lines, self.strips = lines, strips
-        self.virtual_size = Size(max((s.cell_length for s in strips), default=0), len(strips))
+    def show(self, lines: list[Text], rows: list[tuple[list[Segment], int]]) -> None:
+        self.lines, self.rows = lines, rows
+        size = Size(max((n for _, n in rows), default=0), len(rows))
+        if size != self.virtual_size:  # an unchanged size needs no new scrollbars nor layout
+            self.virtual_size = size
         self.refresh()
 
     @staticmethod
-    def lay_out(picture, width: int, console) -> tuple[list, list[Strip]]:
+    def lay_out(picture, width: int, console) -> tuple[list, list[tuple[list[Segment], int]]]:
         """The lines of ``picture`` (a Text, or a list of Texts and PixelLines) wrapped to ``width``, and
-        their strips (segments ready to draw); a PixelLine is already its segments."""
+        their rows (segments ready to draw, and their cells); a PixelLine is already its segments."""
         width = max(width, 1)
-        lines, strips = [], []
+        lines, rows = [], []
         for part in [picture] if isinstance(picture, Text) else picture:
             if isinstance(part, draw.PixelLine):
                 lines.append(part)
-                strips.append(Strip(part.segments, part.cell_len))
+                rows.append((part.segments, part.cell_len))
                 continue
             for line in part.split("\n", allow_blank=True):  # wrapping costs: only the lines that need it
                 for piece in [line] if line.cell_len <= width else line.wrap(console, width, overflow="fold"):
                     lines.append(piece)
-                    strips.append(Strip(list(piece.render(console)), piece.cell_len))
-        return lines, strips
+                    rows.append((list(piece.render(console)), piece.cell_len))
+        return lines, rows
 
     @property
     def plain(self) -> str:
@@ -78,12 +85,16 @@ class LinesView(ScrollView):
         x0, y0 = self.scroll_offset
         width, style = self.line_width, self.line_style
         k = y + y0
-        if k >= len(self.strips):
+        if k >= len(self.rows):
             return Strip.blank(width, style)
-        strip = self.strips[k]
-        if x0 or strip.cell_length > width:
-            strip = strip.crop(x0, x0 + width)
-        return strip.extend_cell_length(width).apply_style(style)
+        segments, cells = self.rows[k]
+        if x0 or cells > width:  # scrolled sideways, or wider than the panel: Strip's own cropping
+            return Strip(segments, cells).crop(x0, x0 + width).extend_cell_length(width).apply_style(style)
+        # as Strip(...).extend_cell_length(width).apply_style(style) would, in one Strip
+        styled = list(Segment.apply_style(segments, style))
+        if cells < width:
+            styled.append(Segment(" " * (width - cells), style))
+        return Strip(styled, width)
 
 
 class Timeline(Static):
@@ -172,7 +183,7 @@ class ReplayApp(App):
                           else "units" if run.image_shape else "none")
         self.active = "network"
         self.sub_title = clean(run.label, newlines=False)
-        self.pictures: OrderedDict = OrderedDict()  # (panel, frame, width, height) → lines, strips, data
+        self.pictures: OrderedDict = OrderedDict()  # (panel, frame, width, height) → lines, rows, data
         self.loaded = 0  # the frame whose weights self.model holds
         self.direction = 1  # the way the last step went: the frame prefetched is the next one that way
         self.prefetch = True
@@ -253,15 +264,15 @@ class ReplayApp(App):
         self.title_height = height
         self.query_one("#timeline", Timeline).show(i, self.playing, self.fps)
         for name in self.visible_panels():
-            lines, strips, self.shown[name] = self.picture(name, i)
-            self.query_one(f"#panel-{name}", LinesView).show(lines, strips)
+            lines, rows, self.shown[name] = self.picture(name, i)
+            self.query_one(f"#panel-{name}", LinesView).show(lines, rows)
         if self.prefetch and self.prefetch_timer is None:
             # the next frame drawn while the user looks at this one: the next step only shows it
             self.prefetch_timer = self.set_timer(PREFETCH_DELAY, self.prefetch_next)
         self.last_step, self.stepped_since_collect = time.monotonic(), True
 
     def picture(self, name: str, frame: int):
-        """Panel ``name`` of ``frame`` at the panel's size: (lines, strips, what it shows), kept for reuse."""
+        """Panel ``name`` of ``frame`` at the panel's size: (lines, rows, what it shows), kept for reuse."""
         width, height = self.panel_size(name)
         key = (name, frame, width, height)
         if key in self.pictures:
