@@ -147,3 +147,27 @@ def test_an_interrupted_check_says_so_in_one_message_in_the_repl_too(monkeypatch
                               "function that never returns is stopped after 10 s and reported: `check` again to "
                               "see which one.)")
     assert not (folders / "state").exists() or not any((folders / "state").rglob("exercises.json"))
+
+
+def test_the_train_box_names_what_train_takes_whole_at_80x24():
+    pytest.importorskip("textual")
+    from inspector.sources import open_preset
+    from inspector.tui.app import NndbApp
+    from inspector.tui.screens import TrainScreen
+    from test_lesson_tui import screen_lines
+
+    app = NndbApp(open_preset("moons", seed=0))
+    seen = {}
+
+    async def main():
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("T")
+            await pilot.pause()
+            seen["screen"] = isinstance(app.screen, TrainScreen)
+            seen["lines"] = [" ".join(line.split()) for line in screen_lines(app)]
+
+    asyncio.run(main())
+    assert seen["screen"]
+    for text in ("train on the whole dataset: N iterations, or N epochs",
+                 "then, optionally: batch B (minibatch size) · --record FILE"):
+        assert sum(text in line for line in seen["lines"]) == 1, text  # on one row, not cut

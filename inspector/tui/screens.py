@@ -122,7 +122,9 @@ class TrainScreen(ModalScreen):
 
     def compose(self):
         with Vertical(id="train-body"):
-            yield Label(Text("train on the whole dataset (iterations, or `N epochs`)", style="bold"))
+            # what `train` takes after its name (its usage line), in the box's 60 columns
+            yield Label(Text("train on the whole dataset: N iterations, or N epochs\n", style="bold") +
+                        Text("then, optionally: batch B (minibatch size) · --record FILE"), id="train-label")
             yield Input(value=self.default, id="train-count")
             bar = ProgressBar(id="train-progress", show_eta=True)
             bar.display = False  # until training starts
