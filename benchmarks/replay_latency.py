@@ -9,6 +9,13 @@ Each case runs twice: "cold", every frame drawn when its key arrives, and "prefe
 replay runs: while a frame is on screen the next one (in the direction of the last step) is drawn
 in the idle time, so a step at human pace (here: after the screen was quiet for 60 ms) only shows it.
 
+Two more cases at 120×40, prefetch on as in the app: "first draw", a jump to a frame not drawn yet
+(a click on the scrub bar at a random frame: End, Home and clicks draw a frame from nothing), and
+"fast repeat", → pressed every 33 ms (a key held down: faster than the prefetch), each key's latency
+until its frame (or a later one) is shown. The time a cold step spends per part (each panel's
+drawing, laying the lines out, the rest of show_frame, Textual's compositor) is printed as shares,
+which a busy machine changes less than the milliseconds.
+
 Runs are recorded first, in a temporary folder: moons (2-8-8-2, the decision boundary) and a
 784-128-10 digits MLP on MNIST from $NNDB_MNIST or ../shared/data/mnist when present (the digits
 preset's network: 128 tiles of 28×28), else a 120-24-10 net on the segments preset's 12×10 images.
@@ -100,6 +107,104 @@ async def measure(run, size, panel: str | None, steps: int, prefetch: bool) -> d
     return {"shown": shown, "settled": settled}
 
 
+async def measure_jumps(run, size, steps: int) -> dict:
+    """Seeks to random frames not drawn yet (as a click on the scrub bar): each a first draw."""
+    import random
+
+    from inspector.tui.replay import ReplayApp, Timeline
+    app = ReplayApp(run)
+    probe = FrameProbe(app)
+    order = list(range(1, run.frames))
+    random.Random(0).shuffle(order)
+    shown = []
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause()
+        await probe.quiet_after(0)
+        for target in order[:steps]:
+            if target == app.frame or any(k[1] == target for k in app.pictures):
+                continue
+            count = len(probe.times)
+            probe.expect(f"frame {target + 1}/{run.frames}")
+            t0 = time.perf_counter()
+            app.query_one(Timeline).post_message(Timeline.Seek(target))
+            await probe.quiet_after(count)
+            if probe.seen is not None:
+                shown.append(probe.seen - t0)
+    return {"shown": shown}
+
+
+async def measure_repeat(run, size, steps: int, interval: float = 0.033) -> dict:
+    """→ every ``interval`` s, without waiting: each key's time until its frame (or a later one) shows."""
+    from textual import events
+
+    from inspector.tui.replay import ReplayApp
+    app = ReplayApp(run)
+    seen_at: dict[int, float] = {}
+    original = app._display
+
+    def display(screen, renderable):
+        original(screen, renderable)
+        seen_at.setdefault(app.frame, time.perf_counter())  # the frame drawn is the app's current one
+    app._display = display
+    sent: dict[int, float] = {}
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause()
+        await asyncio.sleep(0.2)
+        start = app.frame
+        n = min(steps, run.frames - 1 - start)
+        t_next = time.perf_counter()
+        for k in range(1, n + 1):
+            await asyncio.sleep(max(t_next - time.perf_counter(), 0))
+            sent[start + k] = time.perf_counter()
+            app._driver.send_message(events.Key("right", None))
+            t_next += interval
+        await asyncio.sleep(0.5)
+    shown = []
+    for frame, t0 in sent.items():
+        later = [t for f, t in seen_at.items() if f >= frame and t >= t0]
+        if later:
+            shown.append(min(later) - t0)
+    return {"shown": shown}
+
+
+def cost_shares(run, size, steps: int) -> str:
+    """Where a cold step's time goes: process time per part, as shares of the whole step."""
+    from textual.screen import Screen
+
+    from inspector.tui.replay import PANELS, LinesView, ReplayApp
+    spent: dict[str, float] = {}
+    patched = []
+
+    def timed(owner, name, key):
+        original = getattr(owner, name)
+
+        def wrapper(*args, **kwargs):
+            t0 = time.process_time()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                spent[key] = spent.get(key, 0.0) + time.process_time() - t0
+        patched.append((owner, name, original))
+        setattr(owner, name, wrapper)
+    for panel in PANELS:
+        timed(ReplayApp, f"draw_{panel}", panel)
+    timed(LinesView, "lay_out", "lines laid out")
+    timed(ReplayApp, "show_frame", "show_frame")
+    timed(Screen, "_compositor_refresh", "compositor")
+    try:
+        asyncio.run(measure(run, size, None, steps, False))
+    finally:
+        for owner, name, original in patched:
+            setattr(owner, name, original)
+    whole = spent.get("show_frame", 0.0) + spent.get("compositor", 0.0)
+    if not whole:
+        return "(nothing measured)"
+    parts = {k: spent.get(k, 0.0) for k in (*PANELS, "lines laid out")}
+    parts["rest of show_frame"] = spent.get("show_frame", 0.0) - sum(parts.values())
+    parts["compositor"] = spent.get("compositor", 0.0)
+    return " · ".join(f"{k} {v / whole:.0%}" for k, v in parts.items())
+
+
 def line(label: str, values: list[float]) -> str:
     if not values:
         return f"{label:<52} (no frames measured)"
@@ -129,6 +234,12 @@ def main() -> int:
                     how = "prefetched" if prefetch else "cold"
                     print(line(f"  {size[0]}×{size[1]} {label}, {how}: shown", result["shown"]))
                     print(line(f"  {size[0]}×{size[1]} {label}, {how}: settled", result["settled"]))
+            wide = (120, 40)
+            print(line(f"  {wide[0]}×{wide[1]} all four, first draw (jump): shown",
+                       asyncio.run(measure_jumps(run, wide, args.steps))["shown"]))
+            print(line(f"  {wide[0]}×{wide[1]} all four, fast repeat (33 ms): shown",
+                       asyncio.run(measure_repeat(run, wide, args.steps))["shown"]))
+            print(f"  cold step at 120×40, share of process time: {cost_shares(run, wide, min(args.steps, 30))}")
     return 0
 
 
