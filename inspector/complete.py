@@ -77,6 +77,9 @@ def complete(text: str, names: Names, commands=None) -> list[Completion]:
     cmd = lookup(head, commands)
     if cmd is None:
         return []
+    choices = cmd.choices() if callable(cmd.choices) else cmd.choices
+    if choices:  # the words its declaration names (`curves acc`, an exercise ID, a lesson step's options)
+        return _offer(rest.lstrip(), choices, "choice")
     if cmd.args == "options":  # the --flags its usage line names (`cost [--batch N] [--loop]`)
         flag = re.search(r"(?:^|\s)(-[-\w]*)$", rest)
         if not flag and rest and not rest.endswith(" "):
@@ -114,5 +117,26 @@ def complete(text: str, names: Names, commands=None) -> list[Completion]:
     if kind == "batch":
         return _offer(word, ("next", "random"), "batch")
     if kind == "train":
-        return _offer(word, ("epochs",), "unit") if re.match(r"\d+ ", rest) else []
+        return _train_candidates(rest)
     return []
+
+
+TRAIN_KEYWORDS = (("epochs", "unit: N passes over the dataset"), ("batch", "minibatch size B"),
+                  ("--record", "keep the run in FILE"))
+
+
+def _train_candidates(rest: str) -> list[Completion]:
+    """`train N [epochs] [batch B] [--record FILE]`: the keywords that may come next, in that order."""
+    words = rest.split()
+    word = "" if not rest or rest[-1].isspace() else words.pop()
+    if not words or not words[0].isdigit():
+        return []
+    if words[-1] == "batch":
+        return _offer(word, ("all",), "the whole training set")
+    if words[-1] == "--record" or "--record" in words:  # a file name follows; nothing after it
+        return []
+    later = [name for name, _ in TRAIN_KEYWORDS]
+    unit = ("epochs", "epoch", "iterations", "iteration", "iters", "iter")  # what the count may be counted in
+    start = max((later.index("epochs" if w in unit else w) + 1 for w in words[1:] if w in later or w in unit),
+                default=0)
+    return [c for name, meta in TRAIN_KEYWORDS[start:] for c in _offer(word, (name,), meta)]

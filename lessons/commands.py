@@ -123,7 +123,12 @@ def lesson_commands(runner=None) -> dict[str, Command]:
             raise SessionError("predict: type your answer after the word, e.g. `predict 4x8` or `predict 0.5`")
         return current.predict(arg)
 
-    @command("answer", usage="answer TEXT", registry=table,
+    def options() -> tuple[str, ...]:
+        """The current step's multiple-choice options, for completion (none when it asks no such question)."""
+        step = runner.step if runner is not None else None
+        return tuple(choice.option for choice in step.choices) if step is not None else ()
+
+    @command("answer", usage="answer TEXT", choices=options, registry=table,
              summary="answer a lesson's question, e.g. `answer relu2` (in a lesson)")
     def do_answer(s, arg, line="answer"):
         return runner_of("answer").answer(arg)
@@ -133,7 +138,7 @@ def lesson_commands(runner=None) -> dict[str, Command]:
     def do_reveal(s, arg, line="reveal"):
         return runner_of("reveal").reveal()
 
-    @command("exercise", usage="exercise [ID]", registry=table,
+    @command("exercise", usage="exercise [ID]", choices=tuple(EXERCISES), registry=table,
              summary="write the stub of this lesson's exercise (or of ID) into your exercises folder; never overwrites",
              help=f"""
 The file is FOLDER/ID.py, FOLDER being ${EXERCISES_ENV} or ./{DEFAULT_DIR}. A file that is
@@ -142,7 +147,8 @@ there already is left alone: the command says where it is.""")
         exercise_id = known_exercise("exercise", arg.strip()) if arg.strip() else lesson_exercise("exercise")
         return write_stub(exercise_id)
 
-    @command("check", usage="check [ID|FILE]", args="file", long=always_long, registry=table,
+    @command("check", usage="check [ID|FILE]", args="file", long=always_long, choices=tuple(EXERCISES),
+             registry=table,
              summary="check your exercise file against the engine: ✓, or the first wrong element and its equation",
              help=f"""
 Without an argument: your file of this lesson's exercise (${EXERCISES_ENV} or ./{DEFAULT_DIR},

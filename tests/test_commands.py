@@ -567,7 +567,7 @@ def test_complete_layers_after_gradcheck_and_numbers_after_delete(names):
 def test_complete_other_arguments(names):
     assert texts("help se", names) == ["set", "seed"]
     assert texts("batch ", names) == ["next", "random"]
-    assert texts("train 5 ", names) == ["epochs"]
+    assert texts("train 5 ", names) == ["epochs", "batch", "--record"]
     assert texts("train 5", names) == []
     assert texts("set W", names) == ["W1", "W2"]
     assert texts("set l", names) == ["lr", "l2"]

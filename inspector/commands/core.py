@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 import re
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -91,6 +91,8 @@ class Command:
     run: Callable[..., Result]  # run(session, arg, line, **what it takes from the interpreter)
     takes: tuple[str, ...] = ()  # from the interpreter: "progress" (a train's callback), "commands" (its table)
     long: Callable[[str], bool] | None = None  # given the argument: whether it may run a while (a TUI worker runs it)
+    # what its argument may be, for completion: words, or a function giving them now (a lesson step's options)
+    choices: tuple[str, ...] | Callable[[], Sequence[str]] = ()
 
 
 REGISTRY: dict[str, Command] = {}
@@ -99,13 +101,16 @@ ALIASES: dict[str, str] = {}
 
 def command(name: str, *, usage: str, summary: str, help: str = "", aliases: tuple[str, ...] = (),
             args: str = "none", repeat: bool = False, takes: tuple[str, ...] = (),
-            long: Callable[[str], bool] | None = None, registry: dict[str, Command] | None = None):
+            long: Callable[[str], bool] | None = None, choices: tuple[str, ...] | Callable[[], Sequence[str]] = (),
+            registry: dict[str, Command] | None = None):
     """Declare a command: in the debugger's REGISTRY, or in ``registry`` (a lesson's own table).
     ``long(arg)`` says whether the command may run a while with that argument (``always_long``,
-    ``count_from(N)``): the TUI runs it in a worker, which Escape stops."""
+    ``count_from(N)``): the TUI runs it in a worker, which Escape stops. ``choices``: the words its
+    argument may be (completion offers them), or a function that gives them when asked."""
     def register(fn):
         table = REGISTRY if registry is None else registry
-        table[name] = Command(name, aliases, usage, summary, help.strip(), args, repeat, fn, takes, long)
+        table[name] = Command(name, aliases, usage, summary, help.strip(), args, repeat, fn, takes, long,
+                              choices)
         if table is REGISTRY:
             for alias in (name, *aliases):
                 ALIASES[alias] = name

@@ -127,7 +127,7 @@ def do_train(s, arg, line="train", progress=None):
     return Result(line, True, "train", message, r)
 
 
-@command("curves", usage="curves [acc | loss]", args="none",
+@command("curves", usage="curves [acc | loss]", args="none", choices=("acc", "loss"),
          summary="draw the training curves: train vs validation per epoch, or the loss per iteration",
          help="""
 With a validation set, `train` records the whole training set's and the validation set's accuracy
