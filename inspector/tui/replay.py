@@ -191,6 +191,7 @@ class ReplayApp(App):
         self.chart_cache: dict = {}  # the curves' dots by chart and size: only the cursor moves
         self.shown: dict[str, object] = {}  # panel → what it draws now (tests read the values)
         self.last_step, self.stepped_since_collect = time.monotonic(), False  # for collect_when_idle
+        self.gc_thresholds = gc.get_threshold()  # restored on unmount
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -220,7 +221,6 @@ class ReplayApp(App):
         # is frozen (out of its passes, as in the debugger's app); the full pass runs only when the
         # replay is idle (collect_when_idle), which freezes what survived; the young generations still
         # collect as usual (≤ 2 ms). Both undone on unmount.
-        self.gc_thresholds = gc.get_threshold()
         gc.set_threshold(self.gc_thresholds[0], self.gc_thresholds[1], NO_FULL_PASS)
         gc.freeze()
         self.set_interval(IDLE_COLLECT / 2, self.collect_when_idle)
