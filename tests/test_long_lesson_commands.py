@@ -1,4 +1,5 @@
-"""Long commands are declared so (``long=``): the TUI runs them in a worker; a lesson's `check` too, which Escape stops."""
+"""Lesson commands in the front ends: long ones (declared ``long=``) in the TUI's worker, a lesson's `check`
+too, which Escape stops; the T box's label; the JSON fields of the lesson commands, all in docs/json.md."""
 from __future__ import annotations
 
 import asyncio
@@ -171,3 +172,26 @@ def test_the_train_box_names_what_train_takes_whole_at_80x24():
     for text in ("train on the whole dataset: N iterations, or N epochs",
                  "then, optionally: batch B (minibatch size) · --record FILE"):
         assert sum(text in line for line in seen["lines"]) == 1, text  # on one row, not cut
+
+
+def test_every_field_of_a_lesson_commands_result_is_in_docs_json_md(folders):
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "json.md").read_text(encoding="utf-8")
+    runner = LessonRunner(next(lesson for lesson in all_lessons() if lesson.id == "why-nonlinearity"), resume=False)
+    results = [runner.run(line) for line in ("until identity1", "lesson", "hint", "hint")]
+    sigmoid = LessonRunner(BUILD_SIGMOID, resume=False)
+    results += [sigmoid.run("exercise"), sigmoid.run("check"), sigmoid.run("lesson")]
+    runner.step_index = next(i for i, step in enumerate(runner.lesson.steps) if step.choices)
+    results += [runner.run("answer a")]
+    assert [r.ok for r in results] == [True] * len(results)
+    assert {r.kind for r in results} == {"op", "lesson", "message", "check"}
+    assert set(results[1].to_json()["data"]) == {"lines", "step", "done", "predictions"}
+    assert set(results[1].data["predictions"]) == {"right", "total", "seen"}
+    assert results[3].data["lines"][1].startswith("hint 2/")
+    for result in results:
+        row = result.to_json()
+        assert f"### `{row['kind']}`" in doc, row["kind"]
+        for name in [*row["data"], *row["data"].get("predictions", {})]:
+            assert f"`{name}`" in doc, (result.command, name)
+        if row.get("feedback"):
+            assert {f["kind"] for f in row["feedback"]} <= {"ask", "pass", "fail", "step", "done", "restart", "info",
+                                                            "text"}
