@@ -12,7 +12,7 @@ from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Container
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.events import Click
@@ -49,11 +49,23 @@ class LinesView(ScrollView):
         self.lines: list[Text] = []
 
     def show(self, lines: list[Text], rows: list[tuple[list[Segment], int]]) -> None:
-        self.lines, self.rows = lines, rows
+        old, self.lines, self.rows = self.rows, lines, rows
         size = Size(max((n for _, n in rows), default=0), len(rows))
         if size != self.virtual_size:  # an unchanged size needs no new scrollbars nor layout
             self.virtual_size = size
-        self.refresh()
+            self.refresh()
+        elif rows is not old:
+            # only the lines that differ from the last frame's are drawn again (Textual renders each
+            # refreshed line through the panel's border and colours: half a step's time when all are)
+            regions, width = [], max(self.virtual_size.width, self.size.width)
+            changed = [k for k, row in enumerate(rows) if k >= len(old) or row != old[k]]
+            for k in changed:
+                if regions and regions[-1].bottom == k - self.scroll_offset.y:
+                    regions[-1] = regions[-1].grow((0, 0, 1, 0))
+                else:
+                    regions.append(Region(0, k - self.scroll_offset.y, width, 1))
+            if regions:
+                self.refresh(*regions)
 
     @staticmethod
     def lay_out(picture, width: int, console) -> tuple[list, list[tuple[list[Segment], int]]]:
