@@ -14,6 +14,8 @@ lines restarts the session with the lesson's setup so changed when that step beg
 """
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from inspector import expr as E
@@ -30,6 +32,20 @@ from .setups import merged, setup_problem
 
 NOT_RECORDED = {"help", "quit", "hint", "lesson", "where", "list", "show"}  # they change nothing
 WRITES_FILES = {"save"}  # recorded, but not redone when a lesson resumes
+
+
+def reflowed(text: str) -> str:
+    """A step's text as paragraphs: the file's line breaks joined, so the terminal wraps it once.
+
+    Blank lines, list items (``- ``, ``* ``, ``1. ``) and indented lines keep their own line."""
+    out: list[str] = []
+    for line in text.splitlines():
+        keeps_its_line = not line.strip() or re.match(r"\s|[-*] |\d+\. ", line)
+        if out and out[-1].strip() and not out[-1][0].isspace() and not keeps_its_line:
+            out[-1] += " " + line.strip()
+        else:
+            out.append(line)
+    return "\n".join(out)
 
 
 class LessonRunner:
@@ -265,7 +281,7 @@ class LessonRunner:
         if step is None:
             return [Feedback("text", f"lesson {self.lesson.id} is complete")]
         lines = [Feedback("text", f"step {self.step_index + 1}/{len(self.lesson.steps)}: {step.title}"),
-                 Feedback("text", step.text)]
+                 Feedback("text", reflowed(step.text))]
         if step.choices:
             lines.append(Feedback("ask", "   ".join(self.options(step)) + " — type `answer` and a letter or an option"))
         if step.predict:

@@ -9,6 +9,7 @@ import pytest
 from lessons import LessonFormatError, all_lessons, parse_lesson
 from lessons.checks import CHECKS
 from lessons.library import validate_lesson
+from lessons.runner import LessonRunner, reflowed
 
 SOLUTIONS = Path(__file__).resolve().parent.parent / "lessons" / "solutions"
 LESSONS = all_lessons()
@@ -406,3 +407,12 @@ def test_resuming_a_lesson_in_the_repl_says_the_tally(state_home):
     banner = [text.plain for text in lesson_banner(LessonRunner(BY_ID["one-neuron"], ProgressStore()))]
     assert banner[1] == "resumed: replayed your 4 commands; your predictions so far: 1/1 right first time"
     assert banner[0] == "lesson one-neuron: One neuron" and "step 3/5: See the numbers behind one neuron" in banner
+
+
+def test_the_repl_shows_a_steps_text_as_paragraphs_not_the_files_line_breaks():
+    """The file's short lines are joined so the terminal wraps the text once; lists keep their lines."""
+    assert reflowed("Predict the\nshape of `dW1`,\nthen `step`.") == "Predict the shape of `dW1`, then `step`."
+    assert reflowed("One:\n\n- a\n- b\n  more\n1. c") == "One:\n\n- a\n- b\n  more\n1. c"
+    runner = LessonRunner(BY_ID["build-dense"], resume=False)
+    texts = [f.text for f in runner.step_feedback() if f.kind == "text"]
+    assert "\n" not in texts[1]
