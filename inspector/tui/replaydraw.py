@@ -95,6 +95,22 @@ def half_block_segments(top: np.ndarray, bottom: np.ndarray | None) -> list[Segm
     return segments
 
 
+def styled_runs(cells) -> Text:
+    """A Text of (character, style) cells, each run of one style appended once (a span per run, not per
+    cell: a frame's charts and weight grids have a thousand cells, and each span costs when drawn)."""
+    text = Text()
+    run, style = [], None
+    for ch, s in cells:
+        if s != style and run:
+            text.append("".join(run), style=style)
+            run = []
+        run.append(ch)
+        style = s
+    if run:
+        text.append("".join(run), style=style)
+    return text
+
+
 # -- the network diagram --------------------------------------------------------------------------
 def draw_diagram(d) -> Text:
     """Columns: the inputs, then per layer its weight grid (row = a unit's incoming weights) and its
@@ -112,10 +128,7 @@ def draw_diagram(d) -> Text:
     for layer in d.layers:
         grid = [Text(layer.symbol + "ᵀ", style="bold")]
         for r in range(len(layer.units)):
-            row = Text()
-            for w in layer.weights[r]:
-                row.append("■", style=value_style(float(w), d.scale))
-            grid.append(row)
+            grid.append(styled_runs([("■", value_style(float(w), d.scale)) for w in layer.weights[r]]))
         columns.append(grid)
         nodes = [Text(layer.bias_symbol or layer.name, style="bold")]
         for r, j in enumerate(layer.units):
@@ -288,13 +301,10 @@ def xy_chart(title: str, series: dict, cursor: float, x_max: float, width: int, 
     for r in range(height):
         label = f"{hi:.3g}" if r == 0 else f"{lo:.3g}" if r == height - 1 else ""
         row = Text(f"{label:>{label_w}} ┤", style="dim")
-        for c in range(width):
-            ch = chr(BRAILLE_BASE + cells[r][c]) if cells[r][c] else " "
-            style = owner[r][c]
-            if c == cursor_col:
-                ch, style = (ch if cells[r][c] else "│"), f"{style or 'yellow'} on #3a3a3a"
-            row.append(ch, style=style)
-        lines.append(row)
+        chars = [(chr(BRAILLE_BASE + dots) if dots else " ", style) for dots, style in zip(cells[r], owner[r])]
+        ch, style = chars[cursor_col]
+        chars[cursor_col] = (ch if cells[r][cursor_col] else "│"), f"{style or 'yellow'} on #3a3a3a"
+        lines.append(row + styled_runs(chars))
     lines.append(Text(" " * label_w + f" └ epoch 0{'':{max(width - 9 - len(f'{x_max:g}'), 1)}}{x_max:g}", style="dim"))
     legend = Text(" " * (label_w + 2))
     for (name, (x, y)), colour in zip(series.items(), SERIES_COLOURS):
