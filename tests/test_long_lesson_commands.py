@@ -91,7 +91,7 @@ def test_escape_stops_a_check_of_an_endless_loop_kills_its_child_and_the_lesson_
             bar.value = "check"
             await pilot.press("enter")
             children = []
-            for _ in range(200):  # the checker's child starts on the worker's thread
+            for _ in range(500):  # the checker's child starts on the worker's thread
                 await pilot.pause(0.02)
                 children = multiprocessing.active_children()
                 if children:
