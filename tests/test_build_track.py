@@ -352,6 +352,7 @@ def test_the_tui_shows_the_check_report_and_moves_on_when_it_passes(folders):
                 bar.focus()
                 bar.value = line
                 await pilot.press("enter")
+                await app.workers.wait_for_complete()  # `check` runs in the TUI's long-work worker
                 await pilot.pause()
             learner_file("dense").write_text(with_bug("dense", BUGS["dense"][0]), encoding="utf-8")
             await type_line("check")
