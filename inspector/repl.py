@@ -43,11 +43,10 @@ class SessionCompleter(Completer):
         text = document.text_before_cursor
         head, sep, rest = text.lstrip().partition(" ")
         cmd = lookup(head, self.commands) if sep else None
+        for c in complete(text, names_of(self.session), self.commands):  # a file command's declared choices too
+            yield Completion(c.text, start_position=c.start, display_meta=c.meta)
         if cmd is not None and cmd.args == "file":
             yield from self.paths.get_completions(Document(rest, len(rest)), complete_event)
-            return
-        for c in complete(text, names_of(self.session), self.commands):
-            yield Completion(c.text, start_position=c.start, display_meta=c.meta)
 
 
 def toolbar(session: Session) -> str:

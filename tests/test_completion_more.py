@@ -126,3 +126,20 @@ def test_tab_in_a_lessons_command_bar_completes_an_exercise_id():
 
     asyncio.run(main())
     assert seen["value"] == "check sigmoid "
+
+
+def test_the_line_repl_offers_exercise_ids_for_check_and_still_completes_paths(tmp_path):
+    """`check` takes an ID or a FILE: the REPL's completer offers the IDs, then the paths."""
+    from prompt_toolkit.completion import CompleteEvent
+    from prompt_toolkit.document import Document
+
+    from inspector.repl import SessionCompleter
+    runner = LessonRunner(BY_ID["build-dense"], resume=False)
+    completer = SessionCompleter(runner.session, runner.command_table)
+
+    def shown(text):
+        return [c.text for c in completer.get_completions(Document(text), CompleteEvent())]
+
+    assert shown("check sig") == ["sigmoid"]
+    (tmp_path / "mine.py").write_text("", encoding="utf-8")
+    assert "ne.py" in shown(f"check {tmp_path}/mi")
