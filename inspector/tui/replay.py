@@ -78,7 +78,8 @@ class LinesView(ScrollView):
                 lines.append(part)
                 rows.append((part.segments, part.cell_len))
                 continue
-            for line in part.split("\n", allow_blank=True):  # wrapping costs: only the lines that need it
+            for line in part.split("\n", allow_blank=True) if "\n" in part.plain else [part]:
+                # wrapping costs: only the lines that need it
                 for piece in [line] if line.cell_len <= width else line.wrap(console, width, overflow="fold"):
                     lines.append(piece)
                     rows.append((list(piece.render(console)), piece.cell_len))
