@@ -56,3 +56,26 @@ def test_full_collection_waits_until_idle_and_thresholds_come_back(moons_run):  
             assert not app.stepped_since_collect
     asyncio.run(go())
     assert gc.get_threshold() == before
+
+
+def test_stepping_redraws_every_changed_line(moons_run):  # noqa: F811
+    """Only the lines that differ are refreshed on a step: the screen after steps → → → is the one an app
+    started at that frame draws in full."""
+    async def screen_after(steps: int, start: int) -> str:
+        app = ReplayApp(moons_run)
+        app.frame = start
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.pause()
+            for _ in range(steps):
+                await pilot.press("right")
+                await pilot.pause()
+            await pilot.pause()
+            assert app.frame == start + steps
+            return app.export_screenshot()
+
+    async def go():
+        stepped = await screen_after(3, 0)
+        drawn = await screen_after(0, 3)
+        assert "frame&#160;4/" in stepped  # the SVG writes spaces as &#160;
+        assert stepped == drawn
+    asyncio.run(go())

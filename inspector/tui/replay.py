@@ -310,8 +310,11 @@ class ReplayApp(App):
                 self.picture(name, nxt)
 
     def panel_size(self, name: str) -> tuple[int, int]:
-        region = self.query_one(f"#panel-{name}").scrollable_content_region
-        return max(region.width - 1, 20), max(region.height, 6)
+        # the width whether or not the vertical scrollbar shows (its column kept free): a picture drawn
+        # before the scrollbar appeared would otherwise be wider than the panel, and redrawn after
+        panel = self.query_one(f"#panel-{name}")
+        width = panel.content_region.width - panel.styles.scrollbar_size_vertical
+        return max(width, 20), max(panel.scrollable_content_region.height, 6)
 
     def draw_network(self, frame: int, params, width: int, height: int):
         d = runview.diagram(self.model, params, self.units)
