@@ -95,7 +95,7 @@ class Op:
             return {"agrees": False, "mismatch": self.mismatch}
         for symbol, want in self.expected.items():
             mine, want = np.asarray(self.outputs[symbol], dtype=float), np.asarray(want, dtype=float)
-            close = np.isclose(mine, want, rtol=rtol, atol=atol) if mine.shape == want.shape else np.zeros(1, bool)
+            close = np.isclose(mine, want, rtol=rtol, atol=atol, equal_nan=True) if mine.shape == want.shape else np.zeros(1, bool)
             if np.all(close):
                 continue
             where = np.argwhere(~np.atleast_1d(close))[0] if mine.shape == want.shape and mine.ndim else ()

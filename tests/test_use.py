@@ -566,3 +566,15 @@ def test_stacked_rnns_many_to_many_with_l2_agree_and_pass_dX_down(tmp_path):
     assert compared[-7:] == ["rnn2.backward.dWx2", "rnn2.backward.dWh2", "rnn2.backward.db2", "rnn2.backward.dH1",
                              "rnn1.backward.dWx1", "rnn1.backward.dWh1", "rnn1.backward.db1"]
     assert len(compared) == 2 * 8 + 7 and all(op.agreement() == {"agrees": True} for op in tape if op.expected)
+
+
+def test_an_op_whose_code_and_reference_both_give_nan_agrees_and_a_lone_nan_does_not():
+    """Diverged weights make both computations NaN: that is agreement, not the learner's bug."""
+    from engine.trace import Op
+    both = Op("forward", "dense1", "dense.forward", "Z1 = X·W1 + b1", {}, {"Z1": np.array([[np.nan, 1.0]])},
+              expected={"Z1": np.array([[np.nan, 1.0]])})
+    assert both.agreement() == {"agrees": True}
+    lone = Op("forward", "dense1", "dense.forward", "Z1 = X·W1 + b1", {}, {"Z1": np.array([[np.nan, 1.0]])},
+              expected={"Z1": np.array([[0.5, 1.0]])})
+    verdict = lone.agreement()
+    assert (verdict["agrees"], verdict["index"], verdict["differ"]) == (False, (0, 0), 1)
