@@ -286,6 +286,12 @@ def nearest(native: np.ndarray, out_h: int, out_w: int) -> np.ndarray:
     return native[np.ix_(rows, cols)]
 
 
+
+def column_noun(d, k: int) -> str:
+    """What the diagram's column k holds: the network's inputs only when the first drawn layer reads X
+    (after an RNN, which is not drawn, the first column is its units)."""
+    return "input" if k == 0 and d.layers[0].input_symbol == "X" else "unit"
+
 class Scene:
     """The frames of one run at one size: what never changes (captions, curves, the points) is drawn
     once; ``render(i)`` adds frame i's weights, boundary, cursor and title, as a palette image."""
@@ -420,7 +426,7 @@ class Scene:
             else:  # many inputs: a position by index, and no circles
                 ys = {int(u): top + (bot - top) * u / max(n - 1, 1) for u in column}
             self.node_y.append(ys)
-            label = (f"{m} of {n}" if m < n else f"{n} " + ("input" if k == 0 else "unit") + "s" * (n != 1))
+            label = f"{m} of {n}" if m < n else f"{n} {column_noun(d, k)}" + "s" * (n != 1)
             draw.text((xs[k] - self.font.getlength(label, mode="1") / 2, label_y), label, font=self.font, fill=DIM)
         self.node_x = xs
         spacing = min((bot - top) / max(len(c), 1) for c in ids)

@@ -301,3 +301,13 @@ def test_a_diverging_run_still_draws(tmp_path):
     assert status == 0, out
     with Image.open(tmp_path / "wild.gif") as im:
         assert im.n_frames == 4
+
+
+def test_the_diagrams_first_column_is_called_inputs_only_when_it_is_the_networks_input():
+    """After an RNN (not drawn), the first drawn column is the RNN's units, not the inputs."""
+    from types import SimpleNamespace
+
+    from inspector.video import column_noun
+    reads = lambda symbol: SimpleNamespace(layers=[SimpleNamespace(input_symbol=symbol)])  # noqa: E731
+    assert [column_noun(reads("X"), k) for k in (0, 1)] == ["input", "unit"]
+    assert column_noun(reads("H1"), 0) == "unit"
